@@ -1,0 +1,1 @@
+"""lambdapipe hooks: one module per AWS service."""

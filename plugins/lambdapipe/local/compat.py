@@ -1,0 +1,89 @@
+"""Fail loudly when moto changes under us.
+
+The local stack replaces a handful of moto internals. A moto upgrade that renames or reshapes any of
+them would otherwise fail in strange ways deep inside a test; this check names what changed.
+"""
+
+from __future__ import annotations
+
+import inspect
+from importlib import import_module
+
+SUPPORTED_MOTO_VERSION = "5.2.5"
+
+# (module, attribute path, parameter names the patch relies on)
+PATCHED_SIGNATURES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("moto.core.responses", "gen_amzn_requestid_long", ("headerdict",)),
+    ("moto.awslambda.responses", "LambdaResponse.invoke", ("self",)),
+    ("moto.awslambda.responses", "LambdaResponse.invoke_async", ("self",)),
+    (
+        "moto.awslambda.models",
+        "LambdaFunction.invoke",
+        ("self", "body", "request_headers", "response_headers"),
+    ),
+    ("moto.awslambda.models", "LambdaFunction.__init__", ("self", "account_id", "spec", "region", "version")),
+    ("moto.awslambda.models", "LambdaFunction.update_configuration", ("self", "config_updates")),
+    ("moto.awslambda.models", "LambdaFunction.get_configuration", ("self", "on_create")),
+    ("moto.awslambda.models", "LambdaBackend.create_event_source_mapping", ("self", "spec")),
+    ("moto.awslambda.models", "LambdaBackend.get_function", ("self", "function_name_or_arn", "qualifier")),
+    ("moto.awslambda.models", "LambdaBackend.layers_versions_by_arn", ("self", "layer_version_arn")),
+    ("moto.s3.notifications", "quote_plus", ("string", "safe")),
+    ("moto.s3.notifications", "_invoke_awslambda", ("account_id", "event_body", "fn_arn", "region_name")),
+    (
+        "moto.sns.models",
+        "Subscription.publish",
+        (
+            "self",
+            "message",
+            "message_id",
+            "subject",
+            "message_attributes",
+            "group_id",
+            "deduplication_id",
+            "message_structure",
+        ),
+    ),
+    (
+        "moto.sns.models",
+        "Subscription.get_post_data",
+        ("self", "message", "message_id", "subject", "message_attributes"),
+    ),
+    ("moto.logs.models", "LogsBackend.create_log_stream", ("self", "log_group_name", "log_stream_name")),
+    (
+        "moto.logs.models",
+        "LogsBackend.put_log_events",
+        ("self", "log_group_name", "log_stream_name", "log_events"),
+    ),
+)
+
+
+class IncompatibleMotoError(RuntimeError):
+    """The installed moto is not the one the local Lambda runtime was built against."""
+
+
+def check_moto() -> None:
+    """Raise IncompatibleMotoError naming every mismatch; call before patching."""
+    import moto
+
+    problems = []
+    if moto.__version__ != SUPPORTED_MOTO_VERSION:
+        problems.append(
+            f"moto {moto.__version__} is installed, lambdapipe.local supports {SUPPORTED_MOTO_VERSION}"
+        )
+    for module_name, path, expected in PATCHED_SIGNATURES:
+        target = import_module(module_name)
+        try:
+            for part in path.split("."):
+                target = getattr(target, part)
+        except AttributeError:
+            problems.append(f"{module_name}.{path} no longer exists")
+            continue
+        if getattr(target, "__module__", "").startswith("lambdapipe."):
+            continue  # already replaced by our patch, which was checked before it was applied
+        params = tuple(inspect.signature(inspect.unwrap(target)).parameters)
+        if params[: len(expected)] != expected:
+            problems.append(f"{module_name}.{path}{params} no longer starts with {expected}")
+    if problems:
+        raise IncompatibleMotoError(
+            "lambdapipe's local AWS stack cannot patch this moto:\n  - " + "\n  - ".join(problems)
+        )

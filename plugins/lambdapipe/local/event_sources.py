@@ -1,0 +1,265 @@
+"""SQS and DynamoDB Streams event source mappings, polled in the background as Lambda does.
+
+moto delivers one SQS message per invoke inside SendMessage and clears a DynamoDB stream after each
+invoke. Lambda instead polls: SQS in batches of up to ``BatchSize`` within
+``MaximumBatchingWindowInSeconds``, deleting a batch only when the function succeeds (or all but the
+reported ``batchItemFailures``); DynamoDB Streams per shard in order, retrying a failed batch before
+moving on. Each enabled mapping gets one poller thread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from datetime import datetime
+from typing import Any
+
+from lambdapipe.local.internal_clients import InternalClients
+from lambdapipe.local.lambda_service import LocalLambdaService
+from lambdapipe.local.pool import ConcurrencyLimitExceeded
+
+log = logging.getLogger(__name__)
+
+SCAN_INTERVAL_S = 0.5
+IDLE_POLL_S = 0.2
+RETRY_BACKOFF_S = (0.5, 1.0, 2.0, 4.0)
+
+
+class EventSourcePollers:
+    """Starts a poller for every SQS / DynamoDB Streams mapping in moto, stops it when the mapping goes."""
+
+    def __init__(self, service: LocalLambdaService, clients: InternalClients) -> None:
+        self.service = service
+        self.clients = clients
+        self._pollers: dict[str, _Poller] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._scan_forever, daemon=True, name="esm-scanner")
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        for poller in list(self._pollers.values()):
+            poller.stop.set()
+
+    def _scan_forever(self) -> None:
+        while not self._stop.wait(SCAN_INTERVAL_S):
+            try:
+                self._scan()
+            except Exception:
+                log.exception("event source mapping scan failed")
+
+    def _scan(self) -> None:
+        current = {esm.uuid: esm for esm in _all_mappings()}
+        for uuid, poller in list(self._pollers.items()):
+            if uuid not in current:
+                poller.stop.set()
+                del self._pollers[uuid]
+        for uuid, esm in current.items():
+            if uuid in self._pollers:
+                continue
+            service = esm.event_source_arn.split(":")[2]
+            poller_class = {"sqs": _SqsPoller, "dynamodb": _DynamoDbStreamPoller}.get(service)
+            if poller_class is not None:
+                self._pollers[uuid] = poller_class(esm, self.service, self.clients)
+
+
+def _all_mappings() -> list[Any]:
+    from moto.awslambda.models import lambda_backends
+
+    mappings = []
+    for regions in list(lambda_backends.values()):
+        for backend in list(regions.values()):
+            mappings.extend(list(backend._event_source_mappings.values()))
+    return mappings
+
+
+class _Poller:
+    """Base: a daemon thread that polls while the mapping is enabled."""
+
+    def __init__(self, esm: Any, service: LocalLambdaService, clients: InternalClients) -> None:
+        self.esm = esm
+        self.service = service
+        self.region = esm.event_source_arn.split(":")[3]
+        self.clients = clients
+        self.stop = threading.Event()
+        threading.Thread(target=self._run, daemon=True, name=f"esm-{esm.uuid[:8]}").start()
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            if not self.esm.enabled:
+                self.stop.wait(SCAN_INTERVAL_S)
+                continue
+            try:
+                if not self.poll_once():
+                    self.stop.wait(IDLE_POLL_S)
+            except Exception:
+                log.exception("poller for %s failed; retrying", self.esm.event_source_arn)
+                self.stop.wait(1.0)
+
+    def poll_once(self) -> bool:
+        """Deliver at most one batch; False when there was nothing to deliver."""
+        raise NotImplementedError
+
+    def _invoke(self, event: dict) -> Any:
+        spec, invoked_arn = self.service.resolve(self.esm.account_id, self.esm.region, self.esm.function_arn)
+        return self.service.invoke(spec, json.dumps(event, default=str).encode("utf-8"), invoked_arn)
+
+
+class _SqsPoller(_Poller):
+    def poll_once(self) -> bool:
+        sqs = self.clients.get("sqs", self.region)
+        queue_url = sqs.get_queue_url(
+            QueueName=self.esm.event_source_arn.split(":")[5],
+            QueueOwnerAWSAccountId=self.esm.event_source_arn.split(":")[4],
+        )["QueueUrl"]
+        messages = self._receive_batch(sqs, queue_url)
+        if not messages:
+            return False
+        try:
+            result = self._invoke({"Records": [self._record(m) for m in messages]})
+        except ConcurrencyLimitExceeded:
+            self._release(sqs, queue_url, messages)
+            self.stop.wait(RETRY_BACKOFF_S[0])
+            return True
+        if result.function_error:
+            return True  # messages reappear after the visibility timeout, as on AWS
+        failed = self._reported_failures(result.payload)
+        done = [m for m in messages if m["MessageId"] not in failed]
+        for start in range(0, len(done), 10):
+            sqs.delete_message_batch(
+                QueueUrl=queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                    for i, m in enumerate(done[start : start + 10])
+                ],
+            )
+        return True
+
+    def _receive_batch(self, sqs: Any, queue_url: str) -> list[dict]:
+        batch_size = int(self.esm.batch_size or 10)
+        window = float(self.esm.max_batch_window or 0)
+        deadline = time.monotonic() + window
+        messages: list[dict] = []
+        while len(messages) < batch_size and not self.stop.is_set():
+            response = sqs.receive_message(
+                QueueUrl=queue_url,
+                MaxNumberOfMessages=min(10, batch_size - len(messages)),
+                WaitTimeSeconds=0 if messages else 1,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
+            received = response.get("Messages", [])
+            messages.extend(received)
+            if not received or time.monotonic() >= deadline:
+                break
+        return messages
+
+    def _release(self, sqs: Any, queue_url: str, messages: list[dict]) -> None:
+        for message in messages:
+            sqs.change_message_visibility(
+                QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+            )
+
+    def _reported_failures(self, payload: bytes) -> set[str]:
+        if "ReportBatchItemFailures" not in (self.esm.function_response_types or []):
+            return set()
+        try:
+            failures = json.loads(payload or b"null") or {}
+            return {item["itemIdentifier"] for item in failures.get("batchItemFailures", [])}
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return set()
+
+    def _record(self, message: dict) -> dict:
+        return {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message["Body"],
+            "attributes": message.get("Attributes", {}),
+            "messageAttributes": {
+                name: {
+                    "stringValue": value.get("StringValue"),
+                    "binaryValue": value.get("BinaryValue"),
+                    "stringListValues": [],
+                    "binaryListValues": [],
+                    "dataType": value["DataType"],
+                }
+                for name, value in message.get("MessageAttributes", {}).items()
+            },
+            "md5OfBody": message["MD5OfBody"],
+            "eventSource": "aws:sqs",
+            "eventSourceARN": self.esm.event_source_arn,
+            "awsRegion": self.region,
+        }
+
+
+class _DynamoDbStreamPoller(_Poller):
+    def __init__(self, esm: Any, service: LocalLambdaService, clients: InternalClients) -> None:
+        self._iterators: dict[str, str | None] = {}
+        self._failures: dict[str, int] = {}
+        super().__init__(esm, service, clients)
+
+    def poll_once(self) -> bool:
+        streams = self.clients.get("dynamodbstreams", self.region)
+        self._discover_shards(streams)
+        delivered = False
+        for shard_id, iterator in list(self._iterators.items()):
+            if iterator is None:
+                continue
+            response = streams.get_records(ShardIterator=iterator, Limit=int(self.esm.batch_size or 100))
+            records = response.get("Records", [])
+            if not records:
+                self._iterators[shard_id] = response.get("NextShardIterator")
+                continue
+            delivered = True
+            if self._deliver(records):
+                self._iterators[shard_id] = response.get("NextShardIterator")
+                self._failures.pop(shard_id, None)
+            else:
+                self._retry_or_skip(shard_id, response.get("NextShardIterator"))
+        return delivered
+
+    def _discover_shards(self, streams: Any) -> None:
+        description = streams.describe_stream(StreamArn=self.esm.event_source_arn)["StreamDescription"]
+        for shard in description.get("Shards", []):
+            if shard["ShardId"] not in self._iterators:
+                self._iterators[shard["ShardId"]] = streams.get_shard_iterator(
+                    StreamArn=self.esm.event_source_arn,
+                    ShardId=shard["ShardId"],
+                    ShardIteratorType=self.esm.starting_position or "TRIM_HORIZON",
+                )["ShardIterator"]
+
+    def _deliver(self, records: list[dict]) -> bool:
+        event = {"Records": [self._record(r) for r in records]}
+        try:
+            return not self._invoke(event).function_error
+        except ConcurrencyLimitExceeded:
+            return False
+
+    def _retry_or_skip(self, shard_id: str, next_iterator: str | None) -> None:
+        """Keep the shard blocked on the failed batch, as Lambda does, until MaximumRetryAttempts."""
+        failures = self._failures.get(shard_id, 0) + 1
+        self._failures[shard_id] = failures
+        limit = self.esm.max_retry_attempts
+        if limit is not None and int(limit) >= 0 and failures > int(limit):
+            log.warning("skipping a failed batch on %s after %d attempts", shard_id, failures)
+            self._iterators[shard_id] = next_iterator
+            self._failures.pop(shard_id, None)
+            return
+        self.stop.wait(RETRY_BACKOFF_S[min(failures - 1, len(RETRY_BACKOFF_S) - 1)])
+
+    def _record(self, record: dict) -> dict:
+        dynamodb = dict(record["dynamodb"])
+        created = dynamodb.get("ApproximateCreationDateTime")
+        if isinstance(created, datetime):
+            dynamodb["ApproximateCreationDateTime"] = created.timestamp()
+        return {
+            "eventID": record["eventID"],
+            "eventName": record["eventName"],
+            "eventVersion": record.get("eventVersion", "1.1"),
+            "eventSource": "aws:dynamodb",
+            "awsRegion": self.region,
+            "dynamodb": dynamodb,
+            "eventSourceARN": self.esm.event_source_arn,
+        }

@@ -1,0 +1,110 @@
+"""The local Lambda data plane: finds a function version in moto's control plane and runs it."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from lambdapipe.local.async_invoke import (
+    DEFAULT_MAX_EVENT_AGE_S,
+    DEFAULT_MAX_RETRIES,
+    AsyncEvent,
+    AsyncInvoker,
+    AsyncPolicy,
+)
+from lambdapipe.local.destinations import DestinationDelivery
+from lambdapipe.local.function_spec import FunctionSpec
+from lambdapipe.local.internal_clients import InternalClients
+from lambdapipe.local.invoker import InvokeResult, LambdaExecutor
+
+
+class LocalLambdaService:
+    """Sync and async invocation of functions stored in moto, executed by our runtime."""
+
+    def __init__(
+        self, executor: LambdaExecutor, clients: InternalClients, async_options: dict | None = None
+    ) -> None:
+        self.executor = executor
+        self.delivery = DestinationDelivery(clients, self.invoke_async_arn)
+        self.async_invoker = AsyncInvoker(
+            invoke=self._invoke_for_async,
+            policy_for=self._async_policy,
+            deliver=self.delivery,
+            **(async_options or {}),
+        )
+
+    def resolve(
+        self, account_id: str, region: str, name_or_arn: str, qualifier: str | None = None
+    ) -> tuple[FunctionSpec, str]:
+        """The function version to run and the ARN it was invoked by (qualified when a qualifier was used).
+
+        Raises moto's ResourceNotFoundException when the function, version or alias does not exist.
+        """
+        backend = _lambda_backend(account_id, region)
+        name, qualifier = _split_name(name_or_arn, qualifier)
+        fn = backend.get_function(name, qualifier)
+        spec = FunctionSpec.from_moto(fn, backend.layers_versions_by_arn)
+        invoked_arn = spec.function_arn + (f":{qualifier}" if qualifier else "")
+        return spec, invoked_arn
+
+    def invoke(
+        self,
+        spec: FunctionSpec,
+        event: bytes,
+        invoked_arn: str,
+        client_context: str | None = None,
+        request_id: str | None = None,
+    ) -> InvokeResult:
+        return self.executor.invoke(spec, event, invoked_arn, client_context, request_id)
+
+    def invoke_async(self, spec: FunctionSpec, event: bytes, invoked_arn: str) -> str:
+        request_id = str(uuid.uuid4())
+        self.async_invoker.submit(AsyncEvent(spec, invoked_arn, event, request_id))
+        return request_id
+
+    def invoke_async_arn(self, function_arn: str, event: bytes) -> str:
+        """Queue an event for a function named by ARN: what S3, SNS and destinations do."""
+        parts = function_arn.split(":")
+        spec, invoked_arn = self.resolve(parts[4], parts[3], function_arn)
+        return self.invoke_async(spec, event, invoked_arn)
+
+    def close(self) -> None:
+        self.async_invoker.close()
+        self.executor.close()
+
+    def _invoke_for_async(
+        self, spec: FunctionSpec, event: bytes, invoked_arn: str, request_id: str
+    ) -> InvokeResult:
+        return self.executor.invoke(spec, event, invoked_arn, request_id=request_id)
+
+    def _async_policy(self, spec: FunctionSpec) -> AsyncPolicy:
+        fn = _lambda_backend(spec.account_id, spec.region).get_function(spec.function_name)
+        config: dict[str, Any] = fn.event_invoke_config[0].config if fn.event_invoke_config else {}
+        destinations = config.get("DestinationConfig") or {}
+        return AsyncPolicy(
+            max_retries=int(config.get("MaximumRetryAttempts", DEFAULT_MAX_RETRIES)),
+            max_event_age_s=int(config.get("MaximumEventAgeInSeconds", DEFAULT_MAX_EVENT_AGE_S)),
+            on_success=(destinations.get("OnSuccess") or {}).get("Destination") or None,
+            on_failure=(destinations.get("OnFailure") or {}).get("Destination") or None,
+            dead_letter_arn=(getattr(fn, "dead_letter_config", None) or {}).get("TargetArn") or None,
+        )
+
+
+def _lambda_backend(account_id: str, region: str) -> Any:
+    from moto.awslambda.models import lambda_backends
+
+    return lambda_backends[account_id][region]
+
+
+def _split_name(name_or_arn: str, qualifier: str | None) -> tuple[str, str | None]:
+    """Accept ``name``, ``name:qualifier``, and full or partial ARNs, as Invoke does."""
+    if name_or_arn.startswith("arn:"):
+        parts = name_or_arn.split(":")
+        name = parts[6]
+        if len(parts) > 7:
+            qualifier = parts[7]
+    elif ":" in name_or_arn:
+        name, qualifier = name_or_arn.split(":", 1)
+    else:
+        name = name_or_arn
+    return name, qualifier

@@ -1,0 +1,222 @@
+"""The local AWS endpoint: moto's server, our Lambda runtime, call counting and fault injection.
+
+Use it from Python (``with LocalAws() as aws: aws.endpoint_url``) or as a server
+(``lambdapipe local --port 4566``). Clients reach it only through ``AWS_ENDPOINT_URL`` or an
+``endpoint_url`` connection extra, exactly as they reach AWS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import tempfile
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from lambdapipe.local.calls import CallCounter
+from lambdapipe.local.faults import FaultInjector
+from lambdapipe.local.internal_clients import InternalClients
+
+DEFAULT_REGION = "us-east-1"
+RUNTIME_ADMIN_PATHS = ("/_lambdapipe/runtime", "/_lambdapipe/reset")
+
+
+class LocalAws:
+    """An in-process local AWS stack on a loopback port; ``reset()`` between tests, ``stop()`` at the end."""
+
+    def __init__(
+        self,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        state_dir: str | Path | None = None,
+        account_concurrency: int = 1000,
+        idle_timeout_s: float = 300.0,
+        async_retry_delays_s: tuple[float, ...] = (1.0, 2.0),
+        node_sdk_dir: str | Path | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self._own_state_dir = state_dir is None
+        self.state_dir = Path(state_dir) if state_dir else Path(tempfile.mkdtemp(prefix="lambdapipe-local-"))
+        self.account_concurrency = account_concurrency
+        self.idle_timeout_s = idle_timeout_s
+        self.async_retry_delays_s = async_retry_delays_s
+        sdk = node_sdk_dir or os.environ.get("LAMBDAPIPE_NODE_SDK_DIR")
+        self.node_sdk_dir = Path(sdk) if sdk else None
+        self.faults = FaultInjector()
+        self.calls = CallCounter()
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._service: Any = None
+        self._pollers: Any = None
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> LocalAws:
+        from moto.server import DomainDispatcherApplication, create_backend_app
+        from werkzeug.serving import WSGIRequestHandler, make_server
+
+        class QuietHandler(WSGIRequestHandler):
+            def log_request(self, *args: Any, **kwargs: Any) -> None:
+                """Per-request access logs drown real problems; errors are still logged."""
+
+        from lambdapipe.local.middleware import AwsRequestMiddleware
+        from lambdapipe.local.service_models import preload
+
+        preload("s3", "lambda", "dynamodb", "sqs", "sns")
+
+        app = AwsRequestMiddleware(DomainDispatcherApplication(create_backend_app), self.faults, self.calls)
+        self._server = make_server(
+            self.host, self.port, self._runtime_admin(app), threaded=True, request_handler=QuietHandler
+        )
+        self._server.daemon_threads = True
+        self.port = self._server.server_port
+        self._start_lambda_runtime()
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="local-aws")
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        self._stop_lambda_runtime()
+        if self._own_state_dir:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+
+    def reset(self) -> None:
+        """Forget every resource, warm environment, fault rule and call count."""
+        from moto.moto_api._internal import moto_api_backend
+
+        self._stop_lambda_runtime()
+        moto_api_backend.reset()
+        self.faults.clear()
+        self.calls.reset()
+        self._start_lambda_runtime()
+
+    def runtime_stats(self) -> dict[str, int]:
+        """Execution environments created, idle and busy, and the peak number of concurrent invocations."""
+        return self._service.executor.pool.stats()
+
+    def stop_idle_environments(self) -> int:
+        """Stop every idle execution environment now, so the next invocation of each function is cold."""
+        return self._service.executor.pool.reap_idle(older_than_s=0)
+
+    def wait_for_async(self, timeout_s: float = 30.0) -> bool:
+        """Wait until every queued ``Event`` invocation has finished (retries and destinations included)."""
+        return self._service.async_invoker.wait_idle(timeout_s)
+
+    def environ(self, region: str = DEFAULT_REGION) -> dict[str, str]:
+        """The variables a client process needs to use this endpoint."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+        }
+
+    def client(self, service: str, region: str = DEFAULT_REGION, **kwargs: Any) -> Any:
+        import boto3
+
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint_url,
+            region_name=region,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            **kwargs,
+        )
+
+    def __enter__(self) -> LocalAws:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _start_lambda_runtime(self) -> None:
+        from lambdapipe.local import moto_integration
+        from lambdapipe.local.code_store import CodeStore
+        from lambdapipe.local.event_sources import EventSourcePollers
+        from lambdapipe.local.invoker import LambdaExecutor
+        from lambdapipe.local.lambda_service import LocalLambdaService
+        from lambdapipe.local.runtimes import RuntimeLauncher
+
+        clients = InternalClients(self.endpoint_url)
+        launcher = RuntimeLauncher(self.state_dir, self.endpoint_url, self.node_sdk_dir)
+        executor = LambdaExecutor(
+            launcher,
+            CodeStore(self.state_dir / "code"),
+            {"account_concurrency": self.account_concurrency, "idle_timeout_s": self.idle_timeout_s},
+        )
+        self._service = LocalLambdaService(executor, clients, {"retry_delays_s": self.async_retry_delays_s})
+        moto_integration.install(self._service)
+        self._pollers = EventSourcePollers(self._service, clients)
+
+    def _stop_lambda_runtime(self) -> None:
+        from lambdapipe.local import moto_integration
+
+        if self._pollers is not None:
+            self._pollers.close()
+            self._pollers = None
+        if self._service is not None:
+            moto_integration.uninstall(self._service)
+            self._service.close()
+            self._service = None
+
+    def _runtime_admin(self, app: Callable) -> Callable:
+        """Admin routes that need the Lambda runtime: stats and a full reset for out-of-process tests."""
+
+        def wsgi(environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+            path = environ.get("PATH_INFO", "")
+            if path not in RUNTIME_ADMIN_PATHS:
+                return app(environ, start_response)
+            if path == "/_lambdapipe/reset" and environ["REQUEST_METHOD"] == "POST":
+                self.reset()
+                body = {"status": "reset"}
+            else:
+                body = self.runtime_stats()
+            data = json.dumps(body).encode("utf-8")
+            start_response(
+                "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
+            )
+            return [data]
+
+        return wsgi
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``lambdapipe local``: serve until Ctrl-C or SIGTERM."""
+    parser = argparse.ArgumentParser(prog="lambdapipe local", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback only)")
+    parser.add_argument("--port", type=int, default=4566, help="port to listen on (0: a free port)")
+    parser.add_argument("--state-dir", help="where unpacked function code and runtime files live")
+    parser.add_argument("--account-concurrency", type=int, default=1000, help="account concurrency limit")
+    parser.add_argument(
+        "--idle-timeout", type=float, default=300.0, help="seconds before an idle environment stops"
+    )
+    args = parser.parse_args(argv)
+    aws = LocalAws(
+        port=args.port,
+        host=args.host,
+        state_dir=args.state_dir,
+        account_concurrency=args.account_concurrency,
+        idle_timeout_s=args.idle_timeout,
+    ).start()
+    print(f"lambdapipe local AWS listening on {aws.endpoint_url}", flush=True)
+    print("Point clients at it with:", flush=True)
+    for key, value in aws.environ().items():
+        print(f"  export {key}={value}", flush=True)
+    stopped = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopped.set())
+    stopped.wait()
+    aws.stop()
+    return 0

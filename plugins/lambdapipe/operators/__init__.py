@@ -1,0 +1,1 @@
+"""lambdapipe operators: one module per AWS service."""

@@ -1,0 +1,1 @@
+"""lambdapipe sensors: one module per AWS service."""

@@ -1,0 +1,1 @@
+"""lambdapipe triggers: one module per AWS service."""

@@ -1,0 +1,1 @@
+VALUE = "packaged with the function"
