@@ -1,0 +1,68 @@
+# lambdapipe: `make run` starts the demo stack, `make test` runs every check. Both install first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# `pip install --user uv` puts uv here, often not on PATH yet.
+export PATH := $(HOME)/.local/bin:$(PATH)
+
+UV_VERSION := 0.13.9
+VENV := .venv
+PY := $(VENV)/bin/python
+# AWS SDK v3 for Node.js Lambda handlers run by the local stack (LAMBDAPIPE_NODE_SDK_DIR).
+NODE_SDK_DIR := .local/node-sdk
+NODE_SDK_PACKAGES := @aws-sdk/client-s3@3.1175.0 @aws-sdk/client-dynamodb@3.1169.0
+NODE_SDK_STAMP := $(NODE_SDK_DIR)/.installed-$(shell echo '$(NODE_SDK_PACKAGES)' | cksum | cut -d' ' -f1)
+
+.PHONY: help install python-env test lint fmt run demo stop status bench
+
+help:
+	@echo "make run     start Airflow + the local AWS stack in the foreground (Ctrl-C stops everything)"
+	@echo "make test    install, then ruff check, ruff format --check and the whole pytest suite"
+	@echo "make demo    one-shot: start the stack, check it, stop it"
+	@echo "make stop    stop a stack started by make run / devstack start"
+	@echo "make status  show the stack's processes and health"
+	@echo "make lint    ruff check + ruff format --check;  make fmt: apply them"
+	@echo "make bench   DAG parse times and package import time"
+	@echo "make install create .venv from uv.lock and install the Node.js AWS SDK"
+
+install: python-env $(NODE_SDK_STAMP)
+
+python-env:
+	@command -v uv >/dev/null || python3 -m pip install --user --quiet "uv==$(UV_VERSION)" \
+		|| python3 -m pip install --user --quiet --break-system-packages "uv==$(UV_VERSION)"
+	uv sync --frozen
+
+$(NODE_SDK_STAMP):
+	@command -v npm >/dev/null || { echo "npm not found: install Node.js 20+ (Node.js Lambda handlers)"; exit 1; }
+	rm -rf $(NODE_SDK_DIR)
+	mkdir -p $(NODE_SDK_DIR)
+	npm install --prefix $(NODE_SDK_DIR) --no-audit --no-fund --save-exact --loglevel=error $(NODE_SDK_PACKAGES)
+	touch $@
+
+test: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/pytest
+
+lint: python-env
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+fmt: python-env
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+run: install
+	$(PY) scripts/devstack.py up
+
+demo: install
+	$(PY) scripts/demo.py
+
+stop:
+	@if [ -x $(PY) ]; then $(PY) scripts/devstack.py stop; else echo "devstack: not running"; fi
+
+status:
+	@$(PY) scripts/devstack.py status
+
+bench: install
+	$(PY) benchmarks/dag_parse.py

@@ -1,0 +1,29 @@
+"""Provider metadata, read by Airflow through the ``apache_airflow_provider`` entry point.
+
+Airflow loads this while it initialises its configuration, in every process (CLI, scheduler, workers),
+so it must import nothing beyond the package version. The dict is validated against Airflow's
+``provider_info.schema.json``. The plugin is registered by the ``airflow.plugins`` entry point and
+deliberately not listed under ``plugins`` here: with ``[core] lazy_load_plugins = False`` Airflow
+would load it a second time through the provider and record a duplicate-plugin import error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lambdapipe import __version__
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Describe the provider for ``airflow providers list`` and the ProvidersManager."""
+    return {
+        "package-name": "airflow-provider-lambdapipe",
+        "name": "lambdapipe",
+        "description": (
+            "Event-driven pipelines on AWS Lambda: operators, sensors and triggers for Apache Airflow 3, "
+            "with a local AWS stack that really runs Lambda code."
+        ),
+        "versions": [__version__],
+        "extra-links": [],
+        "connection-types": [],
+    }

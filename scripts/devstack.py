@@ -1,0 +1,430 @@
+"""Run the development stack: Airflow 3 (SQLite, LocalExecutor) and the local AWS server.
+
+Every component is a child process this launcher starts in its own process group and tracks by PID,
+so Ctrl-C or ``stop`` ends exactly what was started (``airflow standalone`` started in the background
+ignores SIGINT, and SIGTERM orphans its children).
+
+    python scripts/devstack.py up       # foreground; Ctrl-C stops every component
+    python scripts/devstack.py start    # background; returns once healthy (PID file in the home)
+    python scripts/devstack.py stop
+    python scripts/devstack.py status
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil  # an Airflow dependency
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+USERNAME = PASSWORD = "admin"
+REGION = "us-east-1"
+STOP_GRACE_SECONDS = 20.0
+READY_TIMEOUT_SECONDS = 240.0
+
+
+class StackError(RuntimeError):
+    """The stack could not start, or a component died."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = REPO / ".airflow"
+    api_port: int = 8080
+    aws_port: int = 4566
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def aws_url(self) -> str:
+        return f"http://127.0.0.1:{self.aws_port}"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.home / "devstack.json"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.home / "logs" / "devstack"
+
+    def environment(self) -> dict[str, str]:
+        """Settings shared by every component; see the README's "Airflow settings worth knowing"."""
+        passwords = self.home / "simple_auth_manager_passwords.json"
+        aws_connection = {
+            "conn_type": "aws",
+            "login": "test",
+            "password": "test",
+            "extra": {"endpoint_url": self.aws_url, "region_name": REGION},
+        }
+        return {
+            "AIRFLOW_HOME": str(self.home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": "8",
+            "AIRFLOW__CORE__AUTH_MANAGER": (
+                "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+            ),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USERNAME}:admin",  # user:role
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api_url}/execution/",
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(self.api_port),
+            # Log servers bind every interface: they are not started (--skip-serve-logs, logs are read
+            # from local files), and free ports keep the API server from reading another Airflow's.
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(_free_port()),
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
+            "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(aws_connection),
+            "AWS_ENDPOINT_URL": self.aws_url,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "LAMBDAPIPE_NODE_SDK_DIR": str(REPO / ".local" / "node-sdk"),
+        }
+
+
+@dataclass
+class Component:
+    name: str
+    argv: list[str]
+    health_url: str | None = None
+    process: subprocess.Popen | None = field(default=None, repr=False)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+LOOPBACK_HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
+
+
+def _get(url: str, timeout: float = 2.0) -> tuple[int, bytes]:
+    try:
+        with LOOPBACK_HTTP.open(url, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+    except (OSError, ValueError):
+        return 0, b""
+
+
+def components(settings: Settings) -> list[Component]:
+    airflow = str(BIN / "airflow")
+    stack = []
+    if importlib.util.find_spec("lambdapipe.local.server") is None:
+        print(
+            "devstack: lambdapipe.local.server is not importable yet: starting without the local AWS server"
+        )
+    else:
+        local_argv = [str(BIN / "lambdapipe"), "local", "--port", str(settings.aws_port)]
+        local_argv += ["--state-dir", str(settings.home / "local-aws")]
+        stack.append(Component("local-aws", local_argv, f"{settings.aws_url}/_lambdapipe/health"))
+    return [
+        *stack,
+        Component("scheduler", [airflow, "scheduler", "--skip-serve-logs"]),
+        Component("dag-processor", [airflow, "dag-processor"]),
+        Component("triggerer", [airflow, "triggerer", "--skip-serve-logs"]),
+        Component("api-server", [airflow, "api-server"], f"{settings.api_url}/api/v2/monitor/health"),
+    ]
+
+
+def airflow_health(settings: Settings) -> dict | None:
+    """Airflow's health document once the API server, scheduler, dag-processor and triggerer are up."""
+    status, body = _get(f"{settings.api_url}/api/v2/monitor/health")
+    if status != 200:
+        return None
+    health = json.loads(body)
+    parts = ("metadatabase", "scheduler", "dag_processor", "triggerer")
+    return health if all((health.get(p) or {}).get("status") == "healthy" for p in parts) else None
+
+
+class Stack:
+    """One stack's components; ``stop`` ends them and everything they spawned."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.components = components(settings)
+        self.env = {**os.environ, **settings.environment()}
+
+    def start(self) -> None:
+        busy = [p for p in (self.settings.api_port, self.settings.aws_port) if _port_in_use(p)]
+        if busy:
+            raise StackError(f"port(s) {busy} already in use on 127.0.0.1: is a stack running? (make stop)")
+        self.settings.log_dir.mkdir(parents=True, exist_ok=True)
+        passwords = Path(self.env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
+        passwords.write_text(json.dumps({USERNAME: PASSWORD}))
+        print(f"devstack: migrating the metadata database in {self.settings.home}", flush=True)
+        migrate_log = self.settings.log_dir / "db-migrate.log"
+        with migrate_log.open("wb") as log:
+            migrate = subprocess.run(
+                [str(BIN / "airflow"), "db", "migrate"], env=self.env, stdout=log, stderr=log
+            )
+        if migrate.returncode != 0:
+            raise StackError(f"`airflow db migrate` failed (exit {migrate.returncode}): see {migrate_log}")
+        for component in self.components:
+            with (self.settings.log_dir / f"{component.name}.log").open("ab") as log:
+                component.process = subprocess.Popen(
+                    component.argv,
+                    env=self.env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # the terminal's Ctrl-C reaches only the launcher
+                )
+        launcher = psutil.Process()
+        recorded = {c.name: _identity(psutil.Process(c.process.pid)) for c in self.components if c.process}
+        self.settings.pid_file.write_text(
+            json.dumps({"launcher": _identity(launcher), "components": recorded}, indent=2)
+        )
+
+    def check_alive(self) -> None:
+        for component in self.components:
+            if component.process and component.process.poll() is not None:
+                log = self.settings.log_dir / f"{component.name}.log"
+                tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+                raise StackError(
+                    f"{component.name} exited with {component.process.returncode}; {log}:\n{tail}"
+                )
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT_SECONDS) -> None:
+        deadline = time.monotonic() + timeout
+        pending = [c for c in self.components if c.health_url]
+        while pending or airflow_health(self.settings) is None:
+            self.check_alive()
+            if time.monotonic() > deadline:
+                waiting = [c.name for c in pending] or ["scheduler/dag-processor/triggerer heartbeats"]
+                raise StackError(f"not healthy after {timeout:.0f} s: waiting for {waiting}")
+            pending = [c for c in pending if _get(c.health_url)[0] != 200]
+            time.sleep(1)
+
+    def stop(self) -> None:
+        """End every process this launcher started; Ctrl-C or SIGTERM cannot interrupt the shutdown."""
+        with _signals_ignored():
+            stop_processes(psutil.Process().children())
+            for component in self.components:
+                if component.process:
+                    component.process.wait()
+            self.settings.pid_file.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _signals_ignored() -> Iterator[None]:
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _identity(process: psutil.Process) -> list[float]:
+    """PID and start time: a recycled PID never matches, so stop never signals a stranger."""
+    return [process.pid, process.create_time()]
+
+
+def _recorded(identity: list[float]) -> psutil.Process | None:
+    with contextlib.suppress(psutil.Error):
+        process = psutil.Process(int(identity[0]))
+        if process.create_time() == identity[1] and _running(process):
+            return process
+    return None
+
+
+def _running(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def stop_processes(leaders: list[psutil.Process], grace: float = STOP_GRACE_SECONDS) -> None:
+    """SIGTERM each process, then SIGKILL it and whatever it spawned if still running after ``grace``."""
+    spawned = []
+    for leader in leaders:
+        with contextlib.suppress(psutil.Error):
+            spawned += leader.children(recursive=True)
+    for leader in leaders:
+        with contextlib.suppress(psutil.Error):
+            leader.terminate()
+    deadline = time.monotonic() + grace
+    while any(_running(p) for p in leaders + spawned) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    leftovers = [p for p in leaders + spawned if _running(p)]
+    if leftovers:
+        print(f"devstack: SIGKILL after {grace:.0f} s: {[p.pid for p in leftovers]}", flush=True)
+        for process in leftovers:
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+
+
+def running(settings: Settings) -> dict | None:
+    """The PID file's record of a stack if any of its processes still runs; a stale file is removed."""
+    if not settings.pid_file.exists():
+        return None
+    state = json.loads(settings.pid_file.read_text())
+    if any(_recorded(i) for i in [state["launcher"], *state["components"].values()]):
+        return state
+    settings.pid_file.unlink()
+    return None
+
+
+def print_banner(settings: Settings) -> None:
+    local_aws = _get(f"{settings.aws_url}/_lambdapipe/health")[0] == 200
+    print(
+        f"\n  Airflow UI   {settings.api_url}  (login {USERNAME} / {PASSWORD})"
+        f"\n  Local AWS    {settings.aws_url if local_aws else 'not started'}"
+        f"\n  Logs         {settings.log_dir}\n",
+        flush=True,
+    )
+
+
+@contextlib.contextmanager
+def running_stack(settings: Settings) -> Iterator[Stack]:
+    """Start the stack, wait until healthy, and stop it however the block ends."""
+    if running(settings):
+        raise StackError(f"a stack is already running (see {settings.pid_file}): make stop")
+    stack = Stack(settings)
+    try:
+        stack.start()
+        stack.wait_ready()
+        yield stack
+    finally:
+        stack.stop()
+
+
+def up(settings: Settings) -> int:
+    # Explicit handlers: a launcher started in the background inherits SIGINT ignored, and SIGTERM
+    # (make stop) must shut down as cleanly as Ctrl-C.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        with running_stack(settings) as stack:
+            print_banner(settings)
+            print("devstack: ready; Ctrl-C stops every component", flush=True)
+            while True:
+                stack.check_alive()
+                time.sleep(1)
+    except KeyboardInterrupt:
+        print("devstack: stopped", flush=True)
+        return 0
+
+
+def start(settings: Settings) -> int:
+    if running(settings):
+        raise StackError(f"a stack is already running (see {settings.pid_file}): make stop")
+    settings.log_dir.mkdir(parents=True, exist_ok=True)
+    launcher_log = settings.log_dir / "devstack.log"
+    with launcher_log.open("ab") as log:
+        launcher = subprocess.Popen(
+            [sys.executable, __file__, *_settings_argv(settings), "up"],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    print(f"devstack: starting in the background (log: {launcher_log})", flush=True)
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS + 60
+    while not (settings.pid_file.exists() and airflow_health(settings)):
+        if launcher.poll() is not None:
+            raise StackError(f"the stack did not start: see {launcher_log}")
+        if time.monotonic() > deadline:
+            stop(settings)
+            raise StackError(f"the stack did not become healthy in time, stopped it: see {launcher_log}")
+        time.sleep(1)
+    print_banner(settings)
+    return 0
+
+
+def stop(settings: Settings) -> int:
+    state = running(settings)
+    if state is None:
+        print("devstack: not running")
+        return 0
+    launcher = _recorded(state["launcher"])
+    if launcher:  # it stops its components itself, within its own grace period
+        stop_processes([launcher], grace=STOP_GRACE_SECONDS + 10)
+    leftovers = [p for p in map(_recorded, state["components"].values()) if p]
+    if leftovers:  # the launcher died without cleaning up
+        stop_processes(leftovers)
+    settings.pid_file.unlink(missing_ok=True)
+    print("devstack: stopped")
+    return 0
+
+
+def status(settings: Settings) -> int:
+    state = running(settings)
+    if state is None:
+        print("devstack: not running")
+        return 1
+    for name, identity in {"launcher": state["launcher"], **state["components"]}.items():
+        print(f"  {name:14} pid {int(identity[0]):<8} {'running' if _recorded(identity) else 'gone'}")
+    print(f"  airflow health: {'healthy' if airflow_health(settings) else 'not healthy'}")
+    return 0
+
+
+def _settings_argv(settings: Settings) -> list[str]:
+    return [
+        "--home",
+        str(settings.home),
+        "--api-port",
+        str(settings.api_port),
+        "--aws-port",
+        str(settings.aws_port),
+    ]
+
+
+def settings_parser(description: str) -> argparse.ArgumentParser:
+    """Options shared by devstack and the demo, so both can run a second stack beside `make run`."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--home", type=Path, default=Settings.home, help="AIRFLOW_HOME (default: .airflow/)")
+    parser.add_argument(
+        "--api-port", type=int, default=Settings.api_port, help="Airflow API server / UI port"
+    )
+    parser.add_argument("--aws-port", type=int, default=Settings.aws_port, help="local AWS server port")
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    return Settings(home=args.home.resolve(), api_port=args.api_port, aws_port=args.aws_port)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = settings_parser(__doc__.splitlines()[0])
+    parser.add_argument("action", choices=["up", "start", "stop", "status"])
+    args = parser.parse_args(argv)
+    actions = {"up": up, "start": start, "stop": stop, "status": status}
+    try:
+        return actions[args.action](settings_from(args))
+    except StackError as error:
+        print(f"devstack: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

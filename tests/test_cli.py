@@ -1,0 +1,53 @@
+"""The `lambdapipe` command lists its subcommands and hands each one the rest of the command line."""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lambdapipe import cli
+
+received: list[list[str]] = []
+
+
+def record(argv: list[str]) -> int:
+    received.append(argv)
+    return 7
+
+
+def test_help_lists_every_subcommand() -> None:
+    executable = shutil.which("lambdapipe", path=str(Path(sys.executable).parent))
+    assert executable, "the console script is installed by `uv sync`"
+    result = subprocess.run([executable, "--help"], check=True, capture_output=True, text=True)
+
+    for name, (help_text, _) in cli.SUBCOMMANDS.items():
+        assert name in result.stdout and help_text in result.stdout
+
+
+def test_subcommand_receives_the_remaining_arguments_and_its_exit_code_is_returned(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(cli.SUBCOMMANDS, "record", ("records its arguments", f"{__name__}:record"))
+
+    assert cli.main(["record", "--port", "4566", "extra", "--help"]) == 7
+    assert received == [["--port", "4566", "extra", "--help"]]
+
+
+def test_unknown_subcommand_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["no-such-command"])
+
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'no-such-command'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", sorted(cli.SUBCOMMANDS))
+def test_every_registered_subcommand_resolves_to_a_function(name: str) -> None:
+    module_name, _, function_name = cli.SUBCOMMANDS[name][1].partition(":")
+
+    assert callable(getattr(importlib.import_module(module_name), function_name))
