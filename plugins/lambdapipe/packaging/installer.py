@@ -1,0 +1,27 @@
+"""Run a dependency installer (pip, uv or npm) in the folder of the file it installs from."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from lambdapipe.packaging.errors import DependencyInstallError
+
+INSTALL_TIMEOUT_S = 900
+
+
+def run_installer(command: list[str], source: Path) -> None:
+    """Run an installer; a failure names the file being installed and shows the tool's output."""
+    try:
+        completed = subprocess.run(
+            command, cwd=source.parent, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise DependencyInstallError(
+            f"{source}: {command[0]} did not finish in {INSTALL_TIMEOUT_S} s"
+        ) from None
+    if completed.returncode != 0:
+        output = (completed.stderr or completed.stdout).strip()[-3000:]
+        raise DependencyInstallError(
+            f"{source}: installing dependencies failed (exit {completed.returncode}): {' '.join(command)}\n{output}"
+        )
