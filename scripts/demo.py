@@ -7,40 +7,20 @@ Exits non-zero, naming the failed step, if anything is wrong.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
 import devstack
+from airflow_api import AirflowApi
 
 PARSE_TIMEOUT_SECONDS = 180.0
 
 
 class DemoError(RuntimeError):
     """A demo step found the stack in a wrong state."""
-
-
-class AirflowApi:
-    """Just enough of Airflow's REST API (``/api/v2``) for the demo, as the admin user."""
-
-    def __init__(self, settings: devstack.Settings) -> None:
-        self.base_url = settings.api_url
-        body = json.dumps({"username": devstack.USERNAME, "password": devstack.PASSWORD}).encode()
-        self.token = self._call("POST", "/auth/token", body, {"Content-Type": "application/json"})[
-            "access_token"
-        ]
-
-    def get(self, path: str) -> dict:
-        return self._call("GET", f"/api/v2{path}", None, {"Authorization": f"Bearer {self.token}"})
-
-    def _call(self, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> dict:
-        request = urllib.request.Request(self.base_url + path, body, headers, method=method)
-        with devstack.LOOPBACK_HTTP.open(request, timeout=30) as response:
-            return json.load(response)
 
 
 def dag_files() -> set[str]:

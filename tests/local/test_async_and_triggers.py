@@ -162,7 +162,10 @@ def test_event_older_than_maximum_event_age_is_dropped_to_on_failure(
     original_clock = async_invoke.time.monotonic
     try:
         lambda_client.invoke(FunctionName="aging", InvocationType="Event", Payload=b"{}")
-        wait_until(lambda: aws._service.async_invoker._heap, what="the retry to be scheduled")
+        wait_until(
+            lambda: aws.runtime_stats()["environments_created"] == 1 and aws._service.async_invoker._heap,
+            what="the first attempt to fail and its retry to be scheduled",
+        )
         offset = 62.0
         async_invoke.time.monotonic = lambda: original_clock() + offset
         with aws._service.async_invoker._wakeup:

@@ -357,6 +357,9 @@ exports.handler = async (event, context) => ({
     invocation = runtime.invoke(client_context='{"custom": {"tenant": "acme"}}')
     context = json.loads(invocation.payload)
 
+    assert re.fullmatch(
+        r"Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0", context.pop("traceId")
+    )
     assert context == {
         "callbackWaitsForEmptyEventLoop": True,
         "functionName": "orders",
@@ -368,7 +371,6 @@ exports.handler = async (event, context) => ({
         "awsRequestId": invocation.request_id,
         "clientContext": {"custom": {"tenant": "acme"}},
         "hasIdentity": True,
-        "traceId": f"Root=1-{invocation.request_id[:8]}-{invocation.request_id}",
     }
 
 

@@ -48,12 +48,23 @@ PATCHED_SIGNATURES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         "Subscription.get_post_data",
         ("self", "message", "message_id", "subject", "message_attributes"),
     ),
+    ("moto.iam.models", "get_account_id_from", ("access_key",)),
+    ("moto.core.exceptions", "JsonRESTError.get_body", ("self",)),
     ("moto.logs.models", "LogsBackend.create_log_stream", ("self", "log_group_name", "log_stream_name")),
     (
         "moto.logs.models",
         "LogsBackend.put_log_events",
         ("self", "log_group_name", "log_stream_name", "log_events"),
     ),
+)
+
+# Lambda operations moto lacks and lambdapipe adds (provisioned_concurrency.py): if moto gains one, ours
+# would silently replace it. Routed through moto.awslambda.urls.url_paths.
+ADDED_LAMBDA_OPERATIONS: tuple[str, ...] = (
+    "put_provisioned_concurrency_config",
+    "get_provisioned_concurrency_config",
+    "delete_provisioned_concurrency_config",
+    "list_provisioned_concurrency_configs",
 )
 
 
@@ -83,7 +94,22 @@ def check_moto() -> None:
         params = tuple(inspect.signature(inspect.unwrap(target)).parameters)
         if params[: len(expected)] != expected:
             problems.append(f"{module_name}.{path}{params} no longer starts with {expected}")
+    problems += _added_operation_problems()
     if problems:
         raise IncompatibleMotoError(
             "lambdapipe's local AWS stack cannot patch this moto:\n  - " + "\n  - ".join(problems)
         )
+
+
+def _added_operation_problems() -> list[str]:
+    from moto.awslambda import urls
+    from moto.awslambda.responses import LambdaResponse
+
+    problems = []
+    if not isinstance(getattr(urls, "url_paths", None), dict):
+        problems.append("moto.awslambda.urls.url_paths is no longer a dict of routes")
+    for name in ADDED_LAMBDA_OPERATIONS:
+        existing = getattr(LambdaResponse, name, None)
+        if existing is not None and not getattr(existing, "__module__", "").startswith("lambdapipe."):
+            problems.append(f"moto.awslambda.responses.LambdaResponse.{name} now exists: drop lambdapipe's")
+    return problems

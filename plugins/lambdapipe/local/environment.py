@@ -78,14 +78,13 @@ class ExecutionEnvironment:
     ) -> Outcome:
         init_duration_ms = None
         if not self.initialized:
-            init_error = self._wait_for_init()
+            init_error = self.initialize()
             init_duration_ms = (time.monotonic() - self._started_at) * 1000
             if init_error is not None:
                 self.close()
                 return self._outcome(
                     request_id, None, init_error, 0.0, init_duration_ms, fatal=True, init_failed=True
                 )
-            self.initialized = True
         started = time.monotonic()
         deadline_ms = int(time.time() * 1000 + self.spec.timeout * 1000)
         invocation = Invocation(request_id, event, invoked_arn, deadline_ms, client_context)
@@ -108,6 +107,17 @@ class ExecutionEnvironment:
         self._reader.join(timeout=1)
         if self._process.stdout is not None:
             self._process.stdout.close()
+
+    def initialize(self) -> dict | None:
+        """Finish the init phase (the runtime's first /next poll); the init error, if any. Idempotent.
+
+        An invocation does this itself (a cold start); provisioned concurrency does it ahead of time.
+        """
+        if self.initialized:
+            return None
+        error = self._wait_for_init()
+        self.initialized = error is None
+        return error
 
     def _wait_for_init(self) -> dict | None:
         deadline = time.monotonic() + INIT_TIMEOUT_S

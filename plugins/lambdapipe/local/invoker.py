@@ -6,10 +6,10 @@ import base64
 import json
 import math
 import threading
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from lambdapipe.local import ids
 from lambdapipe.local.code_store import CodeStore
 from lambdapipe.local.environment import ExecutionEnvironment, Outcome
 from lambdapipe.local.function_spec import FunctionSpec
@@ -58,7 +58,7 @@ class LambdaExecutor:
         request_id: str | None = None,
     ) -> InvokeResult:
         """Raises ``ConcurrencyLimitExceeded`` when the function or account is at its limit."""
-        request_id = request_id or str(uuid.uuid4())
+        request_id = request_id or ids.request_id()
         with self.pool.acquire(spec) as env:
             outcome = env.invoke(request_id, event, invoked_arn or spec.function_arn, client_context)
             log_stream = env.log_stream

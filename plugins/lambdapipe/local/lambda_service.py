@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
+import dataclasses
 from typing import Any
 
+from lambdapipe.local import ids
 from lambdapipe.local.async_invoke import (
     DEFAULT_MAX_EVENT_AGE_S,
     DEFAULT_MAX_RETRIES,
@@ -44,6 +45,10 @@ class LocalLambdaService:
         name, qualifier = _split_name(name_or_arn, qualifier)
         fn = backend.get_function(name, qualifier)
         spec = FunctionSpec.from_moto(fn, backend.layers_versions_by_arn)
+        if qualifier:
+            # Reserved concurrency belongs to the function, not to a version (moto copies it at publish).
+            reserved = backend.get_function(name).reserved_concurrency
+            spec = dataclasses.replace(spec, reserved_concurrency=None if reserved is None else int(reserved))
         invoked_arn = spec.function_arn + (f":{qualifier}" if qualifier else "")
         return spec, invoked_arn
 
@@ -58,7 +63,7 @@ class LocalLambdaService:
         return self.executor.invoke(spec, event, invoked_arn, client_context, request_id)
 
     def invoke_async(self, spec: FunctionSpec, event: bytes, invoked_arn: str) -> str:
-        request_id = str(uuid.uuid4())
+        request_id = ids.request_id()
         self.async_invoker.submit(AsyncEvent(spec, invoked_arn, event, request_id))
         return request_id
 

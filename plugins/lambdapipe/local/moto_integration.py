@@ -9,19 +9,14 @@ currently installed service.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import threading
 from typing import Any
 from urllib.parse import quote_plus, unquote
 
 from lambdapipe.local import compat
+from lambdapipe.local.invoke_api import handle_invoke
 from lambdapipe.local.lambda_service import LocalLambdaService
-from lambdapipe.local.pool import ConcurrencyLimitExceeded
-
-MAX_SYNC_REQUEST_BYTES = 6 * 1024 * 1024
-MAX_ASYNC_REQUEST_BYTES = 1024 * 1024
 
 _state: dict[str, LocalLambdaService | None] = {"service": None}
 _patch_lock = threading.Lock()
@@ -58,6 +53,8 @@ def _apply_patches() -> None:
     from moto.s3 import notifications as s3_notifications
     from moto.sns.models import Subscription
 
+    from lambdapipe.local import provisioned_concurrency
+
     core_responses.gen_amzn_requestid_long = _keep_request_id(core_responses.gen_amzn_requestid_long)
     LambdaResponse.invoke = _invoke_response
     LambdaResponse.invoke_async = _invoke_async_response
@@ -69,6 +66,7 @@ def _apply_patches() -> None:
     LambdaFunction.__init__ = _wrap_function_init(LambdaFunction.__init__)
     LambdaFunction.update_configuration = _wrap_update_configuration(LambdaFunction.update_configuration)
     LambdaFunction.get_configuration = _wrap_get_configuration(LambdaFunction.get_configuration)
+    provisioned_concurrency.install_api()  # moto has no provisioned concurrency API at all
 
 
 def _keep_request_id(original: Any) -> Any:
@@ -88,66 +86,15 @@ def _respond(
     return status, headers | {"status": str(status)}, body
 
 
-def _error(
-    status: int, error_type: str, message: str, **extra: Any
-) -> tuple[int, dict[str, str], bytes | str]:
-    body = {"Type": "User", "message": message, **extra}
-    return _respond(
-        status, {"x-amzn-ErrorType": error_type, "content-type": "application/json"}, json.dumps(body)
-    )
-
-
 def _invoke_response(self: Any) -> tuple[int, dict[str, str], bytes | str]:
-    """``POST /2015-03-31/functions/{name}/invocations``: RequestResponse, Event and DryRun."""
-    service = current_service()
+    """``POST /2015-03-31/functions/{name}/invocations`` when it reaches moto (the fast path usually answers)."""
     function_name = unquote(self.path.split("?")[0].rstrip("/").rsplit("/", 2)[-2])
     qualifier = self.querystring.get("Qualifier", [None])[0]
-    invocation_type = self.headers.get("X-Amz-Invocation-Type", "RequestResponse")
     raw = self.raw_body if isinstance(self.raw_body, bytes) else (self.raw_body or "").encode("utf-8")
-    spec, invoked_arn = service.resolve(self.current_account, self.region, function_name, qualifier)
-    limit = MAX_ASYNC_REQUEST_BYTES if invocation_type == "Event" else MAX_SYNC_REQUEST_BYTES
-    if len(raw) > limit:
-        return _error(
-            413,
-            "RequestTooLargeException",
-            f"Request must be smaller than {limit} bytes for the InvokeFunction operation",
-        )
-    try:
-        json.loads(raw or b"{}")
-    except ValueError:
-        return _error(400, "InvalidRequestContentException", "Could not parse request body into json")
-    headers = {"content-type": "application/json", "X-Amz-Executed-Version": spec.version}
-    if invocation_type == "DryRun":
-        return _respond(204, headers, b"")
-    if invocation_type == "Event":
-        request_id = service.invoke_async(spec, raw or b"{}", invoked_arn)
-        return _respond(202, headers | {"x-amzn-requestid": request_id}, b"")
-    try:
-        client_context = _decode_client_context(self.headers.get("X-Amz-Client-Context"))
-    except (ValueError, binascii.Error):
-        return _error(400, "InvalidRequestContentException", "Client context must be base64-encoded JSON")
-    try:
-        result = service.invoke(spec, raw or b"{}", invoked_arn, client_context=client_context)
-    except ConcurrencyLimitExceeded as throttle:
-        status, error_headers, body = _error(
-            429, "TooManyRequestsException", str(throttle), Reason=throttle.reason, retryAfterSeconds="1"
-        )
-        return _respond(status, error_headers | {"Retry-After": "1"}, body)
-    headers["x-amzn-requestid"] = result.request_id
-    if result.function_error:
-        headers["X-Amz-Function-Error"] = result.function_error
-    if self.headers.get("X-Amz-Log-Type") == "Tail":
-        headers["X-Amz-Log-Result"] = result.log_tail_b64
-    return _respond(200, headers, result.payload)
-
-
-def _decode_client_context(header: str | None) -> str | None:
-    """Clients send base64; the Runtime API hands the runtime the JSON itself."""
-    if not header:
-        return None
-    decoded = base64.b64decode(header, validate=True).decode("utf-8")
-    json.loads(decoded)
-    return decoded
+    status, headers, body = handle_invoke(
+        current_service(), self.current_account, self.region, function_name, qualifier, self.headers, raw
+    )
+    return _respond(status, headers, body)
 
 
 def _invoke_async_response(self: Any) -> tuple[int, dict[str, str], str]:

@@ -41,6 +41,7 @@ class EnvironmentPool:
         self._lock = threading.Lock()
         self._idle: dict[tuple, list[ExecutionEnvironment]] = defaultdict(list)
         self._busy: set[ExecutionEnvironment] = set()
+        self._pinned: set[ExecutionEnvironment] = set()  # provisioned concurrency: never reaped
         self._in_flight_total = 0
         self._in_flight: dict[str, int] = defaultdict(int)
         self.environments_created = 0
@@ -129,8 +130,8 @@ class EnvironmentPool:
         stale = []
         with self._lock:
             for key, envs in list(self._idle.items()):
-                keep = [env for env in envs if now - env.last_used < limit]
-                stale += [env for env in envs if now - env.last_used >= limit]
+                keep = [env for env in envs if now - env.last_used < limit or env in self._pinned]
+                stale += [env for env in envs if now - env.last_used >= limit and env not in self._pinned]
                 if keep:
                     self._idle[key] = keep
                 else:
@@ -138,3 +139,31 @@ class EnvironmentPool:
         for env in stale:
             env.close()
         return len(stale)
+
+    # Provisioned concurrency (lambdapipe.local.provisioned_concurrency) starts environments ahead of use.
+
+    def spawn(self, spec: FunctionSpec) -> ExecutionEnvironment:
+        """Start an environment outside any invocation; ``pin`` hands it to the pool once initialized."""
+        return self._create(spec)
+
+    def pin(self, spec: FunctionSpec, envs: list[ExecutionEnvironment]) -> bool:
+        """Offer initialized environments to invocations, exempt from reaping; False once the pool is closed."""
+        with self._lock:
+            if self._closed.is_set():
+                return False
+            self.environments_created += len(envs)
+            self._pinned.update(envs)
+            self._idle[spec.pool_key].extend(envs)
+            return True
+
+    def unpin(self, envs: list[ExecutionEnvironment]) -> None:
+        """Release provisioned environments: idle ones stop now, busy ones stay as ordinary warm ones."""
+        released = set(envs)
+        stopped = []
+        with self._lock:
+            self._pinned -= released
+            for key, pooled in list(self._idle.items()):
+                stopped += [env for env in pooled if env in released]
+                self._idle[key] = [env for env in pooled if env not in released]
+        for env in stopped:
+            env.close()

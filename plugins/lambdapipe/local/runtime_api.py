@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from lambdapipe.local import ids
+
 API_PREFIX = "/2018-06-01/runtime"
 
 
@@ -138,7 +140,7 @@ class RuntimeApiServer:
                     "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
                     "Lambda-Runtime-Deadline-Ms": str(invocation.deadline_ms),
                     "Lambda-Runtime-Invoked-Function-Arn": invocation.function_arn,
-                    "Lambda-Runtime-Trace-Id": f"Root=1-{invocation.request_id[:8]}-{invocation.request_id}",
+                    "Lambda-Runtime-Trace-Id": ids.trace_id(),
                 }
                 if invocation.client_context:
                     headers["Lambda-Runtime-Client-Context"] = invocation.client_context

@@ -67,12 +67,14 @@ class LocalAws:
             def log_request(self, *args: Any, **kwargs: Any) -> None:
                 """Per-request access logs drown real problems; errors are still logged."""
 
+        from lambdapipe.local.invoke_api import InvokeFastPath
         from lambdapipe.local.middleware import AwsRequestMiddleware
         from lambdapipe.local.service_models import preload
 
         preload("s3", "lambda", "dynamodb", "sqs", "sns")
 
-        app = AwsRequestMiddleware(DomainDispatcherApplication(create_backend_app), self.faults, self.calls)
+        moto_app = DomainDispatcherApplication(create_backend_app)
+        app = AwsRequestMiddleware(InvokeFastPath(moto_app, lambda: self._service), self.faults, self.calls)
         self._server = make_server(
             self.host, self.port, self._runtime_admin(app), threaded=True, request_handler=QuietHandler
         )

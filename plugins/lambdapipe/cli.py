@@ -1,0 +1,44 @@
+"""The ``lambdapipe`` command: one subcommand per job, each imported only when it runs.
+
+``lambdapipe --help`` must stay instant, so this module imports nothing heavy: a subcommand is a
+``"module:function"`` path whose function receives the remaining arguments and returns an exit code.
+Adding a subcommand is one entry in ``SUBCOMMANDS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from collections.abc import Callable, Sequence
+
+# name -> (one-line help, "module:function" taking argv and returning an exit code)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "local": ("run the local AWS stack (Lambda functions really run)", "lambdapipe.local.server:main"),
+    "deploy": ("deploy a lambda_functions/<name> folder idempotently", "lambdapipe.commands.deploy:main"),
+    "invoke": ("invoke a deployed function with a JSON event", "lambdapipe.commands.invoke:main"),
+    "tables": ("list, show and query the analytics tables", "lambdapipe.commands.tables:main"),
+}
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lambdapipe",
+        description="Event-driven pipelines on AWS Lambda with Apache Airflow.",
+        epilog="Run `lambdapipe COMMAND --help` for a command's options.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (help_text, _) in SUBCOMMANDS.items():
+        # add_help=False: `lambdapipe local --help` belongs to the subcommand's own parser.
+        commands.add_parser(name, help=help_text, add_help=False)
+    return parser
+
+
+def _load(target: str) -> Callable[[list[str]], int]:
+    module_name, _, function_name = target.partition(":")
+    return getattr(importlib.import_module(module_name), function_name)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the subcommand name and hand every remaining argument to its implementation."""
+    args, rest = _build_parser().parse_known_args(argv)
+    return _load(SUBCOMMANDS[args.command][1])(rest)

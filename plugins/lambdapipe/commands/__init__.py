@@ -1,0 +1,1 @@
+"""Implementations of the ``lambdapipe`` subcommands; each module exposes ``main(argv) -> int``."""

@@ -1,0 +1,48 @@
+"""``lambdapipe invoke NAME --event FILE``: invoke a deployed function with a saved test event."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from pathlib import Path
+
+
+def _event(value: str) -> object:
+    """A JSON file path, or inline JSON."""
+    path = Path(value)
+    try:
+        text = path.read_text(encoding="utf-8") if path.is_file() else value
+        return json.loads(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(
+            f"--event {value!r} is neither a JSON file nor JSON: {error}"
+        ) from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="lambdapipe invoke", description=__doc__.splitlines()[0])
+    parser.add_argument("function_name", help="function name, name:alias or ARN")
+    parser.add_argument(
+        "--event", type=_event, default={}, help="JSON file (e.g. events/x.json) or inline JSON"
+    )
+    parser.add_argument("--qualifier", help="version or alias")
+    parser.add_argument("--log", action="store_true", help="print the last 4 KB of the function's log")
+    parser.add_argument("--aws-conn-id", default=None, help="Airflow connection (default: AWS environment)")
+    parser.add_argument("--region", default=None, help="AWS region (default: from the environment)")
+    args = parser.parse_args(argv)
+
+    # Airflow, once imported, logs to the sys.stdout of that moment: keep stdout for the payload.
+    with contextlib.redirect_stdout(sys.stderr):
+        from lambdapipe.hooks.lambda_function import LambdaHook
+
+        hook = LambdaHook(aws_conn_id=args.aws_conn_id, region_name=args.region)
+        result = hook.invoke_json(args.function_name, args.event, qualifier=args.qualifier, log_tail=args.log)
+    if args.log and result.log_tail:
+        print(result.log_tail, file=sys.stderr)
+    print(json.dumps(result.payload, indent=2))
+    if result.function_error:
+        print(f"lambdapipe invoke: {args.function_name} failed: {result.error_summary}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,285 @@
+"""Idempotent deployment of one ``lambda_functions/<name>/`` folder: role, code, configuration,
+version, smoke tests, alias. Used by ``LambdaDeployFunctionOperator`` and ``lambdapipe deploy``.
+
+A deploy is a few steps separated by waits (Lambda applies code and configuration updates
+asynchronously). ``DeployState`` carries what a step decided to the next, so the waits can run in a
+trigger. Every decision compares desired with actual first: a rerun with nothing changed makes read
+calls only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lambdapipe.hooks.iam import IamHook
+from lambdapipe.hooks.lambda_function import LambdaHook
+from lambdapipe.packaging import (
+    BuildResult,
+    Manifest,
+    build_package,
+    lambda_api,
+    load_manifest,
+    load_test_events,
+)
+
+log = logging.getLogger(__name__)
+
+
+class DeployError(Exception):
+    """A deploy could not complete; the message names the function and what failed."""
+
+
+class SmokeTestFailed(DeployError):
+    """A saved test event failed against the new version; the alias was left where it was."""
+
+
+@dataclass
+class DeployState:
+    """What the steps so far did; JSON-serializable so a trigger can carry it across a deferral."""
+
+    function_name: str
+    function_arn: str
+    code_sha256: str
+    role_arn: str
+    changed: bool
+    # A Lambda write was just made: wait for State=Active / LastUpdateStatus=Successful before going on.
+    awaiting_update: bool = False
+    pending_configuration: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DeployState:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    """The task's XCom: small, and enough for downstream tasks to invoke exactly what was deployed."""
+
+    function_name: str
+    function_arn: str
+    version: str
+    code_sha256: str
+    changed: bool
+    alias: str | None
+    smoke_tests: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class FunctionDeployer:
+    """Deploys one function folder with the given hooks. ``run()`` waits synchronously."""
+
+    function_dir: Path
+    lambda_hook: LambdaHook
+    iam_hook: IamHook
+    overrides: dict[str, Any] = field(default_factory=dict)
+    alias: str | None = None
+    publish: bool = True
+    smoke_test: bool | list[str] = True
+    role_arn: str | None = None
+    s3_bucket: str | None = None
+    s3_hook: Any = None
+    waiter_delay: int = 2
+    waiter_max_attempts: int = 150
+
+    def __post_init__(self) -> None:
+        self.function_dir = Path(self.function_dir)
+        self.manifest: Manifest = load_manifest(self.function_dir)
+        if self.overrides:
+            self.manifest = dataclasses.replace(self.manifest, **self.overrides)
+
+    @property
+    def alias_name(self) -> str | None:
+        if not self.publish:
+            return None
+        return self.alias or self.manifest.alias
+
+    def run(self) -> DeployResult:
+        state = self.start()
+        while state.awaiting_update:
+            self.lambda_hook.wait_until_updated(
+                state.function_name, self.waiter_delay, self.waiter_max_attempts
+            )
+            state = self.resume(state)
+        return self.finish(state)
+
+    def resume(self, state: DeployState) -> DeployState:
+        """After a wait: apply the configuration if a code update had to go first."""
+        state.awaiting_update = False
+        if state.pending_configuration:
+            return self.apply_configuration(state)
+        return state
+
+    def start(self) -> DeployState:
+        """Role, package, then at most one Lambda write; the caller waits while ``awaiting_update``."""
+        role_arn, role_changed = self._ensure_role()
+        package = build_package(self.function_dir, manifest=self.manifest)
+        log.info(
+            "%s: package %s (%d files, %.1f MB zipped)",
+            self.manifest.name,
+            package.code_sha256,
+            package.file_count,
+            package.zipped_size / 1e6,
+        )
+        current = self.lambda_hook.get_configuration_or_none(self.manifest.name)
+        if current is None:
+            created = self.lambda_hook.create_function_when_role_ready(
+                **lambda_api.create_function_kwargs(self.manifest, role_arn, self._code(package))
+            )
+            log.info("%s: created", self.manifest.name)
+            return DeployState(
+                self.manifest.name,
+                created["FunctionArn"],
+                package.code_sha256,
+                role_arn,
+                True,
+                awaiting_update=True,
+            )
+        config_differs = bool(lambda_api.configuration_changes(self.manifest, role_arn, current))
+        state = DeployState(
+            self.manifest.name, current["FunctionArn"], package.code_sha256, role_arn, role_changed
+        )
+        if current["CodeSha256"] != package.code_sha256 or lambda_api.architecture_changed(
+            self.manifest, current
+        ):
+            self.lambda_hook.conn.update_function_code(
+                **lambda_api.update_code_kwargs(self.manifest, self._code(package))
+            )
+            log.info(
+                "%s: code updated (%s -> %s)", self.manifest.name, current["CodeSha256"], package.code_sha256
+            )
+            state.changed = state.awaiting_update = True
+            state.pending_configuration = config_differs
+            return state
+        if config_differs:
+            return self.apply_configuration(state)
+        return state
+
+    def apply_configuration(self, state: DeployState) -> DeployState:
+        """Update the configuration; the caller waits for it to apply."""
+        current = self.lambda_hook.get_configuration_or_none(state.function_name) or {}
+        changes = lambda_api.configuration_changes(self.manifest, state.role_arn, current)
+        if changes:
+            self.lambda_hook.conn.update_function_configuration(
+                **lambda_api.function_configuration(self.manifest, state.role_arn)
+            )
+            log.info("%s: configuration updated (%s)", state.function_name, ", ".join(sorted(changes)))
+            state.changed = state.awaiting_update = True
+        state.pending_configuration = False
+        return state
+
+    def finish(self, state: DeployState) -> DeployResult:
+        """Event-invoke config, version, smoke tests, alias: all after the function is ready."""
+        state.changed |= self._ensure_event_invoke_config(state)
+        if not self.publish:
+            tested = self._smoke_test(state.function_name, "$LATEST")
+            return DeployResult(
+                state.function_name,
+                state.function_arn,
+                "$LATEST",
+                state.code_sha256,
+                state.changed,
+                None,
+                tested,
+            )
+        version, published = self._target_version(state)
+        state.changed |= published
+        alias = self.alias_name
+        assert alias is not None
+        current_alias = self.lambda_hook.get_alias_or_none(state.function_name, alias)
+        tested: list[str] = []
+        if current_alias is None or current_alias["FunctionVersion"] != version:
+            tested = self._smoke_test(state.function_name, version)
+            self._point_alias(state.function_name, alias, version, current_alias)
+            state.changed = True
+        return DeployResult(
+            state.function_name, state.function_arn, version, state.code_sha256, state.changed, alias, tested
+        )
+
+    def _ensure_role(self) -> tuple[str, bool]:
+        if self.role_arn:
+            return self.role_arn, False
+        role = self.iam_hook.ensure_execution_role(
+            role_name=f"lambdapipe-{self.manifest.name}"[:64],
+            trust_policy=lambda_api.LAMBDA_TRUST_POLICY,
+            inline_policy=lambda_api.execution_role_policy(self.manifest),
+        )
+        return role.arn, role.changed
+
+    def _code(self, package: BuildResult) -> dict[str, Any]:
+        if not package.requires_s3_upload:
+            return package.direct_upload_code()
+        if not self.s3_bucket or self.s3_hook is None:
+            raise DeployError(
+                f"{self.manifest.name}: the package is {package.zipped_size:,} bytes, above Lambda's 50 MB "
+                "direct-upload limit: pass s3_bucket so it is uploaded through S3"
+            )
+        if not self.s3_hook.check_for_key(package.s3_key, self.s3_bucket):
+            self.s3_hook.load_bytes(package.zip_bytes, key=package.s3_key, bucket_name=self.s3_bucket)
+        return {"S3Bucket": self.s3_bucket, "S3Key": package.s3_key}
+
+    def _ensure_event_invoke_config(self, state: DeployState) -> bool:
+        region, account_id = state.function_arn.split(":")[3:5]
+        desired = lambda_api.event_invoke_config_kwargs(self.manifest, region=region, account_id=account_id)
+        if desired is None:
+            return False
+        current = self.lambda_hook.get_event_invoke_config_or_none(state.function_name) or {}
+        comparable = {key: current.get(key) for key in desired if key != "FunctionName"}
+        if comparable == {key: value for key, value in desired.items() if key != "FunctionName"}:
+            return False
+        self.lambda_hook.conn.put_function_event_invoke_config(**desired)
+        return True
+
+    def _target_version(self, state: DeployState) -> tuple[str, bool]:
+        """The published version that matches the code and configuration, publishing one if none does."""
+        for version in self.lambda_hook.published_versions(state.function_name):
+            if version["CodeSha256"] == state.code_sha256 and not lambda_api.configuration_changes(
+                self.manifest, state.role_arn, version
+            ):
+                return version["Version"], False
+        published = self.lambda_hook.conn.publish_version(
+            FunctionName=state.function_name, CodeSha256=state.code_sha256
+        )
+        log.info("%s: published version %s", state.function_name, published["Version"])
+        return published["Version"], True
+
+    def _smoke_test(self, function_name: str, version: str) -> list[str]:
+        if self.smoke_test is False:
+            return []
+        events = load_test_events(self.function_dir)
+        if isinstance(self.smoke_test, list):
+            unknown = sorted(set(self.smoke_test) - set(events))
+            if unknown:
+                raise DeployError(
+                    f"{function_name}: smoke_test names unknown events {unknown}; have {sorted(events)}"
+                )
+            events = {name: events[name] for name in self.smoke_test}
+        for name, event in events.items():
+            result = self.lambda_hook.invoke_json(function_name, event, qualifier=version)
+            if result.function_error:
+                raise SmokeTestFailed(
+                    f"{function_name} version {version}: smoke test event {name!r} "
+                    f"(events/{name}.json) failed with {result.error_summary}; the alias was not moved"
+                )
+            log.info("%s version %s: smoke test %s passed", function_name, version, name)
+        return list(events)
+
+    def _point_alias(self, function_name: str, alias: str, version: str, current: dict | None) -> None:
+        if current is None:
+            self.lambda_hook.conn.create_alias(
+                FunctionName=function_name, Name=alias, FunctionVersion=version
+            )
+        else:
+            self.lambda_hook.conn.update_alias(
+                FunctionName=function_name, Name=alias, FunctionVersion=version
+            )
+        log.info("%s: alias %s -> version %s", function_name, alias, version)

@@ -1,0 +1,67 @@
+"""Group items into invocation payloads, like Step Functions' ItemBatcher (max items, max bytes)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from lambdapipe.payloads import SYNC_LIMIT_BYTES
+
+
+class BatchingError(ValueError):
+    """An item cannot be sent at all (larger than Lambda's payload limit on its own)."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Items ``first_item .. first_item + len(items) - 1`` of the input, sent in one invocation."""
+
+    index: int
+    first_item: int
+    items: list[Any]
+
+    def payload(self, batch_input_key: str | None) -> bytes:
+        """One item as the event itself, or ``{batch_input_key: [items...]}`` for batching functions."""
+        body = {batch_input_key: self.items} if batch_input_key else self.items[0]
+        return json.dumps(body, separators=(",", ":")).encode("utf-8")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "first_item": self.first_item, "items": self.items}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Batch:
+        return cls(data["index"], data["first_item"], data["items"])
+
+
+def make_batches(
+    items: list[Any], max_items: int = 1, max_bytes: int | None = None, batch_input_key: str | None = "items"
+) -> list[Batch]:
+    """Consecutive batches of at most ``max_items`` items and ``max_bytes`` encoded bytes each.
+
+    With ``max_items=1`` and no ``batch_input_key`` each item is its own event.
+    """
+    if max_items < 1:
+        raise BatchingError(f"max_items must be at least 1 (got {max_items})")
+    if max_items > 1 and not batch_input_key:
+        raise BatchingError("batching more than one item per invocation needs a batch_input_key")
+    byte_limit = min(max_bytes or SYNC_LIMIT_BYTES, SYNC_LIMIT_BYTES)
+    overhead = len(json.dumps({batch_input_key: []})) if batch_input_key else 0
+    batches: list[Batch] = []
+    current: list[Any] = []
+    current_bytes = overhead
+    first = 0
+    for position, item in enumerate(items):
+        size = len(json.dumps(item, separators=(",", ":")).encode("utf-8")) + 1
+        if size + overhead > byte_limit:
+            raise BatchingError(
+                f"item {position} is {size:,} bytes encoded, above the {byte_limit:,}-byte batch limit"
+            )
+        if current and (len(current) >= max_items or current_bytes + size > byte_limit):
+            batches.append(Batch(len(batches), first, current))
+            current, current_bytes, first = [], overhead, position
+        current.append(item)
+        current_bytes += size
+    if current:
+        batches.append(Batch(len(batches), first, current))
+    return batches

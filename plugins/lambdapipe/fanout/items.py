@@ -1,0 +1,80 @@
+"""Where a fan-out's items come from: a list (or XCom), an S3 prefix, or a DynamoDB query.
+
+Items are resolved in the worker, before the fan-out, and stored as the run's input in S3: the
+fan-out itself (possibly in the triggerer) then only needs a small, serializable description.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlparse
+
+
+class ItemSourceError(ValueError):
+    """The item source is missing, ambiguous or unreadable; the message names it."""
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    parsed = urlparse(uri)
+    if parsed.scheme != "s3" or not parsed.netloc:
+        raise ItemSourceError(f"items_s3_uri must look like s3://bucket/prefix (got {uri!r})")
+    return parsed.netloc, parsed.path.lstrip("/")
+
+
+def s3_items(s3_client: Any, uri: str, mode: str) -> list[Any]:
+    """``objects``: one item per object ({bucket, key, size, etag}); ``jsonl``: one item per line."""
+    if mode not in ("objects", "jsonl"):
+        raise ItemSourceError(f"items_s3_format must be 'objects' or 'jsonl' (got {mode!r})")
+    bucket, prefix = split_s3_uri(uri)
+    items: list[Any] = []
+    for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            if obj["Key"].endswith("/"):
+                continue
+            if mode == "objects":
+                items.append(
+                    {"bucket": bucket, "key": obj["Key"], "size": obj["Size"], "etag": obj["ETag"].strip('"')}
+                )
+                continue
+            body = s3_client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+            for number, line in enumerate(body.splitlines(), start=1):
+                if not line.strip():
+                    continue
+                try:
+                    items.append(json.loads(line))
+                except ValueError as error:
+                    raise ItemSourceError(
+                        f"s3://{bucket}/{obj['Key']} line {number} is not JSON: {error}"
+                    ) from None
+    return items
+
+
+def dynamodb_items(dynamodb_client: Any, query: dict[str, Any]) -> list[Any]:
+    """Every item of a low-level ``Query`` (all pages), as plain JSON (numbers exact: int or string)."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    if "TableName" not in query:
+        raise ItemSourceError("items_dynamodb_query needs TableName (and the Query's other parameters)")
+    deserializer = TypeDeserializer()
+    items = []
+    for page in dynamodb_client.get_paginator("query").paginate(**query):
+        for raw in page.get("Items", []):
+            items.append(_plain({key: deserializer.deserialize(value) for key, value in raw.items()}))
+    return items
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB numbers are Decimals: integral ones become int, others an exact decimal string."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else str(value)
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, set):
+        return sorted(_plain(item) for item in value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value

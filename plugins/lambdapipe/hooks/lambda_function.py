@@ -1,0 +1,191 @@
+"""AWS Lambda hook: the provider's LambdaHook plus the reads and writes an idempotent deploy needs."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from airflow.providers.amazon.aws.hooks.lambda_function import LambdaHook as ProviderLambdaHook
+from airflow.providers.amazon.aws.utils.waiter_with_logging import wait
+from botocore.config import Config
+
+from lambdapipe.invocation import FunctionInfo, invoke_client_config
+
+# A freshly created IAM role takes a few seconds before Lambda may assume it.
+ROLE_PROPAGATION_RETRY_S = (2, 4, 8, 16, 30)
+ROLE_NOT_READY = "cannot be assumed by Lambda"
+# Custom waiters in the provider's format (botocore has none for provisioned concurrency).
+WAITERS_PATH = Path(__file__).parents[1] / "waiters" / "lambda.json"
+PROVISIONED_CONCURRENCY_READY = "provisioned_concurrency_ready"
+PROVISIONED_CONCURRENCY_DELETED = "provisioned_concurrency_deleted"
+
+
+@dataclass(frozen=True)
+class InvocationResult:
+    """A synchronous invocation: the decoded payload and, when the function failed, its error type."""
+
+    status_code: int
+    payload: Any
+    function_error: str | None
+    executed_version: str | None
+    request_id: str
+    log_tail: str | None = None
+
+    @property
+    def error_summary(self) -> str:
+        if not self.function_error:
+            return ""
+        if isinstance(self.payload, dict):
+            return f"{self.payload.get('errorType', 'Error')}: {self.payload.get('errorMessage', '')}"
+        return str(self.payload)
+
+
+class LambdaHook(ProviderLambdaHook):
+    """Adds deploy-oriented calls; every read returns None instead of raising when a thing is absent."""
+
+    def get_configuration_or_none(self, function_name: str, qualifier: str | None = None) -> dict | None:
+        kwargs = {"FunctionName": function_name} | ({"Qualifier": qualifier} if qualifier else {})
+        try:
+            return self.conn.get_function_configuration(**kwargs)
+        except self.conn.exceptions.ResourceNotFoundException:
+            return None
+
+    def get_alias_or_none(self, function_name: str, alias: str) -> dict | None:
+        try:
+            return self.conn.get_alias(FunctionName=function_name, Name=alias)
+        except self.conn.exceptions.ResourceNotFoundException:
+            return None
+
+    def get_event_invoke_config_or_none(self, function_name: str) -> dict | None:
+        try:
+            return self.conn.get_function_event_invoke_config(FunctionName=function_name)
+        except self.conn.exceptions.ResourceNotFoundException:
+            return None
+
+    def published_versions(self, function_name: str) -> list[dict]:
+        """Every published version's configuration, newest first ($LATEST excluded)."""
+        versions = [
+            version
+            for page in self.conn.get_paginator("list_versions_by_function").paginate(
+                FunctionName=function_name
+            )
+            for version in page["Versions"]
+            if version["Version"] != "$LATEST"
+        ]
+        return sorted(versions, key=lambda version: int(version["Version"]), reverse=True)
+
+    def create_function_when_role_ready(self, **kwargs: Any) -> dict:
+        """``create_function``, retried while IAM propagates a new role (AWS rejects it for seconds)."""
+        for delay in (*ROLE_PROPAGATION_RETRY_S, None):
+            try:
+                return self.conn.create_function(**kwargs)
+            except self.conn.exceptions.InvalidParameterValueException as error:
+                if delay is None or ROLE_NOT_READY not in str(error):
+                    raise
+                self.log.info("IAM role not assumable yet; retrying create_function in %ss", delay)
+                time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def wait_until_updated(self, function_name: str, waiter_delay: int, waiter_max_attempts: int) -> None:
+        """Block until State=Active and LastUpdateStatus=Successful (the deferrable path uses a trigger)."""
+        self.conn.get_waiter("function_updated_v2").wait(
+            FunctionName=function_name,
+            WaiterConfig={"Delay": waiter_delay, "MaxAttempts": waiter_max_attempts},
+        )
+
+    def invoke_client_config(self, function: FunctionInfo, max_pool_connections: int = 10) -> Config:
+        """The connection's botocore config plus the safe-invoke settings (see ``lambdapipe.invocation``)."""
+        return invoke_client_config(function, self.config, max_pool_connections)
+
+    def async_invoke_client(self, function: FunctionInfo, max_pool_connections: int = 10) -> Any:
+        """An aiobotocore Lambda client (an async context manager) configured for Invoke."""
+        return self.get_client_type(
+            region_name=self.region_name,
+            config=self.invoke_client_config(function, max_pool_connections),
+            deferrable=True,
+        )
+
+    def invoke_client(self, function: FunctionInfo) -> Any:
+        """A boto3 Lambda client configured for Invoke (botocore retries off, long read timeout)."""
+        return self.get_client_type(region_name=self.region_name, config=self.invoke_client_config(function))
+
+    def function_info(self, function_name: str, qualifier: str | None = None) -> FunctionInfo:
+        """Timeout, memory and architecture of the version that ``qualifier`` names."""
+        configuration = self.get_configuration_or_none(function_name, qualifier)
+        if configuration is None:
+            where = f"{function_name}:{qualifier}" if qualifier else function_name
+            raise ValueError(f"Lambda function {where} does not exist (region {self.conn_region_name})")
+        return FunctionInfo.from_configuration(configuration)
+
+    @property
+    def conn_region_name(self) -> str:
+        return self.conn.meta.region_name
+
+    @property
+    def endpoint_url(self) -> str:
+        return self.conn.meta.endpoint_url
+
+    def invoke_json(
+        self, function_name: str, payload: Any, qualifier: str | None = None, log_tail: bool = False
+    ) -> InvocationResult:
+        """Invoke synchronously with a JSON payload and decode the JSON answer."""
+        response = self.invoke_lambda(
+            function_name=function_name,
+            invocation_type="RequestResponse",
+            log_type="Tail" if log_tail else None,
+            payload=json.dumps(payload),
+            qualifier=qualifier,
+        )
+        raw = response["Payload"].read()
+        try:
+            decoded = json.loads(raw) if raw else None
+        except ValueError:
+            decoded = raw.decode("utf-8", "replace")
+        log_result = response.get("LogResult")
+        return InvocationResult(
+            status_code=response["StatusCode"],
+            payload=decoded,
+            function_error=response.get("FunctionError"),
+            executed_version=response.get("ExecutedVersion"),
+            request_id=response["ResponseMetadata"]["RequestId"],
+            log_tail=_decode_log(log_result) if log_result else None,
+        )
+
+    @cached_property
+    def waiter_path(self) -> Path:
+        """``get_waiter`` finds our custom waiters here first, then botocore's own."""
+        return WAITERS_PATH
+
+    def get_provisioned_concurrency_or_none(self, function_name: str, qualifier: str) -> dict | None:
+        try:
+            return self.conn.get_provisioned_concurrency_config(
+                FunctionName=function_name, Qualifier=qualifier
+            )
+        except self.conn.exceptions.ProvisionedConcurrencyConfigNotFoundException:
+            return None
+
+    def wait_for_provisioned_concurrency(
+        self, function_name: str, qualifier: str, cleared: bool, waiter_delay: int, waiter_max_attempts: int
+    ) -> None:
+        """Block until the config is READY (or gone, when ``cleared``); AirflowException on FAILED or timeout."""
+        wait(
+            waiter=self.get_waiter(
+                PROVISIONED_CONCURRENCY_DELETED if cleared else PROVISIONED_CONCURRENCY_READY
+            ),
+            waiter_delay=waiter_delay,
+            waiter_max_attempts=waiter_max_attempts,
+            args={"FunctionName": function_name, "Qualifier": qualifier},
+            failure_message=f"Provisioned concurrency on {function_name}:{qualifier} failed",
+            status_message=f"Provisioned concurrency on {function_name}:{qualifier}",
+            status_args=["Status", "StatusReason"],
+        )
+
+
+def _decode_log(log_result: str) -> str:
+    import base64
+
+    return base64.b64decode(log_result).decode("utf-8", "replace")

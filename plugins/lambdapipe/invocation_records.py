@@ -1,0 +1,110 @@
+"""Completion records of asynchronous invocations, read from a function's SQS destinations.
+
+Lambda has no API to ask how an ``Event`` invocation ended. With OnSuccess / OnFailure destinations
+it sends an invocation record (``requestContext.requestId``, ``condition``, ``responsePayload``) to a
+queue. Waiting for one request id on a shared queue must not swallow other requests' records:
+those are made visible again at once, for their own waiters.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class CompletionRecord:
+    """How one asynchronous invocation ended."""
+
+    request_id: str
+    succeeded: bool
+    condition: str
+    function_arn: str
+    response_payload: Any
+    attempts: int
+
+    @property
+    def error_summary(self) -> str:
+        payload = self.response_payload if isinstance(self.response_payload, dict) else {}
+        if payload.get("errorType"):
+            return f"{payload['errorType']}: {payload.get('errorMessage', '')}"
+        return self.condition
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "request_id": self.request_id,
+            "succeeded": self.succeeded,
+            "condition": self.condition,
+            "function_arn": self.function_arn,
+            "response_payload": self.response_payload,
+            "attempts": self.attempts,
+        }
+
+
+def parse_record(body: str) -> CompletionRecord | None:
+    """A destination record from a message body, or None for anything else on the queue."""
+    try:
+        document = json.loads(body)
+        context = document["requestContext"]
+        response = document.get("responseContext") or {}
+    except (ValueError, KeyError, TypeError):
+        return None
+    condition = context.get("condition", "")
+    return CompletionRecord(
+        request_id=context["requestId"],
+        succeeded=condition == "Success" and not response.get("functionError"),
+        condition=condition,
+        function_arn=context.get("functionArn", ""),
+        response_payload=document.get("responsePayload"),
+        attempts=int(context.get("approximateInvokeCount", 1)),
+    )
+
+
+async def poll_once(sqs: Any, queue_urls: list[str], request_id: str, wait_s: int) -> CompletionRecord | None:
+    """Receive from each queue once; delete and return ``request_id``'s record, release all others."""
+    for queue_url in queue_urls:
+        response = await sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_s, VisibilityTimeout=30
+        )
+        found = None
+        for message in response.get("Messages", []):
+            record = parse_record(message["Body"])
+            if record is not None and record.request_id == request_id and found is None:
+                await sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+                found = record
+            else:
+                await sqs.change_message_visibility(
+                    QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                )
+        if found is not None:
+            return found
+    return None
+
+
+def destination_queue_urls(
+    lambda_client: Any, sqs_client: Any, function_name: str, qualifier: str | None
+) -> list[str]:
+    """The SQS queues of the function's OnSuccess / OnFailure destinations (sync clients)."""
+    kwargs = {"FunctionName": function_name} | ({"Qualifier": qualifier} if qualifier else {})
+    try:
+        config = lambda_client.get_function_event_invoke_config(**kwargs)
+    except lambda_client.exceptions.ResourceNotFoundException:
+        config = {}
+    destinations = config.get("DestinationConfig") or {}
+    arns = [
+        (destinations.get(kind) or {}).get("Destination")
+        for kind in ("OnSuccess", "OnFailure")
+        if (destinations.get(kind) or {}).get("Destination")
+    ]
+    queues = [arn for arn in arns if arn.split(":")[2] == "sqs"]
+    if not queues:
+        raise ValueError(
+            f"{function_name} has no SQS OnSuccess/OnFailure destination to wait on: set [event_invoke] "
+            "on_success / on_failure in its function.toml (or pass the queue URLs explicitly)"
+        )
+    urls = []
+    for arn in dict.fromkeys(queues):
+        _, _, _, _, account, name = arn.split(":", 5)
+        urls.append(sqs_client.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"])
+    return urls

@@ -1,0 +1,55 @@
+"""Extra links on our Lambda operators: the function and the invocation's log lines.
+
+On AWS they open the console; against a local endpoint (``lambdapipe local``) the console would show
+nothing, so they open the Lambda view of our Airflow plugin instead, which reads the local
+CloudWatch Logs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from airflow.providers.amazon.aws.links.base_aws import BASE_AWS_CONSOLE_LINK, BaseAwsLink
+
+LOCAL_VIEW_PATH = "/lambdapipe/functions"
+
+
+def is_aws_endpoint(endpoint_url: str | None) -> bool:
+    """True for AWS itself (no custom endpoint, or an amazonaws.com one)."""
+    return not endpoint_url or ".amazonaws.com" in endpoint_url
+
+
+class LambdaFunctionLink(BaseAwsLink):
+    """The function's page."""
+
+    name = "Lambda Function"
+    key = "lambdapipe_lambda_function"
+    format_str = BASE_AWS_CONSOLE_LINK + "/lambda/home?region={region_name}#/functions/{function_name}"
+
+    def format_link(self, **kwargs: Any) -> str:
+        if kwargs.get("local"):
+            return f"{LOCAL_VIEW_PATH}/{quote(kwargs['function_name'])}"
+        return super().format_link(**kwargs)
+
+
+class LambdaInvocationLogsLink(BaseAwsLink):
+    """The log lines of the task's (last) invocation, found by its request id."""
+
+    name = "Lambda Invocation Logs"
+    key = "lambdapipe_lambda_invocation_logs"
+    format_str = (
+        BASE_AWS_CONSOLE_LINK + "/cloudwatch/home?region={region_name}#logsV2:log-groups/log-group/"
+        "{log_group}/log-events{filter}"
+    )
+
+    def format_link(self, **kwargs: Any) -> str:
+        function_name, request_id = kwargs.get("function_name"), kwargs.get("request_id")
+        if not function_name or not request_id:
+            return ""
+        if kwargs.get("local"):
+            return f"{LOCAL_VIEW_PATH}/{quote(function_name)}?{urlencode({'request_id': request_id})}"
+        # The console's fragment URL escapes with $25 in place of % (its own double encoding).
+        log_group = quote(f"/aws/lambda/{function_name}", safe="").replace("%", "$25")
+        filter_part = quote(f'?filterPattern="{request_id}"', safe="").replace("%", "$25")
+        return super().format_link(**{**kwargs, "log_group": log_group, "filter": filter_part})

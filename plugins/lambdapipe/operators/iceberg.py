@@ -1,0 +1,173 @@
+"""Commit task outputs to the analytics tables exactly once per run: an operator and a TaskFlow helper.
+
+Classic::
+
+    IcebergCommitOperator(task_id="commit_orders", table_name="orders", rows=transform.output["valid"])
+
+TaskFlow (declare the Asset yourself so downstream DAGs can schedule on the table)::
+
+    @task(outlets=[table_asset("orders")])
+    def load(orders: list[dict]) -> dict:
+        return commit_rows("orders", orders)
+
+Both replace the rows of the run key, by default this DAG run's (``dag_id``, ``run_id``), in one
+Iceberg transaction, and tag the snapshot with the task instance (``airflow.dag_id/run_id/task_id/
+try_number``); a retry or a cleared task replaces its own rows. If several tasks of one DAG run
+write the same table, give each its own run key (e.g. add ``task_id``). pyiceberg is imported
+only when a task runs, so DAG files using these stay cheap to parse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from lambdapipe.assets import table_asset
+from lambdapipe.tables.config import DEFAULT_CONN_ID
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from airflow.sdk import Context
+
+MODES = ("replace_run", "append")
+# Run-key columns the operator can fill from the task instance.
+_IDENTITY_COLUMNS = ("dag_id", "run_id", "task_id", "map_index")
+
+
+class IcebergCommitOperator(BaseOperator):
+    """Commit rows from XCom, or Parquet staging files on S3, to a lambdapipe table.
+
+    :param table_name: A table from ``lambdapipe/tables/definitions.py`` (created on first commit)
+        or any existing table of the namespace. Not templated: it also names the outlet Asset.
+    :param rows: A list of dicts, e.g. an upstream task's ``.output``. Templated.
+    :param staging_uri: A Parquet file or prefix (``s3://bucket/staging/run-1/``), read through the
+        warehouse's S3 settings. Templated. Give ``rows`` or ``staging_uri``, not both.
+    :param run_key: Column -> value of the rows this commit replaces. Templated. Default: the
+        table's run-key columns filled from this task instance (``dag_id``, ``run_id``).
+    :param mode: ``replace_run`` (exactly once per run key) or ``append`` (rows independent of any
+        run; a retried task appends again).
+    :param evolve_schema: Add columns the data has and the table lacks, as optional columns.
+    :param tables_conn_id: Connection holding the catalog settings (see ``lambdapipe.tables.config``).
+    :return: ``{table, mode, rows, snapshot_id, attempts, run_key}``. Outlets default to the
+        table's Asset, whose event carries the snapshot id.
+    """
+
+    template_fields: Sequence[str] = ("rows", "staging_uri", "run_key", "tables_conn_id")
+    template_fields_renderers = {"run_key": "json"}
+    ui_color = "#b4e1f0"
+
+    def __init__(
+        self,
+        *,
+        table_name: str,
+        rows: Any = None,
+        staging_uri: str | None = None,
+        run_key: Mapping[str, Any] | None = None,
+        mode: str = "replace_run",
+        evolve_schema: bool = False,
+        tables_conn_id: str = DEFAULT_CONN_ID,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("outlets", [table_asset(table_name)])
+        super().__init__(**kwargs)
+        if (rows is None) == (staging_uri is None):
+            raise ValueError(f"{self.task_id}: give exactly one of rows= or staging_uri=")
+        if mode not in MODES:
+            raise ValueError(f"{self.task_id}: mode must be one of {MODES}, not {mode!r}")
+        self.table_name = table_name
+        self.rows = rows
+        self.staging_uri = staging_uri
+        self.run_key = run_key
+        self.mode = mode
+        self.evolve_schema = evolve_schema
+        self.tables_conn_id = tables_conn_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        return commit_rows(
+            self.table_name,
+            self.rows,
+            staging_uri=self.staging_uri,
+            run_key=self.run_key,
+            mode=self.mode,
+            evolve_schema=self.evolve_schema,
+            tables_conn_id=self.tables_conn_id,
+            context=context,
+        )
+
+
+def commit_rows(
+    table_name: str,
+    data: Sequence[Mapping[str, Any]] | pa.Table | None,
+    *,
+    staging_uri: str | None = None,
+    run_key: Mapping[str, Any] | None = None,
+    mode: str = "replace_run",
+    evolve_schema: bool = False,
+    tables_conn_id: str = DEFAULT_CONN_ID,
+    context: Context | None = None,
+) -> dict[str, Any]:
+    """Commit ``data`` (rows or an Arrow table), or the Parquet at ``staging_uri``, from inside a task.
+
+    Same arguments and result as ``IcebergCommitOperator``; ``context`` defaults to the running task's.
+    """
+    import pyarrow as pa
+
+    from lambdapipe.tables.catalog import ensure_table, load_table
+    from lambdapipe.tables.config import load_config
+    from lambdapipe.tables.conform import read_staging, rows_to_arrow
+    from lambdapipe.tables.definitions import TABLES
+    from lambdapipe.tables.evolution import add_missing_columns
+    from lambdapipe.tables.writer import airflow_snapshot_properties, append_rows, commit_run
+
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    if context is None:
+        from airflow.sdk import get_current_context
+
+        context = get_current_context()
+    ti = context["ti"]
+    config = load_config(tables_conn_id)
+    table = ensure_table(table_name, config) if table_name in TABLES else load_table(table_name, config)
+    if staging_uri is not None:
+        arrow = read_staging(table.io, staging_uri)
+    else:
+        arrow = data if isinstance(data, pa.Table) else rows_to_arrow(data or [])
+    if evolve_schema:
+        add_missing_columns(table, arrow.schema)
+    properties = airflow_snapshot_properties(ti.dag_id, ti.run_id, ti.task_id, ti.try_number, ti.map_index)
+    if mode == "append":
+        result = append_rows(table, arrow, properties)
+    else:
+        key = run_key if run_key is not None else _default_run_key(table_name, ti)
+        result = commit_run(table, arrow, key, properties)
+    _record_asset_event(context, table_name, result.to_dict())
+    return result.to_dict()
+
+
+def _default_run_key(table_name: str, ti: Any) -> dict[str, Any]:
+    from lambdapipe.tables.definitions import TABLES
+
+    columns = TABLES[table_name].run_key if table_name in TABLES else ("dag_id", "run_id")
+    unknown = [column for column in columns if column not in _IDENTITY_COLUMNS]
+    if unknown:
+        raise ValueError(f"table {table_name!r}: run key columns {unknown} need an explicit run_key=")
+    identity = {
+        "dag_id": ti.dag_id,
+        "run_id": ti.run_id,
+        "task_id": ti.task_id,
+        "map_index": None if ti.map_index in (None, -1) else ti.map_index,
+    }
+    return {column: identity[column] for column in columns}
+
+
+def _record_asset_event(context: Context, table_name: str, result: dict[str, Any]) -> None:
+    """Put the snapshot id on the table Asset's event, when the task declares that Asset."""
+    asset = table_asset(table_name)
+    if asset in context["task"].outlets:
+        context["outlet_events"][asset].extra = {
+            "snapshot_id": result["snapshot_id"],
+            "rows": result["rows"],
+            "mode": result["mode"],
+        }

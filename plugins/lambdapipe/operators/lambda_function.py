@@ -1,0 +1,312 @@
+"""Operators for AWS Lambda: deploy a function folder idempotently, manage provisioned concurrency."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+from airflow.providers.common.compat.sdk import AirflowException, conf
+
+from lambdapipe.hooks.lambda_function import LambdaHook
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from lambdapipe.deployment import DeployState, FunctionDeployer
+
+
+class LambdaDeployFunctionOperator(AwsBaseOperator[LambdaHook]):
+    """Deploy ``lambda_functions/<name>/`` and move its alias, doing nothing when nothing changed.
+
+    Builds the reproducible package, ensures the execution role from the manifest's permissions,
+    creates the function or updates only what differs (code by CodeSha256, configuration by field),
+    waits until Lambda applied it, publishes a version, invokes every saved test event against that
+    version and only then moves the alias. A failing smoke test leaves the alias where it was and
+    fails the task naming the event. A rerun with nothing changed makes no write call.
+
+    :param function_dir: The function folder (with ``function.toml``). Templated.
+    :param overrides: Manifest fields to override, e.g. ``{"memory": 1024}``. Templated.
+    :param alias: Alias to move (default: the manifest's ``alias``, itself defaulting to ``live``).
+    :param publish: Publish a version and move the alias (False: deploy ``$LATEST`` only).
+    :param smoke_test: True to invoke every ``events/*.json``, False for none, or a list of event names.
+    :param role_arn: Use this existing execution role instead of managing ``lambdapipe-<name>``.
+    :param s3_bucket: Bucket for packages above Lambda's 50 MB direct-upload limit.
+    :param deferrable: Wait for Lambda's updates in the triggerer.
+    :param waiter_delay: Seconds between status checks.
+    :param waiter_max_attempts: Status checks before giving up.
+    :return: ``{function_name, function_arn, version, code_sha256, changed, alias, smoke_tests}``.
+    """
+
+    aws_hook_class = LambdaHook
+    template_fields: Sequence[str] = aws_template_fields(
+        "function_dir", "overrides", "alias", "role_arn", "s3_bucket"
+    )
+    template_fields_renderers = {"overrides": "json"}
+    ui_color = "#ff9900"
+
+    def __init__(
+        self,
+        *,
+        function_dir: str | Path,
+        overrides: dict[str, Any] | None = None,
+        alias: str | None = None,
+        publish: bool = True,
+        smoke_test: bool | list[str] = True,
+        role_arn: str | None = None,
+        s3_bucket: str | None = None,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        waiter_delay: int = 2,
+        waiter_max_attempts: int = 150,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.function_dir = str(function_dir)
+        self.overrides = overrides or {}
+        self.alias = alias
+        self.publish = publish
+        self.smoke_test = smoke_test
+        self.role_arn = role_arn
+        self.s3_bucket = s3_bucket
+        self.deferrable = deferrable
+        self.waiter_delay = waiter_delay
+        self.waiter_max_attempts = waiter_max_attempts
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        deployer = self._deployer()
+        if not self.deferrable:
+            return self._report(deployer.run().to_dict())
+        return self._continue(deployer, deployer.start())
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Resume after the trigger saw the function ready: next write, or the final steps."""
+        from lambdapipe.deployment import DeployState
+
+        if not event or event.get("status") != "success":
+            raise AirflowException(f"Waiting for Lambda function {self.function_dir} failed: {event}")
+        deployer = self._deployer()
+        return self._continue(deployer, deployer.resume(DeployState.from_dict(event["deploy_state"])))
+
+    def _continue(self, deployer: FunctionDeployer, state: DeployState) -> dict[str, Any]:
+        """Defer while Lambda applies a write; otherwise finish (version, smoke tests, alias)."""
+        from lambdapipe.triggers.lambda_function import LambdaFunctionUpdatedTrigger
+
+        if not state.awaiting_update:
+            return self._report(deployer.finish(state).to_dict())
+        self.defer(
+            trigger=LambdaFunctionUpdatedTrigger(
+                function_name=state.function_name,
+                deploy_state=state.to_dict(),
+                waiter_delay=self.waiter_delay,
+                waiter_max_attempts=self.waiter_max_attempts,
+                aws_conn_id=self.aws_conn_id,
+                region_name=self.region_name,
+                verify=self.verify,
+                botocore_config=self.botocore_config,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.waiter_delay * self.waiter_max_attempts),
+        )
+        raise AssertionError("defer() raises")
+
+    def _deployer(self) -> FunctionDeployer:
+        from lambdapipe.deployment import FunctionDeployer
+        from lambdapipe.hooks.iam import IamHook
+
+        s3_hook = None
+        if self.s3_bucket:
+            from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+            s3_hook = S3Hook(**self._hook_parameters)
+        return FunctionDeployer(
+            function_dir=Path(self.function_dir),
+            lambda_hook=self.hook,
+            iam_hook=IamHook(**self._hook_parameters),
+            overrides=self.overrides,
+            alias=self.alias,
+            publish=self.publish,
+            smoke_test=self.smoke_test,
+            role_arn=self.role_arn,
+            s3_bucket=self.s3_bucket,
+            s3_hook=s3_hook,
+            waiter_delay=self.waiter_delay,
+            waiter_max_attempts=self.waiter_max_attempts,
+        )
+
+    def _report(self, result: dict[str, Any]) -> dict[str, Any]:
+        self.log.info(
+            "%s: version %s (%s), alias %s, code %s",
+            result["function_name"],
+            result["version"],
+            "changed" if result["changed"] else "unchanged",
+            result["alias"],
+            result["code_sha256"],
+        )
+        return result
+
+
+class LambdaProvisionedConcurrencyOperator(AwsBaseOperator[LambdaHook]):
+    """Set an alias's provisioned concurrency, or clear it with 0, and wait until Lambda has applied it.
+
+    For batch windows: raise it before a burst so invocations skip cold starts, clear it afterwards so
+    it stops costing. Idempotent: no write when the config already asks for that many (a FAILED one is
+    put again, which retries the allocation), and clearing an absent config does nothing. Fails with
+    Lambda's ``StatusReason`` when the allocation FAILED (typically the function's init failed).
+
+    :param function_name: The function name or ARN. Templated.
+    :param qualifier: The alias (or published version) to provision. Templated.
+    :param provisioned_concurrency: Execution environments to keep initialized; 0 deletes the config.
+        Templated.
+    :param wait_for_completion: Wait until ``READY`` (or deleted); False returns right after the write.
+    :param deferrable: Wait in the triggerer.
+    :param waiter_delay: Seconds between status checks.
+    :param waiter_max_attempts: Status checks before giving up.
+    :return: ``{function_name, qualifier, requested, allocated, status, changed}``: status is Lambda's
+        (``READY``; ``IN_PROGRESS`` when not waiting) or ``DELETED`` once cleared.
+    """
+
+    aws_hook_class = LambdaHook
+    template_fields: Sequence[str] = aws_template_fields(
+        "function_name", "qualifier", "provisioned_concurrency"
+    )
+    ui_color = "#ff9900"
+
+    def __init__(
+        self,
+        *,
+        function_name: str,
+        qualifier: str,
+        provisioned_concurrency: int,
+        wait_for_completion: bool = True,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        waiter_delay: int = 5,
+        waiter_max_attempts: int = 120,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if not isinstance(provisioned_concurrency, str):  # a template is checked once rendered
+            _environment_count(provisioned_concurrency, self.task_id)
+        self.function_name = function_name
+        self.qualifier = qualifier
+        self.provisioned_concurrency = provisioned_concurrency
+        self.wait_for_completion = wait_for_completion
+        self.deferrable = deferrable
+        self.waiter_delay = waiter_delay
+        self.waiter_max_attempts = waiter_max_attempts
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        requested = _environment_count(self.provisioned_concurrency, self.task_id)
+        config = self.hook.get_provisioned_concurrency_or_none(self.function_name, self.qualifier)
+        changed = self._apply(requested, config)
+        settled = not changed and (config is None or config["Status"] == "READY")
+        if settled or not self.wait_for_completion:
+            return self._result(requested, changed, None if changed else config)
+        if self.deferrable:
+            self._defer(requested, changed)
+        try:
+            self.hook.wait_for_provisioned_concurrency(
+                self.function_name,
+                self.qualifier,
+                requested == 0,
+                self.waiter_delay,
+                self.waiter_max_attempts,
+            )
+        except AirflowException as error:
+            self._fail(requested, error)
+        return self._result(requested, changed)
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Resume after the trigger saw the config READY (or gone), or fail with Lambda's reason."""
+        requested = _environment_count(self.provisioned_concurrency, self.task_id)
+        if not event or event.get("status") != "success":
+            self._fail(requested, AirflowException((event or {}).get("message", "the trigger sent no event")))
+        return self._result(requested, bool(event.get("changed")))
+
+    def _apply(self, requested: int, config: dict | None) -> bool:
+        """Write only what differs; True when a write was made."""
+        target = f"{self.function_name}:{self.qualifier}"
+        if requested == 0:
+            if config is None:
+                self.log.info("%s has no provisioned concurrency: nothing to clear", target)
+                return False
+            self.hook.conn.delete_provisioned_concurrency_config(
+                FunctionName=self.function_name, Qualifier=self.qualifier
+            )
+            self.log.info("Cleared provisioned concurrency on %s", target)
+            return True
+        if config and config["RequestedProvisionedConcurrentExecutions"] == requested:
+            if config["Status"] != "FAILED":
+                self.log.info(
+                    "%s already has provisioned concurrency %s (%s)", target, requested, config["Status"]
+                )
+                return False
+            self.log.info("Retrying provisioned concurrency on %s: %s", target, config.get("StatusReason"))
+        self.hook.conn.put_provisioned_concurrency_config(
+            FunctionName=self.function_name,
+            Qualifier=self.qualifier,
+            ProvisionedConcurrentExecutions=requested,
+        )
+        self.log.info("Requested provisioned concurrency %s on %s", requested, target)
+        return True
+
+    def _defer(self, requested: int, changed: bool) -> NoReturn:
+        from lambdapipe.triggers.lambda_function import LambdaProvisionedConcurrencyTrigger
+
+        self.defer(
+            trigger=LambdaProvisionedConcurrencyTrigger(
+                function_name=self.function_name,
+                qualifier=self.qualifier,
+                provisioned_concurrency=requested,
+                changed=changed,
+                waiter_delay=self.waiter_delay,
+                waiter_max_attempts=self.waiter_max_attempts,
+                aws_conn_id=self.aws_conn_id,
+                region_name=self.region_name,
+                verify=self.verify,
+                botocore_config=self.botocore_config,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.waiter_delay * self.waiter_max_attempts),
+        )
+
+    def _fail(self, requested: int, error: Exception) -> NoReturn:
+        """Name Lambda's StatusReason when the allocation FAILED; otherwise say what the wait hit."""
+        target = f"{self.function_name}:{self.qualifier}"
+        config = self.hook.get_provisioned_concurrency_or_none(self.function_name, self.qualifier)
+        if config is not None and config["Status"] == "FAILED":
+            reason = config.get("StatusReason") or "Lambda gave no reason"
+            raise AirflowException(
+                f"Provisioned concurrency {requested} on {target} FAILED: {reason}"
+            ) from error
+        raise AirflowException(
+            f"Waiting for provisioned concurrency {requested} on {target} failed: {error}"
+        ) from error
+
+    def _result(self, requested: int, changed: bool, config: dict | None = None) -> dict[str, Any]:
+        result = {"function_name": self.function_name, "qualifier": self.qualifier, "changed": changed}
+        if requested == 0:
+            return result | {"requested": 0, "allocated": 0, "status": "DELETED"}
+        config = config or self.hook.get_provisioned_concurrency_or_none(self.function_name, self.qualifier)
+        if config is None:
+            raise AirflowException(
+                f"Provisioned concurrency on {self.function_name}:{self.qualifier} was deleted by someone else"
+            )
+        return result | {
+            "requested": config["RequestedProvisionedConcurrentExecutions"],
+            "allocated": config.get("AllocatedProvisionedConcurrentExecutions", 0),
+            "status": config["Status"],
+        }
+
+
+def _environment_count(value: Any, task_id: str) -> int:
+    """``provisioned_concurrency`` as an int >= 0; templates render to strings."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(
+            f"{task_id}: provisioned_concurrency must be an integer >= 0 (0 clears it), got {value!r}"
+        )
+    return value

@@ -1,0 +1,80 @@
+"""Waits in the triggerer for an asynchronous invocation's completion record."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+
+class LambdaInvocationTrigger(BaseTrigger):
+    """Polls the destination queues until ``request_id``'s record arrives or ``timeout`` passes.
+
+    Yields ``{"status": "success"|"failure", "record": {...}}`` or ``{"status": "timeout", ...}``.
+    """
+
+    def __init__(
+        self,
+        *,
+        request_id: str,
+        queue_urls: list[str],
+        timeout: float,
+        poll_interval: int = 5,
+        aws_conn_id: str | None = "aws_default",
+        region_name: str | None = None,
+        verify: bool | str | None = None,
+        botocore_config: dict | None = None,
+    ) -> None:
+        super().__init__()
+        self.request_id = request_id
+        self.queue_urls = queue_urls
+        self.timeout = timeout
+        self.poll_interval = poll_interval
+        self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+        self.verify = verify
+        self.botocore_config = botocore_config
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "request_id": self.request_id,
+                "queue_urls": self.queue_urls,
+                "timeout": self.timeout,
+                "poll_interval": self.poll_interval,
+                "aws_conn_id": self.aws_conn_id,
+                "region_name": self.region_name,
+                "verify": self.verify,
+                "botocore_config": self.botocore_config,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+        from lambdapipe.invocation_records import poll_once
+
+        hook = AwsBaseHook(
+            client_type="sqs",
+            aws_conn_id=self.aws_conn_id,
+            region_name=self.region_name,
+            verify=self.verify,
+            config=self.botocore_config,
+        )
+        deadline = time.monotonic() + self.timeout
+        async with await hook.get_async_conn() as sqs:
+            while time.monotonic() < deadline:
+                wait_s = max(0, min(self.poll_interval, int(deadline - time.monotonic())))
+                record = await poll_once(sqs, self.queue_urls, self.request_id, wait_s)
+                if record is not None:
+                    status = "success" if record.succeeded else "failure"
+                    yield TriggerEvent({"status": status, "record": record.to_dict()})
+                    return
+                await asyncio.sleep(0.2)
+        yield TriggerEvent(
+            {"status": "timeout", "request_id": self.request_id, "queue_urls": self.queue_urls}
+        )

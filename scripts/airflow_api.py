@@ -1,0 +1,81 @@
+"""Just enough of Airflow's REST API (``/api/v2``) for the demo and the benchmarks, as the admin user."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+import urllib.request
+from typing import Any
+
+import devstack
+
+TERMINAL_RUN_STATES = {"success", "failed"}
+
+
+class AirflowApi:
+    """A bearer-token client for one stack's API server (loopback only, never through a proxy)."""
+
+    def __init__(self, settings: devstack.Settings) -> None:
+        self.base_url = settings.api_url
+        body = json.dumps({"username": devstack.USERNAME, "password": devstack.PASSWORD}).encode()
+        self.token = self._call("POST", "/auth/token", body, {"Content-Type": "application/json"})[
+            "access_token"
+        ]
+
+    def get(self, path: str) -> dict:
+        return self._call("GET", f"/api/v2{path}", None, self._headers())
+
+    def post(self, path: str, document: dict[str, Any]) -> dict:
+        return self._call(
+            "POST", f"/api/v2{path}", json.dumps(document).encode(), self._headers(json_body=True)
+        )
+
+    def patch(self, path: str, document: dict[str, Any]) -> dict:
+        return self._call(
+            "PATCH", f"/api/v2{path}", json.dumps(document).encode(), self._headers(json_body=True)
+        )
+
+    def unpause(self, dag_id: str) -> None:
+        self.patch(f"/dags/{dag_id}", {"is_paused": False})
+
+    def trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> str:
+        run = self.post(f"/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf or {}})
+        return run["dag_run_id"]
+
+    def wait_for_run(self, dag_id: str, run_id: str, timeout: float) -> dict:
+        """Poll until the run ends; returns the run document (state, start_date, end_date)."""
+        deadline = time.monotonic() + timeout
+        path = f"/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}"
+        while True:
+            run = self.get(path)
+            if run["state"] in TERMINAL_RUN_STATES:
+                return run
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{dag_id} run {run_id} still {run['state']} after {timeout:.0f} s")
+            time.sleep(1)
+
+    def wait_for_dags(self, dag_ids: set[str], timeout: float) -> None:
+        """Wait until the dag-processor has parsed these DAGs; fail on import errors."""
+        deadline = time.monotonic() + timeout
+        while True:
+            errors = self.get("/importErrors?limit=1000")["import_errors"]
+            if errors:
+                raise RuntimeError("DAG import errors: " + "; ".join(e["filename"] for e in errors))
+            known = {dag["dag_id"] for dag in self.get("/dags?limit=1000")["dags"]}
+            if dag_ids <= known:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"DAGs not parsed after {timeout:.0f} s: {sorted(dag_ids - known)}")
+            time.sleep(1)
+
+    def _headers(self, json_body: bool = False) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        if json_body:
+            headers["Content-Type"] = "application/json"
+        return headers
+
+    def _call(self, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> dict:
+        request = urllib.request.Request(self.base_url + path, body, headers, method=method)
+        with devstack.LOOPBACK_HTTP.open(request, timeout=30) as response:
+            return json.load(response)
