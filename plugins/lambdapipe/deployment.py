@@ -181,7 +181,7 @@ class FunctionDeployer:
         """Event-invoke config, version, smoke tests, alias: all after the function is ready."""
         state.changed |= self._ensure_event_invoke_config(state)
         if not self.publish:
-            tested = self._smoke_test(state.function_name, "$LATEST")
+            tested = self._smoke_test(state.function_name, "$LATEST") if state.changed else []
             return DeployResult(
                 state.function_name,
                 state.function_arn,
@@ -228,13 +228,17 @@ class FunctionDeployer:
         return {"S3Bucket": self.s3_bucket, "S3Key": package.s3_key}
 
     def _ensure_event_invoke_config(self, state: DeployState) -> bool:
+        """The manifest's ``[event_invoke]`` is the truth: put it when it differs, delete it when removed."""
         region, account_id = state.function_arn.split(":")[3:5]
         desired = lambda_api.event_invoke_config_kwargs(self.manifest, region=region, account_id=account_id)
+        current = self.lambda_hook.get_event_invoke_config_or_none(state.function_name)
         if desired is None:
-            return False
-        current = self.lambda_hook.get_event_invoke_config_or_none(state.function_name) or {}
-        comparable = {key: current.get(key) for key in desired if key != "FunctionName"}
-        if comparable == {key: value for key, value in desired.items() if key != "FunctionName"}:
+            if current is None:
+                return False
+            self.lambda_hook.conn.delete_function_event_invoke_config(FunctionName=state.function_name)
+            return True
+        wanted = _comparable_invoke_config(desired)
+        if current is not None and _comparable_invoke_config(current) == wanted:
             return False
         self.lambda_hook.conn.put_function_event_invoke_config(**desired)
         return True
@@ -283,3 +287,17 @@ class FunctionDeployer:
                 FunctionName=function_name, Name=alias, FunctionVersion=version
             )
         log.info("%s: alias %s -> version %s", function_name, alias, version)
+
+
+def _comparable_invoke_config(config: dict[str, Any]) -> dict[str, Any]:
+    """Retries, event age and destinations; AWS reports an unset destination as an empty ``{}``."""
+    destinations = {
+        kind: target
+        for kind, target in (config.get("DestinationConfig") or {}).items()
+        if target and target.get("Destination")
+    }
+    return {
+        "MaximumRetryAttempts": config.get("MaximumRetryAttempts"),
+        "MaximumEventAgeInSeconds": config.get("MaximumEventAgeInSeconds"),
+        "DestinationConfig": destinations,
+    }

@@ -132,14 +132,17 @@ class LambdaHook(ProviderLambdaHook):
     def invoke_json(
         self, function_name: str, payload: Any, qualifier: str | None = None, log_tail: bool = False
     ) -> InvocationResult:
-        """Invoke synchronously with a JSON payload and decode the JSON answer."""
-        response = self.invoke_lambda(
-            function_name=function_name,
-            invocation_type="RequestResponse",
-            log_type="Tail" if log_tail else None,
-            payload=json.dumps(payload),
-            qualifier=qualifier,
-        )
+        """Invoke synchronously with a JSON payload and decode the JSON answer.
+
+        Uses the safe-invoke client (no botocore retries, read timeout above the function's), so a
+        slow function is never run twice by a client retry.
+        """
+        kwargs: dict[str, Any] = {"FunctionName": function_name, "Payload": json.dumps(payload).encode()}
+        if qualifier:
+            kwargs["Qualifier"] = qualifier
+        if log_tail:
+            kwargs["LogType"] = "Tail"
+        response = self.invoke_client(self.function_info(function_name, qualifier)).invoke(**kwargs)
         raw = response["Payload"].read()
         try:
             decoded = json.loads(raw) if raw else None

@@ -7,14 +7,18 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from airflow.triggers.base import BaseTrigger, TriggerEvent
+from airflow.triggers.base import TriggerEvent
+
+from lambdapipe.triggers.base import AwsConnectionTrigger
 
 
-class LambdaInvocationTrigger(BaseTrigger):
+class LambdaInvocationTrigger(AwsConnectionTrigger):
     """Polls the destination queues until ``request_id``'s record arrives or ``timeout`` passes.
 
     Yields ``{"status": "success"|"failure", "record": {...}}`` or ``{"status": "timeout", ...}``.
     """
+
+    fields = ("request_id", "queue_urls", "timeout", "poll_interval")
 
     def __init__(
         self,
@@ -23,48 +27,20 @@ class LambdaInvocationTrigger(BaseTrigger):
         queue_urls: list[str],
         timeout: float,
         poll_interval: int = 5,
-        aws_conn_id: str | None = "aws_default",
-        region_name: str | None = None,
-        verify: bool | str | None = None,
-        botocore_config: dict | None = None,
+        **connection: Any,
     ) -> None:
-        super().__init__()
+        super().__init__(**connection)
         self.request_id = request_id
         self.queue_urls = queue_urls
         self.timeout = timeout
         self.poll_interval = poll_interval
-        self.aws_conn_id = aws_conn_id
-        self.region_name = region_name
-        self.verify = verify
-        self.botocore_config = botocore_config
-
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "request_id": self.request_id,
-                "queue_urls": self.queue_urls,
-                "timeout": self.timeout,
-                "poll_interval": self.poll_interval,
-                "aws_conn_id": self.aws_conn_id,
-                "region_name": self.region_name,
-                "verify": self.verify,
-                "botocore_config": self.botocore_config,
-            },
-        )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
         from lambdapipe.invocation_records import poll_once
 
-        hook = AwsBaseHook(
-            client_type="sqs",
-            aws_conn_id=self.aws_conn_id,
-            region_name=self.region_name,
-            verify=self.verify,
-            config=self.botocore_config,
-        )
+        hook = AwsBaseHook(client_type="sqs", **self.hook_parameters)
         deadline = time.monotonic() + self.timeout
         async with await hook.get_async_conn() as sqs:
             while time.monotonic() < deadline:

@@ -1,0 +1,186 @@
+"""Process images uploaded under s3://uploads/incoming/: resize with Lambda, record, notify.
+
+Runs when S3 notifications arrive on the SQS queue ``upload-events`` (an AssetWatcher) and every
+hour as a reconcile pass that picks up anything the watcher missed (it deletes messages on receipt,
+so a lost run would otherwise lose uploads). Each object is claimed before processing, so a watcher
+run and a reconcile run never process the same object twice; every object ends with one row in the
+``uploads`` table; rejected files move to ``quarantine/`` with the reason as metadata; one SNS
+summary per run, and an alert when the reject rate passes ``alert_reject_rate``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from airflow.providers.common.messaging.triggers.msg_queue import MessageQueueTrigger
+from airflow.sdk import Asset, AssetWatcher, Param, dag, task
+from airflow.timetables.assets import AssetOrTimeSchedule
+from airflow.timetables.trigger import CronTriggerTimetable
+
+from lambdapipe.assets import table_asset
+from lambdapipe.operators.lambda_map import LambdaMapOperator
+from lambdapipe.operators.sns import SnsNotifyOperator
+from lambdapipe.pipelines import settings
+
+AWS_CONN_ID = "aws_default"
+
+upload_events = Asset(
+    name="s3_upload_events",
+    uri=f"sqs://{settings.UPLOAD_EVENTS_QUEUE}",
+    watchers=[
+        AssetWatcher(
+            name="upload_events_queue",
+            trigger=MessageQueueTrigger(
+                scheme="sqs",
+                sqs_queue=settings.queue_url(settings.UPLOAD_EVENTS_QUEUE),
+                aws_conn_id=AWS_CONN_ID,
+                region_name=settings.REGION,
+                waiter_delay=1,
+            ),
+        )
+    ],
+)
+
+
+@dag(
+    dag_id="s3_upload_processing",
+    description="Resize uploaded images with Lambda, record every upload once, notify via SNS",
+    schedule=AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable("0 * * * *", timezone="UTC"), assets=upload_events
+    ),
+    catchup=False,
+    tags=["lambdapipe", "s3", "lambda", "sns"],
+    default_args={"owner": "lambdapipe", "retries": 2, "retry_delay": timedelta(seconds=10)},
+    params={
+        "reconcile": Param(False, type="boolean", description="list incoming/ instead of reading events"),
+        "alert_reject_rate": Param(0.5, type="number", description="alert when rejected/uploads exceeds it"),
+    },
+    max_active_runs=4,
+    doc_md=__doc__,
+)
+def s3_upload_processing() -> None:
+    @task
+    def collect_uploads(**context: Any) -> list[dict[str, Any]]:
+        """The uploads this run owns: from the triggering S3 events, or (reconcile) all of incoming/."""
+        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+        from lambdapipe.idempotency import IdempotencyStore
+        from lambdapipe.pipelines import uploads as steps
+        from lambdapipe.pipelines.run_records import table_rows
+        from lambdapipe.s3_events import ObjectFilter
+
+        s3 = AwsBaseHook(client_type="s3", aws_conn_id=AWS_CONN_ID).conn
+        dynamodb = AwsBaseHook(client_type="dynamodb", aws_conn_id=AWS_CONN_ID).conn
+        asset_events = [event for events in context["triggering_asset_events"].values() for event in events]
+        if asset_events and not context["params"]["reconcile"]:
+            events, problems = steps.events_from_asset_events(asset_events)
+            for problem in problems:
+                print(f"Not an S3 event notification, ignored: {problem}")
+            wanted = ObjectFilter(prefix=steps.UPLOAD_PREFIX)
+            candidates = steps.uploads_from_events(s3, events, wanted)
+        else:
+            candidates = steps.list_uploads(s3, settings.UPLOADS_BUCKET)
+        done = steps.recorded(table_rows("uploads", ["bucket", "key", "etag"]))
+        store = IdempotencyStore(dynamodb, settings.IDEMPOTENCY_TABLE)
+        mine = steps.claim_new(store, candidates, done, context["ti"].run_id)
+        print(f"{len(candidates)} candidate upload(s), {len(mine)} to process in this run")
+        return [upload.to_dict() for upload in mine]
+
+    uploads = collect_uploads()
+
+    resize = LambdaMapOperator(
+        task_id="resize_images",
+        function_name="image_resize",
+        qualifier="live",
+        items=uploads,
+        max_items_per_batch=5,
+        max_concurrency=20,
+        results_bucket=settings.PIPELINE_BUCKET,
+        tolerated_failure_percentage=100,
+        aws_conn_id=AWS_CONN_ID,
+    )
+
+    @task(outlets=[table_asset("uploads"), table_asset("lambda_invocations"), table_asset("pipeline_runs")])
+    def record_uploads(
+        uploads: list[dict[str, Any]], map_summary: dict[str, Any], **context: Any
+    ) -> dict[str, Any]:
+        """Quarantine rejects, commit one row per upload (replacing this run's rows), finish the claims."""
+        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+        from lambdapipe.idempotency import IdempotencyStore
+        from lambdapipe.operators.iceberg import commit_rows
+        from lambdapipe.pipelines import uploads as steps
+        from lambdapipe.pipelines.run_records import invocation_rows, pipeline_run_row, run_rows
+
+        s3 = AwsBaseHook(client_type="s3", aws_conn_id=AWS_CONN_ID).conn
+        store = IdempotencyStore(
+            AwsBaseHook(client_type="dynamodb", aws_conn_id=AWS_CONN_ID).conn, settings.IDEMPOTENCY_TABLE
+        )
+        ti = context["ti"]
+        items = [steps.Upload(**upload) for upload in uploads]
+        earlier = run_rows("uploads", ti.dag_id, ti.run_id)
+        if not items and run_rows("pipeline_runs", ti.dag_id, ti.run_id, ["run_id"]):
+            print("A rerun with no new upload: this run's rows stay as they were committed")
+            return steps.summary(earlier, None, problems=[])
+        results = steps.read_results(s3, map_summary["results_uri"]) if items else []
+        rows = steps.outcome_rows(items, results)
+        recorded = [row for row in rows if row["status"] != "failed"]  # failed: retried by reconcile
+        for row in recorded:
+            if row["status"] == "rejected":
+                row["output_key"] = steps.quarantine(s3, row)
+        commit_rows("uploads", steps.merge_rows(earlier, recorded))
+        commit_rows(
+            "lambda_invocations",
+            invocation_rows(s3, map_summary),
+            run_key={
+                "dag_id": context["ti"].dag_id,
+                "run_id": context["ti"].run_id,
+                "task_id": "resize_images",
+            },
+        )
+        result = steps.summary(steps.merge_rows(earlier, rows), map_summary, problems=[])
+        commit_rows(
+            "pipeline_runs",
+            [pipeline_run_row(context, result["uploads_in"], result["processed"], result["rejected"])],
+        )
+        for row in recorded:
+            store.finish(
+                steps.Upload(row["bucket"], row["key"], row["etag"]).claim_key, owner=context["ti"].run_id
+            )
+        return result
+
+    outcome = record_uploads(uploads, resize.output)
+
+    @task
+    def alert_message(outcome: dict[str, Any], **context: Any) -> dict[str, Any] | None:
+        """The alert to send, or None when the run is within its thresholds."""
+        uploads_in = outcome["uploads_in"]
+        rate = outcome["rejected"] / uploads_in if uploads_in else 0.0
+        if rate <= context["params"]["alert_reject_rate"] and not outcome["failed"]:
+            return None
+        return {"reason": "reject rate or failures above threshold", "reject_rate": round(rate, 3), **outcome}
+
+    SnsNotifyOperator(
+        task_id="notify_summary",
+        topic_arn=settings.topic_arn(settings.NOTIFICATIONS_TOPIC),
+        subject="s3_upload_processing summary",
+        message=outcome,
+        kind="summary",
+        message_attributes={"pipeline": "s3_upload_processing"},
+        idempotency_table=settings.IDEMPOTENCY_TABLE,
+        aws_conn_id=AWS_CONN_ID,
+    )
+    SnsNotifyOperator(
+        task_id="notify_alert",
+        topic_arn=settings.topic_arn(settings.ALERTS_TOPIC),
+        subject="s3_upload_processing alert",
+        message=alert_message(outcome),
+        kind="alert",
+        message_attributes={"pipeline": "s3_upload_processing", "severity": "warning"},
+        idempotency_table=settings.IDEMPOTENCY_TABLE,
+        aws_conn_id=AWS_CONN_ID,
+    )
+
+
+s3_upload_processing()

@@ -1,0 +1,99 @@
+"""Once-only side effects across task retries and overlapping runs, recorded in DynamoDB.
+
+A record per key (e.g. ``notification#<dag>#<run>#summary`` or ``upload#<bucket>/<key>#<etag>``)
+is created with a conditional put, so exactly one writer wins it; its owner (the run) may take it
+again, so a retried task resumes instead of being locked out.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+KEY_ATTRIBUTE = "pk"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The outcome of claiming a key: ``won`` when this owner holds it, and what the record says."""
+
+    key: str
+    won: bool
+    owner: str
+    status: str
+
+
+class IdempotencyStore:
+    """Conditional writes on one DynamoDB table (partition key ``pk``, a string)."""
+
+    def __init__(self, dynamodb_client: Any, table_name: str) -> None:
+        self.client = dynamodb_client
+        self.table_name = table_name
+
+    def ensure_table(self) -> None:
+        """Create the table if missing (on-demand billing); for demos and tests."""
+        try:
+            self.client.describe_table(TableName=self.table_name)
+        except self.client.exceptions.ResourceNotFoundException:
+            self.client.create_table(
+                TableName=self.table_name,
+                KeySchema=[{"AttributeName": KEY_ATTRIBUTE, "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": KEY_ATTRIBUTE, "AttributeType": "S"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
+            self.client.get_waiter("table_exists").wait(TableName=self.table_name)
+
+    def claim(self, key: str, owner: str, stale_after_s: float | None = None) -> Claim:
+        """Take ``key`` for ``owner`` unless another owner holds it (or held it longer than ``stale_after_s``
+        without finishing, e.g. a crashed run)."""
+        now = time.time()
+        condition = f"attribute_not_exists({KEY_ATTRIBUTE}) OR (#owner = :owner AND #status <> :done)"
+        values: dict[str, Any] = {":owner": {"S": owner}, ":done": {"S": "done"}}
+        if stale_after_s is not None:
+            condition += " OR (#status <> :done AND #claimed_at < :stale)"
+            values[":stale"] = {"N": str(now - stale_after_s)}
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item={
+                    KEY_ATTRIBUTE: {"S": key},
+                    "owner": {"S": owner},
+                    "status": {"S": "claimed"},
+                    "claimed_at": {"N": str(now)},
+                },
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#owner": "owner", "#status": "status"}
+                | ({"#claimed_at": "claimed_at"} if stale_after_s is not None else {}),
+                ExpressionAttributeValues=values,
+            )
+            return Claim(key, True, owner, "claimed")
+        except self.client.exceptions.ConditionalCheckFailedException:
+            record = self.get(key) or {}
+            return Claim(key, False, record.get("owner", ""), record.get("status", ""))
+
+    def finish(self, key: str, owner: str, **attributes: str) -> None:
+        """Mark the owner's record done; later claims of the key, by anyone, are refused."""
+        names = {"#status": "status", "#owner": "owner"}
+        values = {":done": {"S": "done"}, ":owner": {"S": owner}}
+        sets = ["#status = :done"]
+        for index, (name, value) in enumerate(sorted(attributes.items())):
+            names[f"#a{index}"] = name
+            values[f":a{index}"] = {"S": str(value)}
+            sets.append(f"#a{index} = :a{index}")
+        self.client.update_item(
+            TableName=self.table_name,
+            Key={KEY_ATTRIBUTE: {"S": key}},
+            UpdateExpression="SET " + ", ".join(sets),
+            ConditionExpression="#owner = :owner",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+
+    def get(self, key: str) -> dict[str, str] | None:
+        item = self.client.get_item(
+            TableName=self.table_name, Key={KEY_ATTRIBUTE: {"S": key}}, ConsistentRead=True
+        )
+        if "Item" not in item:
+            return None
+        return {name: next(iter(value.values())) for name, value in item["Item"].items()}

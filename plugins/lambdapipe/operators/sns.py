@@ -1,0 +1,97 @@
+"""SNS notifications from pipelines, sent exactly once per DAG run and kind, even when a task retries."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.amazon.aws.hooks.sns import SnsHook
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+DEFAULT_IDEMPOTENCY_TABLE = "lambdapipe-idempotency"
+
+
+class SnsNotifyOperator(AwsBaseOperator[SnsHook]):
+    """Publish one message to an SNS topic once per (DAG run, ``kind``).
+
+    Before publishing it claims ``notification#<dag_id>#<run_id>#<kind>`` in a DynamoDB table with a
+    conditional put, and marks it done after; a retried task, a cleared task or a rerun of the same
+    DAG run finds it done and sends nothing. (Only a crash between the publish and the mark can send
+    twice: the window is one API call.)
+
+    :param topic_arn: Target topic. Templated.
+    :param message: The message: a str, or a dict/list sent as JSON. ``None`` (e.g. an upstream task
+        decided there is nothing to alert about) sends nothing. Templated.
+    :param subject: Email-style subject. Templated.
+    :param kind: What this message is (``summary``, ``alert``...), part of the once-only key.
+    :param message_attributes: SNS message attributes for subscription filter policies; ``kind`` and
+        ``dag_id`` are always added. Templated.
+    :param idempotency_table: DynamoDB table (partition key ``pk``) holding the once-only records.
+    :return: ``{"sent": bool, "message_id": ..., "key": ...}``.
+    """
+
+    aws_hook_class = SnsHook
+    template_fields: Sequence[str] = aws_template_fields(
+        "topic_arn", "message", "subject", "message_attributes"
+    )
+    template_fields_renderers = {"message": "json", "message_attributes": "json"}
+    ui_color = "#ff9900"
+
+    def __init__(
+        self,
+        *,
+        topic_arn: str,
+        message: Any,
+        kind: str,
+        subject: str | None = None,
+        message_attributes: dict[str, Any] | None = None,
+        idempotency_table: str = DEFAULT_IDEMPOTENCY_TABLE,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.topic_arn = topic_arn
+        self.message = message
+        self.kind = kind
+        self.subject = subject
+        self.message_attributes = message_attributes or {}
+        self.idempotency_table = idempotency_table
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+        from lambdapipe.idempotency import IdempotencyStore
+
+        ti = context["ti"]
+        key = f"notification#{ti.dag_id}#{ti.run_id}#{self.kind}"
+        if self.message is None or self.message == "None":
+            self.log.info("No %s message for this run: nothing to send", self.kind)
+            return {"sent": False, "message_id": None, "key": key}
+        store = IdempotencyStore(
+            AwsBaseHook(client_type="dynamodb", **self._hook_parameters).conn, self.idempotency_table
+        )
+        claim = store.claim(key, owner=ti.run_id)
+        if not claim.won or claim.status == "done":
+            self.log.info(
+                "The %s notification of this run was already sent (%s): not sending again", self.kind, key
+            )
+            return {"sent": False, "message_id": None, "key": key}
+        existing = store.get(key) or {}
+        if existing.get("status") == "done":
+            return {"sent": False, "message_id": existing.get("message_id"), "key": key}
+        body = self.message if isinstance(self.message, str) else json.dumps(self.message, default=str)
+        attributes = {"kind": self.kind, "dag_id": ti.dag_id, **self.message_attributes}
+        response = self.hook.publish_to_target(
+            target_arn=self.topic_arn,
+            message=body,
+            subject=self.subject,
+            message_attributes={name: value for name, value in attributes.items() if value is not None},
+        )
+        message_id = response["MessageId"]  # the hook returns the whole Publish response
+        store.finish(key, owner=ti.run_id, message_id=message_id)
+        self.log.info("Sent the %s notification to %s (message %s)", self.kind, self.topic_arn, message_id)
+        return {"sent": True, "message_id": message_id, "key": key}

@@ -1,0 +1,61 @@
+"""Rows every pipeline records about itself: its Lambda invocations and its run summary."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+
+def invocation_rows(s3: Any, map_summary: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The ``lambda_invocations`` records a LambdaMapOperator wrote under its ``metrics_uri``."""
+    if not map_summary or not map_summary.get("metrics_uri"):
+        return []
+    bucket, _, prefix = map_summary["metrics_uri"].removeprefix("s3://").partition("/")
+    rows = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+            for line in body.splitlines():
+                if line.strip():
+                    row = json.loads(line)
+                    row["invoked_at"] = datetime.fromisoformat(row["invoked_at"])
+                    rows.append(row)
+    return rows
+
+
+def pipeline_run_row(
+    context: Any, count_in: int, count_out: int, count_rejected: int, status: str = "success"
+) -> dict[str, Any]:
+    """One ``pipeline_runs`` row for the running DAG run."""
+    run = context["dag_run"]
+    return {
+        "data_interval_start": getattr(run, "data_interval_start", None),
+        "data_interval_end": getattr(run, "data_interval_end", None),
+        "count_in": count_in,
+        "count_out": count_out,
+        "count_rejected": count_rejected,
+        "status": status,
+        "finished_at": datetime.now(UTC),
+    }
+
+
+def table_rows(table_name: str, columns: list[str]) -> list[dict[str, Any]]:
+    """All rows of a lambdapipe table (projected), or [] when the table does not exist yet."""
+    from lambdapipe.tables.catalog import ensure_table
+    from lambdapipe.tables.query import read_table
+
+    return read_table(ensure_table(table_name), columns=columns).to_pylist()
+
+
+def run_rows(
+    table_name: str, dag_id: str, run_id: str, columns: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """The rows one DAG run committed to a lambdapipe table (by an earlier try, or before a rerun)."""
+    from pyiceberg.expressions import And, EqualTo
+
+    from lambdapipe.tables.catalog import ensure_table
+    from lambdapipe.tables.query import read_table
+
+    row_filter = And(EqualTo("dag_id", dag_id), EqualTo("run_id", run_id))
+    return read_table(ensure_table(table_name), row_filter=row_filter, columns=columns).to_pylist()

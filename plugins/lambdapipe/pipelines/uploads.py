@@ -1,0 +1,231 @@
+"""The S3-upload pipeline's steps (dags/s3_upload_processing.py), as plain functions on AWS clients.
+
+Why the steps look like this:
+
+- The SQS AssetWatcher deletes messages on receipt (at-most-once), so a scheduled reconcile run
+  lists ``incoming/`` and processes whatever no run has recorded: nothing is lost.
+- A watcher run and a reconcile run may see the same object: each object is claimed in DynamoDB
+  (``upload#<bucket>/<key>#<etag>``) before processing, so exactly one run processes it; its own
+  retries may take the claim again, and a claim a crashed run left unfinished is taken over after
+  ``STALE_CLAIM_S``.
+- Rows are committed per run (replace the run's rows), so a retried or re-run task never
+  duplicates them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from lambdapipe.idempotency import IdempotencyStore
+from lambdapipe.s3_events import NotAnS3Event, ObjectFilter, S3ObjectEvent, parse_message
+
+log = logging.getLogger(__name__)
+
+UPLOAD_PREFIX = "incoming/"
+QUARANTINE_PREFIX = "quarantine/"
+STALE_CLAIM_S = 3600
+
+
+@dataclass(frozen=True)
+class Upload:
+    """An object to process: where it is and which version (etag)."""
+
+    bucket: str
+    key: str
+    etag: str
+    size: int | None = None
+    content_type: str | None = None
+
+    @property
+    def claim_key(self) -> str:
+        return f"upload#{self.bucket}/{self.key}#{self.etag}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "bucket": self.bucket,
+            "key": self.key,
+            "etag": self.etag,
+            "size": self.size,
+            "content_type": self.content_type,
+        }
+
+
+def events_from_asset_events(asset_events: list[Any]) -> tuple[list[S3ObjectEvent], list[str]]:
+    """Object events from the SQS messages behind the triggering asset events; plus what was not S3."""
+    events: list[S3ObjectEvent] = []
+    problems: list[str] = []
+    for asset_event in asset_events:
+        extra = getattr(asset_event, "extra", None) or {}
+        payload = extra.get("payload") or {}
+        for message in payload.get("message_batch", []):
+            body = message.get("Body", "")
+            try:
+                events.extend(parse_message(body))
+            except NotAnS3Event as error:
+                problems.append(f"message {message.get('MessageId', '?')}: {error}")
+    return events, problems
+
+
+def uploads_from_events(s3: Any, events: list[S3ObjectEvent], wanted: ObjectFilter) -> list[Upload]:
+    """Current uploads among the events (a later overwrite or delete wins: HEAD decides)."""
+    seen: dict[tuple[str, str], Upload] = {}
+    for event in events:
+        if not wanted.matches(event) or (event.bucket, event.key) in seen:
+            continue
+        upload = head(s3, event.bucket, event.key)
+        if upload is not None:
+            seen[(event.bucket, event.key)] = upload
+    return list(seen.values())
+
+
+def list_uploads(s3: Any, bucket: str, prefix: str = UPLOAD_PREFIX) -> list[Upload]:
+    """Every object under ``prefix``: the reconcile run's view."""
+    uploads = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            if not obj["Key"].endswith("/"):
+                uploads.append(
+                    head(s3, bucket, obj["Key"]) or Upload(bucket, obj["Key"], obj["ETag"].strip('"'))
+                )
+    return [upload for upload in uploads if upload is not None]
+
+
+def head(s3: Any, bucket: str, key: str) -> Upload | None:
+    try:
+        response = s3.head_object(Bucket=bucket, Key=key)
+    except s3.exceptions.ClientError as error:
+        if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise
+    return Upload(
+        bucket, key, response["ETag"].strip('"'), response["ContentLength"], response.get("ContentType")
+    )
+
+
+def recorded(uploads_table_rows: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
+    """(bucket, key, etag) of every upload the table already has a row for."""
+    return {(row["bucket"], row["key"], row["etag"]) for row in uploads_table_rows}
+
+
+def claim_new(
+    store: IdempotencyStore, uploads: list[Upload], done: set[tuple[str, str, str]], run_id: str
+) -> list[Upload]:
+    """The uploads this run must process: not recorded yet, and claimed by this run."""
+    mine = []
+    for upload in uploads:
+        if (upload.bucket, upload.key, upload.etag) in done:
+            continue
+        claim = store.claim(upload.claim_key, owner=run_id, stale_after_s=STALE_CLAIM_S)
+        if claim.won:
+            mine.append(upload)
+        else:
+            log.info(
+                "%s/%s is being processed by run %s: skipped here", upload.bucket, upload.key, claim.owner
+            )
+    return mine
+
+
+def read_results(s3: Any, results_uri: str) -> list[dict[str, Any]]:
+    """The map's per-item result lines (all tries of its current input), latest status per item index.
+
+    Parts written for another input (a cleared run whose collect step returned other uploads) are
+    skipped: their item indexes name other objects.
+    """
+    bucket, _, prefix = results_uri.removeprefix("s3://").partition("/")
+    input_key = prefix.rstrip("/").removesuffix("results") + "input.jsonl"
+    input_sha = s3.head_object(Bucket=bucket, Key=input_key).get("Metadata", {}).get("sha256")
+    lines: dict[int, dict[str, Any]] = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in sorted(page.get("Contents", []), key=lambda o: o["Key"]):
+            response = s3.get_object(Bucket=bucket, Key=obj["Key"])
+            if response.get("Metadata", {}).get("input-sha256") != input_sha:
+                continue
+            body = response["Body"].read()
+            for raw in body.splitlines():
+                if raw.strip():
+                    line = json.loads(raw)
+                    lines[line["index"]] = line
+    return [lines[index] for index in sorted(lines)]
+
+
+def merge_rows(earlier: list[dict[str, Any]], now: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The run's rows: those it committed before (an earlier try, or before a rerun), updated by ``now``.
+
+    Commits replace all of a run's rows, so a rerun that recorded only its new uploads would delete
+    the rows of the uploads it processed the first time.
+    """
+    merged = {(row["bucket"], row["key"], row["etag"]): row for row in earlier}
+    merged.update({(row["bucket"], row["key"], row["etag"]): row for row in now})
+    return list(merged.values())
+
+
+def outcome_rows(uploads: list[Upload], results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One ``uploads`` row per object: the function's verdict, or the invocation's failure."""
+    now = datetime.now(UTC)
+    by_index = {line["index"]: line for line in results}
+    rows = []
+    for index, upload in enumerate(uploads):
+        line = by_index.get(index)
+        result = (line or {}).get("result") if line and line.get("status") == "succeeded" else None
+        if result is None:
+            error = (line or {}).get("error") or {"errorMessage": "no result recorded"}
+            status, reason = "failed", f"{error.get('errorType', 'Error')}: {error.get('errorMessage', '')}"
+        else:
+            status, reason = result.get("status", "failed"), result.get("reason")
+        rows.append(
+            {
+                "bucket": upload.bucket,
+                "key": upload.key,
+                "etag": upload.etag,
+                "size": upload.size,
+                "content_type": upload.content_type,
+                "width": (result or {}).get("width"),
+                "height": (result or {}).get("height"),
+                "output_key": (result or {}).get("output_key"),
+                "status": status,
+                "reason": reason,
+                "processed_at": now,
+            }
+        )
+    return rows
+
+
+def quarantine(s3: Any, row: dict[str, Any]) -> str:
+    """Move a rejected object to ``quarantine/`` with the reason as metadata; idempotent on retry."""
+    target = QUARANTINE_PREFIX + row["key"].removeprefix(UPLOAD_PREFIX)
+    reason = (row.get("reason") or "rejected")[:1024]
+    if head(s3, row["bucket"], row["key"]) is not None:
+        s3.copy_object(
+            Bucket=row["bucket"],
+            Key=target,
+            CopySource={"Bucket": row["bucket"], "Key": row["key"]},
+            Metadata={
+                "reason": reason.encode("ascii", "replace").decode(),
+                "original-key": row["key"].encode("ascii", "replace").decode(),
+            },
+            MetadataDirective="REPLACE",
+        )
+        s3.delete_object(Bucket=row["bucket"], Key=row["key"])
+    return target
+
+
+def summary(
+    rows: list[dict[str, Any]], map_summary: dict[str, Any] | None, problems: list[str]
+) -> dict[str, Any]:
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    return {
+        "uploads_in": len(rows),
+        "processed": counts.get("resized", 0),
+        "skipped": counts.get("skipped", 0),
+        "rejected": counts.get("rejected", 0),
+        "failed": counts.get("failed", 0),
+        "bytes_in": sum(row.get("size") or 0 for row in rows),
+        "lambda_cost_usd": (map_summary or {}).get("cost_usd", 0.0),
+        "unreadable_messages": len(problems),
+    }

@@ -1,0 +1,128 @@
+"""Waits in the triggerer for S3 objects announced on an SQS queue of S3 event notifications."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+
+class S3UploadTrigger(BaseTrigger):
+    """Polls ``sqs_queue`` until ``min_count`` wanted objects are visible together, or ``timeout`` passes.
+
+    Yields ``{"status": "success", "objects": [...]}`` (their messages are deleted) or
+    ``{"status": "timeout", "visible": N, ...}`` (nothing consumed). The filter arguments are those of
+    ``lambdapipe.s3_events.ObjectFilter``. A triggerer restart starts the wait again from the queue,
+    which is safe: nothing is deleted before the objects are handed over.
+    """
+
+    def __init__(
+        self,
+        *,
+        sqs_queue: str,
+        timeout: float,
+        prefix: str = "",
+        suffix: str = "",
+        pattern: str | None = None,
+        created_only: bool = True,
+        bucket: str | None = None,
+        min_count: int = 1,
+        max_messages: int = 100,
+        visibility_timeout: int = 30,
+        poll_interval: float = 5,
+        aws_conn_id: str | None = "aws_default",
+        region_name: str | None = None,
+        verify: bool | str | None = None,
+        botocore_config: dict | None = None,
+    ) -> None:
+        super().__init__()
+        self.sqs_queue = sqs_queue
+        self.timeout = timeout
+        self.prefix = prefix
+        self.suffix = suffix
+        self.pattern = pattern
+        self.created_only = created_only
+        self.bucket = bucket
+        self.min_count = min_count
+        self.max_messages = max_messages
+        self.visibility_timeout = visibility_timeout
+        self.poll_interval = poll_interval
+        self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+        self.verify = verify
+        self.botocore_config = botocore_config
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "sqs_queue": self.sqs_queue,
+                "timeout": self.timeout,
+                "prefix": self.prefix,
+                "suffix": self.suffix,
+                "pattern": self.pattern,
+                "created_only": self.created_only,
+                "bucket": self.bucket,
+                "min_count": self.min_count,
+                "max_messages": self.max_messages,
+                "visibility_timeout": self.visibility_timeout,
+                "poll_interval": self.poll_interval,
+                "aws_conn_id": self.aws_conn_id,
+                "region_name": self.region_name,
+                "verify": self.verify,
+                "botocore_config": self.botocore_config,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+        from lambdapipe.s3_event_queue import take_objects
+        from lambdapipe.s3_events import ObjectFilter
+
+        wanted = ObjectFilter(self.prefix, self.suffix, self.pattern, self.created_only)
+        hook = AwsBaseHook(
+            client_type="sqs",
+            aws_conn_id=self.aws_conn_id,
+            region_name=self.region_name,
+            verify=self.verify,
+            config=self.botocore_config,
+        )
+        deadline = time.monotonic() + self.timeout
+        visible = 0
+        async with await hook.get_async_conn() as sqs:
+            while time.monotonic() < deadline:
+                started = time.monotonic()
+                wait_s = int(max(0, min(self.poll_interval, 20, deadline - started)))
+                poll = await take_objects(
+                    sqs,
+                    self.sqs_queue,
+                    wanted,
+                    bucket=self.bucket,
+                    min_count=self.min_count,
+                    wait_s=wait_s,
+                    max_messages=self.max_messages,
+                    visibility_timeout=self.visibility_timeout,
+                )
+                if poll.taken:
+                    yield TriggerEvent({"status": "success", "objects": [e.to_dict() for e in poll.taken]})
+                    return
+                visible = poll.visible
+                # Other consumers' messages end a long poll early: never poll faster than poll_interval.
+                await asyncio.sleep(
+                    max(
+                        0.0,
+                        min(self.poll_interval - (time.monotonic() - started), deadline - time.monotonic()),
+                    )
+                )
+        yield TriggerEvent(
+            {
+                "status": "timeout",
+                "visible": visible,
+                "min_count": self.min_count,
+                "sqs_queue": self.sqs_queue,
+            }
+        )
