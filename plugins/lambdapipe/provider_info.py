@@ -24,6 +24,9 @@ def get_provider_info() -> dict[str, Any]:
             "with a local AWS stack that really runs Lambda code."
         ),
         "versions": [__version__],
-        "extra-links": [],
+        "extra-links": [
+            "lambdapipe.links.LambdaFunctionLink",
+            "lambdapipe.links.LambdaInvocationLogsLink",
+        ],
         "connection-types": [],
     }
