@@ -49,7 +49,8 @@ class LambdaInvocationLogsLink(BaseAwsLink):
             return ""
         if kwargs.get("local"):
             return f"{LOCAL_VIEW_PATH}/{quote(function_name)}?{urlencode({'request_id': request_id})}"
-        # The console's fragment URL escapes with $25 in place of % (its own double encoding).
+        # The console's fragment URL escapes values twice, with $ in place of % ("/" is $252F), but its
+        # own "?" and "=" only once ($3F, $3D): "log-events$3FfilterPattern$3D$2522<id>$2522".
         log_group = quote(f"/aws/lambda/{function_name}", safe="").replace("%", "$25")
-        filter_part = quote(f'?filterPattern="{request_id}"', safe="").replace("%", "$25")
+        filter_part = "$3FfilterPattern$3D" + quote(f'"{request_id}"', safe="").replace("%", "$25")
         return super().format_link(**{**kwargs, "log_group": log_group, "filter": filter_part})

@@ -5,8 +5,9 @@ operator given an ``offload_bucket`` stores the payload in S3 and sends a small 
 
     {"lambdapipe_claim_check": {"bucket": "...", "key": "...", "sha256": "...", "size": 12345}}
 
-A function reads it with ``s3.get_object`` and may answer the same way when its result is too large
-to return. Payload contents are never logged: only their size and sha256.
+A function reads it with ``s3.get_object`` (and may answer with a reference of its own when its
+result is too large to return: the task's XCom is then that reference). Payload contents are never
+logged: only their size and sha256.
 """
 
 from __future__ import annotations
@@ -36,17 +37,6 @@ class ClaimCheck:
 
     def to_payload(self) -> dict[str, Any]:
         return {CLAIM_CHECK_KEY: asdict(self)}
-
-    @classmethod
-    def from_payload(cls, value: Any) -> ClaimCheck | None:
-        """The claim check a payload or result carries, or None when it is an ordinary value."""
-        if (
-            isinstance(value, dict)
-            and set(value) == {CLAIM_CHECK_KEY}
-            and isinstance(value[CLAIM_CHECK_KEY], dict)
-        ):
-            return cls(**value[CLAIM_CHECK_KEY])
-        return None
 
 
 def encode_payload(payload: Any) -> bytes:
@@ -101,11 +91,3 @@ def offload(payload: bytes, s3_client: Any, bucket: str, prefix: str) -> ClaimCh
     key = claim_check_key(prefix, payload)
     s3_client.put_object(Bucket=bucket, Key=key, Body=payload, ContentType="application/json")
     return ClaimCheck(bucket=bucket, key=key, sha256=hashlib.sha256(payload).hexdigest(), size=len(payload))
-
-
-def fetch(claim: ClaimCheck, s3_client: Any) -> Any:
-    """Read a claimed payload back, checking it is the one that was claimed."""
-    body = s3_client.get_object(Bucket=claim.bucket, Key=claim.key)["Body"].read()
-    if hashlib.sha256(body).hexdigest() != claim.sha256:
-        raise PayloadError(f"s3://{claim.bucket}/{claim.key} does not match its claim check's sha256")
-    return json.loads(body)

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from lambdapipe.tables.config import DEFAULT_CONN_ID
+
 if TYPE_CHECKING:
     from pyiceberg.table import Table
 
@@ -48,7 +50,9 @@ def main(argv: list[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--conn-id", default="lambdapipe_tables", help="connection with the catalog settings (default: %(default)s)"
+        "--conn-id",
+        default=DEFAULT_CONN_ID,
+        help="connection with the catalog settings (default: %(default)s)",
     )
     parser = argparse.ArgumentParser(prog="lambdapipe tables", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -168,7 +172,9 @@ def _query(config: TablesConfig, sql: str, engine: str, max_rows: int) -> str:
     result = query(sql, config, engine)
     shown = result.slice(0, max_rows)
     rows = [list(row.values()) for row in shown.to_pylist()]
-    footer = f"({result.num_rows} rows" + (f", first {max_rows} shown)" if result.num_rows > max_rows else ")")
+    footer = f"({result.num_rows} rows" + (
+        f", first {max_rows} shown)" if result.num_rows > max_rows else ")"
+    )
     return f"{format_table(result.column_names, rows)}\n{footer}"
 
 
@@ -177,7 +183,8 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     cells = [[_cell(value) for value in row] for row in rows]
     widths = [max([len(header), *(len(row[index]) for row in cells)]) for index, header in enumerate(headers)]
     numeric = [
-        all(isinstance(row[index], int | float | Decimal) or row[index] is None for row in rows) and bool(rows)
+        all(isinstance(row[index], int | float | Decimal) or row[index] is None for row in rows)
+        and bool(rows)
         for index in range(len(headers))
     ]
 

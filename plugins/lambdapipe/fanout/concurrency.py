@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 
 
@@ -21,7 +22,7 @@ class AdaptiveLimiter:
         self.in_flight = 0
         self.peak = 0
         self.decreases = 0
-        self._last_decrease = 0.0
+        self._last_decrease = -math.inf  # the first throttle always counts, whatever the clock reads
         self._condition = asyncio.Condition()
 
     async def acquire(self) -> None:

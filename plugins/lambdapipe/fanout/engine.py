@@ -28,6 +28,7 @@ from lambdapipe.invocation import (
     InvocationOutcome,
     InvokeCounters,
     Invoker,
+    InvokeTimeoutError,
     ThrottledError,
     ThrottlePolicy,
 )
@@ -188,6 +189,10 @@ class FanOut:
                 error: dict[str, Any] | None = outcome.error or None
             except ThrottledError:
                 outcome, error, throttled = None, None, True
+            except InvokeTimeoutError as failure:
+                # The function may have run: never invoke it again for this batch (no double execution).
+                outcome, error = None, {"errorType": type(failure).__name__, "errorMessage": str(failure)}
+                attempts = self.config.max_attempts - 1
             except InvocationError as failure:
                 outcome, error = None, {"errorType": type(failure).__name__, "errorMessage": str(failure)}
             finally:
@@ -217,7 +222,11 @@ class FanOut:
     ) -> None:
         progress = self._progress
         status = "failed" if error is not None else "succeeded"
-        per_item = _per_item_results(outcome.json() if outcome and not error else None, len(batch.items))
+        per_item = _per_item_results(
+            outcome.json() if outcome and not error else None,
+            len(batch.items),
+            batched=self.config.batch_input_key is not None,
+        )
         request_id = outcome.request_id if outcome else None
         for offset, _ in enumerate(batch.items):
             line: dict[str, Any] = {
@@ -327,9 +336,12 @@ def _finished_batches(results: list[dict[str, Any]]) -> set[int]:
     return {batch for batch, ok in status.items() if ok}
 
 
-def _per_item_results(result: Any, count: int) -> list[Any] | None:
-    """A batch result that lists one entry per item (a list, or ``{"results": [...]}``) maps back to items."""
-    if count == 1:
+def _per_item_results(result: Any, count: int, batched: bool) -> list[Any] | None:
+    """A batch result that lists one entry per item (a list, or ``{"results": [...]}``) maps back to items.
+
+    Unbatched, the result is the item's own; a batch of one item still answers with its list.
+    """
+    if count == 1 and not batched:
         return [result]
     if isinstance(result, dict) and isinstance(result.get("results"), list):
         result = result["results"]

@@ -85,6 +85,7 @@ class LambdaInvokeOperator(AwsBaseOperator[LambdaHook]):
         from lambdapipe.lambda_metrics import TaskIdentity
 
         function = self.hook.function_info(self.function_name, self.qualifier)
+        LambdaFunctionLink.persist(context=context, operator=self, **self._link_fields())
         body = self._payload_bytes(context)
         self.log.info(
             "Invoking %s%s (%s): payload %s",
@@ -96,7 +97,9 @@ class LambdaInvokeOperator(AwsBaseOperator[LambdaHook]):
         if self.invocation_type == "Event":
             return self._invoke_event(context, function, body)
         outcome = asyncio.run(self._invoke(function, body, TaskIdentity.from_context(context)))
-        self._persist_links(context, outcome.request_id)
+        LambdaInvocationLogsLink.persist(
+            context=context, operator=self, request_id=outcome.request_id, **self._link_fields()
+        )
         self._report(context, outcome)
         if outcome.function_error:
             error = outcome.error
@@ -146,7 +149,9 @@ class LambdaInvokeOperator(AwsBaseOperator[LambdaHook]):
             kwargs["Qualifier"] = self.qualifier
         response = self.hook.invoke_client(function).invoke(**kwargs)
         request_id = response["ResponseMetadata"]["RequestId"]
-        self._persist_links(context, request_id)
+        LambdaInvocationLogsLink.persist(
+            context=context, operator=self, request_id=request_id, **self._link_fields()
+        )
         self.log.info("Queued %s as request %s", self.function_name, request_id)
         return {
             "function_name": self.function_name,
@@ -177,13 +182,10 @@ class LambdaInvokeOperator(AwsBaseOperator[LambdaHook]):
         self.log.info("Result: %s", payloads.describe(outcome.payload))
         context["ti"].xcom_push(key=INVOCATIONS_XCOM_KEY, value=[record.to_dict()])
 
-    def _persist_links(self, context: Context, request_id: str) -> None:
-        local = not is_aws_endpoint(self.hook.endpoint_url)
-        common = {
+    def _link_fields(self) -> dict[str, Any]:
+        return {
             "region_name": self.hook.conn_region_name,
             "aws_partition": self.hook.conn_partition,
             "function_name": self.function_name,
-            "local": local,
+            "local": not is_aws_endpoint(self.hook.endpoint_url),
         }
-        LambdaFunctionLink.persist(context=context, operator=self, **common)
-        LambdaInvocationLogsLink.persist(context=context, operator=self, request_id=request_id, **common)

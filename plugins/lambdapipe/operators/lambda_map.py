@@ -172,7 +172,12 @@ class LambdaMapOperator(AwsBaseOperator[LambdaHook]):
         task = TaskIdentity.from_context(context)
         ti = context["ti"]
         location = run_store.RunLocation.for_task(
-            self.results_bucket, self.results_prefix, ti.dag_id, ti.run_id, ti.task_id, task.map_index or -1
+            self.results_bucket,
+            self.results_prefix,
+            ti.dag_id,
+            ti.run_id,
+            ti.task_id,
+            -1 if task.map_index is None else task.map_index,
         )
         _, reused = run_store.write_input(s3, location, batches)
         self.log.info(

@@ -1,0 +1,48 @@
+"""Helpers shared by the deploy tests: function folders to change, and which calls count as writes."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from lambdapipe.local.calls import CallCounts
+from tests.lambda_functions.helpers import FUNCTIONS_DIR
+
+# Operation-name prefixes of every AWS call that changes something (or runs code) in any service.
+WRITE_PREFIXES = (
+    "Create",
+    "Update",
+    "Put",
+    "Publish",
+    "Delete",
+    "Attach",
+    "Detach",
+    "Add",
+    "Remove",
+    "Tag",
+    "Untag",
+    "Upload",
+    "Invoke",
+)
+
+
+def is_write_call(key: str) -> bool:
+    """True for a ``service:Operation`` call-count key of a write (not for per-function keys)."""
+    return key.count(":") == 1 and key.split(":")[1].startswith(WRITE_PREFIXES)
+
+
+def write_calls(counts: CallCounts) -> dict[str, int]:
+    """The ``service:Operation`` write calls in a snapshot; ``{}`` when the server only served reads."""
+    return {key: count for key, count in counts.calls.items() if is_write_call(key)}
+
+
+def copy_function(shipped: str, destination: Path) -> Path:
+    """Copy ``lambda_functions/<shipped>`` to ``destination``; the folder name becomes the function name."""
+    return Path(shutil.copytree(FUNCTIONS_DIR / shipped, destination))
+
+
+def replace_in_file(path: Path, old: str, new: str) -> None:
+    """Edit a file in place; fails if ``old`` is not there, so a test never edits nothing."""
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not found in {path}"
+    path.write_text(text.replace(old, new), encoding="utf-8")
