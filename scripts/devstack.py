@@ -1,5 +1,8 @@
 """Run the development stack: Airflow 3 (SQLite, LocalExecutor) and the local AWS server.
 
+With ``--executor CeleryExecutor`` the same stack runs on Postgres (metadata DB, Celery result
+backend, optionally the Iceberg catalog) and a Redis broker, with ``--celery-workers N`` workers.
+
 Every component is a child process this launcher starts in its own process group and tracks by PID,
 so Ctrl-C or ``stop`` ends exactly what was started (``airflow standalone`` started in the background
 ignores SIGINT, and SIGTERM orphans its children).
@@ -8,6 +11,7 @@ ignores SIGINT, and SIGTERM orphans its children).
     python scripts/devstack.py start    # background; returns once healthy (PID file in the home)
     python scripts/devstack.py stop
     python scripts/devstack.py status
+    python scripts/devstack.py --executor CeleryExecutor --database-url URL --broker-url URL up
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ USERNAME = PASSWORD = "admin"
 REGION = "us-east-1"
 STOP_GRACE_SECONDS = 20.0
 READY_TIMEOUT_SECONDS = 240.0
+EXECUTORS = ("LocalExecutor", "CeleryExecutor")
 
 
 class StackError(RuntimeError):
@@ -49,6 +54,28 @@ class Settings:
     aws_port: int = 4566
     dags_folder: Path = REPO / "dags"
     parallelism: int = 8
+    executor: str = "LocalExecutor"
+    database_url: str | None = None  # metadata DB as a SQLAlchemy URL; None: SQLite in ``home``
+    broker_url: str | None = None  # Celery broker, e.g. redis://127.0.0.1:6379/0
+    celery_workers: int = 1
+    worker_concurrency: int = 4  # task slots per Celery worker
+    tables_catalog_url: str | None = None  # Iceberg SqlCatalog URL; None: SQLite in ``home``
+
+    def __post_init__(self) -> None:
+        if self.executor not in EXECUTORS:
+            raise StackError(f"executor {self.executor!r} is not one of {EXECUTORS}")
+        if self.executor != "CeleryExecutor":
+            return
+        if not self.database_url:
+            raise StackError(
+                "CeleryExecutor needs --database-url, e.g. postgresql+psycopg2://user:pw@host/db"
+            )
+        if self.database_url.startswith("sqlite"):
+            raise StackError(f"CeleryExecutor cannot use SQLite ({self.database_url}): give a Postgres URL")
+        if not self.broker_url:
+            raise StackError("CeleryExecutor needs --broker-url, e.g. redis://127.0.0.1:6379/0")
+        if self.celery_workers < 1 or self.worker_concurrency < 1:
+            raise StackError("CeleryExecutor needs --celery-workers >= 1 and a worker concurrency >= 1")
 
     @property
     def api_url(self) -> str:
@@ -80,7 +107,7 @@ class Settings:
             "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__EXECUTOR": self.executor,
             "AIRFLOW__CORE__PARALLELISM": str(self.parallelism),
             "AIRFLOW__CORE__AUTH_MANAGER": (
                 "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
@@ -101,6 +128,30 @@ class Settings:
             "AWS_ACCESS_KEY_ID": "test",
             "AWS_SECRET_ACCESS_KEY": "test",
             "LAMBDAPIPE_NODE_SDK_DIR": str(REPO / ".local" / "node-sdk"),
+            # The local stack starts empty: the first commit creates the tables' warehouse bucket.
+            "AIRFLOW__LAMBDAPIPE__TABLES_CREATE_BUCKET": "true",
+            **self._database_environment(),
+            **self._celery_environment(),
+        }
+
+    def _database_environment(self) -> dict[str, str]:
+        environment = {}
+        if self.database_url:
+            environment["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = self.database_url
+        if self.tables_catalog_url:
+            environment["AIRFLOW__LAMBDAPIPE__TABLES_CATALOG_URI"] = self.tables_catalog_url
+        return environment
+
+    def _celery_environment(self) -> dict[str, str]:
+        """Broker, result backend (a table in the metadata DB) and the task slots of each worker."""
+        if self.executor != "CeleryExecutor":
+            return {}
+        return {
+            "AIRFLOW__CELERY__BROKER_URL": str(self.broker_url),
+            "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{self.database_url}",
+            "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(self.worker_concurrency),
+            # Extended results record which worker ran each task (celery_taskmeta.worker).
+            "AIRFLOW__CELERY__EXTRA_CELERY_CONFIG": json.dumps({"result_extended": True}),
         }
 
 
@@ -136,6 +187,13 @@ def _get(url: str, timeout: float = 2.0) -> tuple[int, bytes]:
         return 0, b""
 
 
+def celery_worker(settings: Settings, number: int) -> Component:
+    """Celery worker ``worker-<number>@<host>``: the name tells workers on one machine apart."""
+    argv = [str(BIN / "airflow"), "celery", "worker", "--skip-serve-logs"]
+    argv += ["--celery-hostname", f"worker-{number}@%h", "--concurrency", str(settings.worker_concurrency)]
+    return Component(f"worker-{number}", argv)
+
+
 def components(settings: Settings) -> list[Component]:
     airflow = str(BIN / "airflow")
     stack = []
@@ -147,12 +205,14 @@ def components(settings: Settings) -> list[Component]:
         local_argv = [str(BIN / "lambdapipe"), "local", "--port", str(settings.aws_port)]
         local_argv += ["--state-dir", str(settings.home / "local-aws")]
         stack.append(Component("local-aws", local_argv, f"{settings.aws_url}/_lambdapipe/health"))
+    workers = settings.celery_workers if settings.executor == "CeleryExecutor" else 0
     return [
         *stack,
         Component("scheduler", [airflow, "scheduler", "--skip-serve-logs"]),
         Component("dag-processor", [airflow, "dag-processor"]),
         Component("triggerer", [airflow, "triggerer", "--skip-serve-logs"]),
         Component("api-server", [airflow, "api-server"], f"{settings.api_url}/api/v2/monitor/health"),
+        *(celery_worker(settings, number) for number in range(1, workers + 1)),
     ]
 
 
@@ -171,7 +231,7 @@ class Stack:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.components = components(settings)
+        self.components: list[Component] = []
         self.env = {**os.environ, **settings.environment()}
 
     def start(self) -> None:
@@ -189,20 +249,24 @@ class Stack:
             )
         if migrate.returncode != 0:
             raise StackError(f"`airflow db migrate` failed (exit {migrate.returncode}): see {migrate_log}")
-        for component in self.components:
-            with (self.settings.log_dir / f"{component.name}.log").open("ab") as log:
-                component.process = subprocess.Popen(
-                    component.argv,
-                    env=self.env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,  # the terminal's Ctrl-C reaches only the launcher
-                )
-        launcher = psutil.Process()
-        recorded = {c.name: _identity(psutil.Process(c.process.pid)) for c in self.components if c.process}
+        for component in components(self.settings):
+            self.launch(component)
+
+    def launch(self, component: Component) -> None:
+        """Start one more component (e.g. another Celery worker), tracked and stopped like the others."""
+        with (self.settings.log_dir / f"{component.name}.log").open("ab") as log:
+            component.process = subprocess.Popen(
+                component.argv,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # the terminal's Ctrl-C reaches only the launcher
+            )
+        self.components.append(component)
+        recorded = {c.name: _identity(c.process.pid) for c in self.components if c.process}
         self.settings.pid_file.write_text(
-            json.dumps({"launcher": _identity(launcher), "components": recorded}, indent=2)
+            json.dumps({"launcher": _identity(os.getpid()), "components": recorded}, indent=2)
         )
 
     def check_alive(self) -> None:
@@ -228,7 +292,11 @@ class Stack:
     def stop(self) -> None:
         """End every process this launcher started; Ctrl-C or SIGTERM cannot interrupt the shutdown."""
         with _signals_ignored():
-            stop_processes(psutil.Process().children())
+            leaders = []
+            for component in self.components:
+                with contextlib.suppress(psutil.Error):
+                    leaders.append(psutil.Process(component.process.pid))
+            stop_processes(leaders)
             for component in self.components:
                 if component.process:
                     component.process.wait()
@@ -245,9 +313,9 @@ def _signals_ignored() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def _identity(process: psutil.Process) -> list[float]:
+def _identity(pid: int) -> list[float]:
     """PID and start time: a recycled PID never matches, so stop never signals a stranger."""
-    return [process.pid, process.create_time()]
+    return [pid, psutil.Process(pid).create_time()]
 
 
 def _recorded(identity: list[float]) -> psutil.Process | None:
@@ -301,6 +369,7 @@ def print_banner(settings: Settings) -> None:
     print(
         f"\n  Airflow UI   {settings.api_url}  (login {USERNAME} / {PASSWORD})"
         f"\n  Local AWS    {settings.aws_url if local_aws else 'not started'}"
+        f"\n  Executor     {settings.executor}"
         f"\n  Logs         {settings.log_dir}\n",
         flush=True,
     )
@@ -391,14 +460,18 @@ def status(settings: Settings) -> int:
 
 
 def _settings_argv(settings: Settings) -> list[str]:
-    return [
-        "--home",
-        str(settings.home),
-        "--api-port",
-        str(settings.api_port),
-        "--aws-port",
-        str(settings.aws_port),
-    ]
+    argv = ["--home", str(settings.home), "--api-port", str(settings.api_port)]
+    argv += ["--aws-port", str(settings.aws_port), "--executor", settings.executor]
+    argv += ["--celery-workers", str(settings.celery_workers)]
+    optional = {
+        "--database-url": settings.database_url,
+        "--broker-url": settings.broker_url,
+        "--tables-catalog-url": settings.tables_catalog_url,
+    }
+    for option, value in optional.items():
+        if value:
+            argv += [option, value]
+    return argv
 
 
 def settings_parser(description: str) -> argparse.ArgumentParser:
@@ -409,11 +482,28 @@ def settings_parser(description: str) -> argparse.ArgumentParser:
         "--api-port", type=int, default=Settings.api_port, help="Airflow API server / UI port"
     )
     parser.add_argument("--aws-port", type=int, default=Settings.aws_port, help="local AWS server port")
+    parser.add_argument("--executor", choices=EXECUTORS, default=Settings.executor)
+    parser.add_argument(
+        "--database-url",
+        help="metadata DB, e.g. postgresql+psycopg2://lambdapipe:lambdapipe@127.0.0.1/lambdapipe",
+    )
+    parser.add_argument("--broker-url", help="Celery broker, e.g. redis://127.0.0.1:6379/0")
+    parser.add_argument("--celery-workers", type=int, default=Settings.celery_workers, help="Celery workers")
+    parser.add_argument("--tables-catalog-url", help="Iceberg catalog DB (default: SQLite in the home)")
     return parser
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    return Settings(home=args.home.resolve(), api_port=args.api_port, aws_port=args.aws_port)
+    return Settings(
+        home=args.home.resolve(),
+        api_port=args.api_port,
+        aws_port=args.aws_port,
+        executor=args.executor,
+        database_url=args.database_url,
+        broker_url=args.broker_url,
+        celery_workers=args.celery_workers,
+        tables_catalog_url=args.tables_catalog_url,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
