@@ -132,8 +132,10 @@ def commit_rows(
     table = ensure_table(table_name, config) if table_name in TABLES else load_table(table_name, config)
     if staging_uri is not None:
         arrow = read_staging(table.io, staging_uri)
+    elif data is None:  # e.g. an upstream task that returned nothing: never read as "no rows"
+        raise ValueError(f"no data to commit to {table_name!r}: pass [] to commit a run without rows")
     else:
-        arrow = data if isinstance(data, pa.Table) else rows_to_arrow(data or [])
+        arrow = data if isinstance(data, pa.Table) else rows_to_arrow(data)
     if evolve_schema:
         add_missing_columns(table, arrow.schema)
     properties = airflow_snapshot_properties(ti.dag_id, ti.run_id, ti.task_id, ti.try_number, ti.map_index)

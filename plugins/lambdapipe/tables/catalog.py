@@ -1,0 +1,112 @@
+"""Open the catalog and the tables; creating the namespace, tables (and bucket, if asked) is idempotent.
+
+Every writer calls ``ensure_table`` before it commits, so a fresh environment needs no set-up step
+and two tasks creating the same table at once both end up with the one table.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlparse
+
+from lambdapipe.tables.config import TablesConfig, catalog_properties, load_config, s3_client, s3_properties
+from lambdapipe.tables.definitions import table_spec
+
+if TYPE_CHECKING:
+    from pyiceberg.catalog import Catalog
+    from pyiceberg.table import Table
+
+# zstd: smaller files than pyiceberg's default at a similar write speed.
+TABLE_PROPERTIES = {"write.parquet.compression-codec": "zstd"}
+
+
+class TableNotFoundError(LookupError):
+    """The table has not been created yet (nothing was committed to it)."""
+
+
+def open_catalog(config: TablesConfig | None = None) -> Catalog:
+    """The configured catalog (``load_config()`` when no config is given)."""
+    config = config or load_config()
+    properties = catalog_properties(config)
+    if config.catalog_type == "glue":
+        from pyiceberg.catalog.glue import GlueCatalog
+
+        return GlueCatalog(config.catalog_name, **properties)
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    _create_sqlite_folder(config.sql_uri)
+    return SqlCatalog(config.catalog_name, **properties)
+
+
+def ensure_table(name: str, config: TablesConfig | None = None, catalog: Catalog | None = None) -> Table:
+    """The table ``name`` from definitions.py, created if missing and given any column added since."""
+    from pyiceberg.exceptions import NoSuchTableError
+
+    from lambdapipe.tables.evolution import add_missing_columns
+
+    spec = table_spec(name)
+    config = config or load_config()
+    catalog = catalog or open_catalog(config)
+    schema = spec.schema()
+    try:
+        # Load first: creating writes a metadata file before the catalog refuses a duplicate.
+        table = catalog.load_table(config.identifier(name))
+    except NoSuchTableError:
+        if config.create_bucket:
+            ensure_bucket(config)
+        catalog.create_namespace_if_not_exists(config.namespace)
+        table = catalog.create_table_if_not_exists(
+            config.identifier(name),
+            schema,
+            partition_spec=spec.partition_spec(schema),
+            properties={**TABLE_PROPERTIES, "comment": spec.description},
+        )
+    add_missing_columns(table, schema)
+    return table
+
+
+def load_table(name: str, config: TablesConfig | None = None, catalog: Catalog | None = None) -> Table:
+    """An existing table (any table in the namespace, defined here or not); never creates one."""
+    from pyiceberg.exceptions import NoSuchTableError
+
+    config = config or load_config()
+    catalog = catalog or open_catalog(config)
+    try:
+        return catalog.load_table(config.identifier(name))
+    except NoSuchTableError:
+        raise TableNotFoundError(
+            f"table {config.identifier(name)!r} does not exist in catalog {config.catalog_name!r}: "
+            "nothing has been committed to it yet"
+        ) from None
+
+
+def ensure_bucket(config: TablesConfig) -> None:
+    """Create the warehouse bucket if it is missing (only called when ``create_bucket`` is set)."""
+    from botocore.exceptions import ClientError
+
+    bucket = config.warehouse_bucket
+    if bucket is None:
+        return
+    s3 = s3_properties(config.aws_conn_id, config.region_name)
+    client = s3_client(s3)
+    try:
+        client.head_bucket(Bucket=bucket)
+        return
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket"):
+            raise
+    region = s3.get("s3.region")
+    location = (
+        {} if region in (None, "us-east-1") else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    )
+    with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):  # another writer was first
+        client.create_bucket(Bucket=bucket, **location)
+
+
+def _create_sqlite_folder(uri: str) -> None:
+    parsed = urlparse(uri)
+    if parsed.scheme.startswith("sqlite") and parsed.path not in ("", "/", "/:memory:"):
+        # sqlite:///relative/path has path "/relative/path"; sqlite:////abs/path has "//abs/path".
+        Path(parsed.path[1:]).parent.mkdir(parents=True, exist_ok=True)
