@@ -3,8 +3,9 @@
 Buckets (uploads, pipeline results, tables), S3 notifications for ``incoming/`` to the SQS queue
 ``upload-events``, SNS topics ``pipeline-notifications`` and ``pipeline-alerts`` each with an SQS
 "inbox" subscription (so tests and the demo can read what was sent), the DynamoDB table for
-once-only records, and every function in ``lambda_functions/`` deployed through the deploy path.
-Running it again changes nothing.
+once-only records, the DynamoDB ``orders`` table (GSI by order hour, a stream of new images), and
+every function in ``lambda_functions/`` deployed through the deploy path. Running it again changes
+nothing.
 
 Usage: .venv/bin/python include/demo_infrastructure.py [--no-deploy]   (AWS_ENDPOINT_URL etc. set)
 """
@@ -102,6 +103,18 @@ def ensure_topic_with_inbox(sns: Any, sqs: Any, topic_name: str) -> tuple[str, s
     return topic_arn, inbox_url
 
 
+def ensure_orders_table(dynamodb: Any, table_name: str) -> str:
+    """The DynamoDB orders table (GSI by order hour, stream with new images); returns the stream ARN."""
+    from lambdapipe.pipelines.orders import orders_table_definition
+
+    try:
+        table = dynamodb.describe_table(TableName=table_name)["Table"]
+    except dynamodb.exceptions.ResourceNotFoundException:
+        table = dynamodb.create_table(**orders_table_definition(table_name))["TableDescription"]
+        dynamodb.get_waiter("table_exists").wait(TableName=table_name)
+    return table["LatestStreamArn"]
+
+
 def deploy_functions(aws_conn_id: str | None, functions_dir: Path = FUNCTIONS_DIR) -> dict[str, str]:
     """Deploy every function folder (no-op when unchanged); returns name -> deployed version."""
     from lambdapipe.deployment import FunctionDeployer
@@ -132,6 +145,7 @@ def ensure_infrastructure(aws_conn_id: str | None = None, deploy: bool = True) -
     notifications, notifications_inbox = ensure_topic_with_inbox(sns, sqs, settings.NOTIFICATIONS_TOPIC)
     alerts, alerts_inbox = ensure_topic_with_inbox(sns, sqs, settings.ALERTS_TOPIC)
     IdempotencyStore(_client("dynamodb", aws_conn_id), settings.IDEMPOTENCY_TABLE).ensure_table()
+    orders_stream = ensure_orders_table(_client("dynamodb", aws_conn_id), settings.ORDERS_TABLE)
     resources = {
         "uploads_bucket": settings.UPLOADS_BUCKET,
         "pipeline_bucket": settings.PIPELINE_BUCKET,
@@ -142,6 +156,8 @@ def ensure_infrastructure(aws_conn_id: str | None = None, deploy: bool = True) -
         "alerts_topic_arn": alerts,
         "alerts_inbox_url": alerts_inbox,
         "idempotency_table": settings.IDEMPOTENCY_TABLE,
+        "orders_table": settings.ORDERS_TABLE,
+        "orders_stream_arn": orders_stream,
     }
     if deploy:
         resources["functions"] = deploy_functions(aws_conn_id)

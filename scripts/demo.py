@@ -31,7 +31,7 @@ def dag_files() -> set[str]:
     return {Path(path).relative_to(folder).as_posix() for path in list_py_file_paths(folder)}
 
 
-def dags_loaded_without_import_errors(api: AirflowApi) -> None:
+def dags_loaded_without_import_errors(api: AirflowApi, settings: devstack.Settings) -> None:
     """Every DAG file in dags/ has been parsed by the running dag-processor, with no import error."""
     expected = dag_files()
     deadline = time.monotonic() + PARSE_TIMEOUT_SECONDS
@@ -51,8 +51,84 @@ def dags_loaded_without_import_errors(api: AirflowApi) -> None:
     print(f"demo: {len(expected)} DAG file(s) parsed, no import errors: {sorted(d['dag_id'] for d in dags)}")
 
 
-STEPS: list[Callable[[AirflowApi], None]] = [
+PIPELINE_TIMEOUT_SECONDS = 600.0
+SUMMARY_QUERIES = {
+    "uploads": "SELECT status, count(*) AS uploads, sum(size) AS bytes FROM uploads GROUP BY status ORDER BY status",
+    "orders": "SELECT count(*) AS orders, sum(order_total_usd) AS revenue_usd FROM orders",
+    "order_rejects": "SELECT reason, count(*) AS rejects FROM order_rejects GROUP BY reason ORDER BY rejects DESC",
+    "lambda_invocations": (
+        "SELECT function_name, count(*) AS invocations, sum(cost_usd) AS cost_usd, "
+        "avg(duration_ms) AS avg_ms FROM lambda_invocations GROUP BY function_name ORDER BY function_name"
+    ),
+}
+
+
+def demo_data_in_place(api: AirflowApi, settings: devstack.Settings) -> None:
+    """Buckets, queues, topics, tables, deployed functions and sample data (idempotent)."""
+    import demo_data
+
+    demo_data.prepare(settings)
+
+
+def _latest_run(api: AirflowApi, dag_id: str, run_type: str | None = None) -> dict | None:
+    runs = api.get(f"/dags/{dag_id}/dagRuns?order_by=-run_after&limit=20")["dag_runs"]
+    runs = [run for run in runs if run_type is None or run["run_type"] == run_type]
+    return runs[0] if runs else None
+
+
+def _wait_for_success(api: AirflowApi, dag_id: str, run_type: str | None, after: str | None) -> dict:
+    """Wait for a run of ``dag_id`` (newer than ``after``) to succeed; fail naming its state."""
+    deadline = time.monotonic() + PIPELINE_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        run = _latest_run(api, dag_id, run_type)
+        if run is not None and run["dag_run_id"] != after and run["state"] in ("success", "failed"):
+            if run["state"] != "success":
+                raise DemoError(f"{dag_id} run {run['dag_run_id']} failed: see its task logs in the UI")
+            print(f"demo: {dag_id} run {run['dag_run_id']} succeeded", flush=True)
+            return run
+        time.sleep(2)
+    raise DemoError(f"no successful {dag_id} run within {PIPELINE_TIMEOUT_SECONDS:.0f} s")
+
+
+def uploads_processed_by_the_watcher(api: AirflowApi, settings: devstack.Settings) -> None:
+    """The sample uploads' S3 events start s3_upload_processing through the SQS AssetWatcher."""
+    api.unpause("s3_upload_processing")
+    _wait_for_success(api, "s3_upload_processing", "asset_triggered", after=None)
+
+
+def orders_processed(api: AirflowApi, settings: devstack.Settings) -> None:
+    """order_analytics over the sample orders, then the report the table updates schedule."""
+    previous_report = _latest_run(api, "analytics_report")
+    for dag_id in ("order_analytics", "analytics_report"):
+        api.unpause(dag_id)
+    run_id = api.trigger("order_analytics")
+    api.wait_for_run("order_analytics", run_id, PIPELINE_TIMEOUT_SECONDS)
+    _wait_for_success(api, "order_analytics", None, after=None)
+    _wait_for_success(api, "analytics_report", None, after=(previous_report or {}).get("dag_run_id"))
+
+
+def table_summaries(api: AirflowApi, settings: devstack.Settings) -> None:
+    """Print the tables through the tables CLI, as a user would query them."""
+    import subprocess
+
+    for name, sql in SUMMARY_QUERIES.items():
+        result = subprocess.run(
+            [str(devstack.BIN / "lambdapipe"), "tables", "query", sql],
+            env={**os.environ, **settings.environment()},
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            raise DemoError(f"`lambdapipe tables query` on {name} failed:\n{result.stderr[-2000:]}")
+        print(f"\n{name}:\n{result.stdout.rstrip()}\n", flush=True)
+
+
+STEPS: list[Callable[[AirflowApi, devstack.Settings], None]] = [
     dags_loaded_without_import_errors,
+    demo_data_in_place,
+    uploads_processed_by_the_watcher,
+    orders_processed,
+    table_summaries,
 ]
 
 
@@ -62,7 +138,7 @@ def run_steps(settings: devstack.Settings) -> None:
     api = AirflowApi(settings)
     for step in STEPS:
         print(f"demo: {step.__name__.replace('_', ' ')}", flush=True)
-        step(api)
+        step(api, settings)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,7 +2,8 @@
 
 Runs the same idempotent scripts the tests use, as subprocesses with the stack's environment:
 ``include/demo_infrastructure.py`` (buckets, queues, topics, tables, functions deployed through the
-deploy path), then the sample generators (uploads into ``incoming/``, orders into DynamoDB).
+deploy path), then the sample generators (uploads into ``incoming/``, orders into DynamoDB); then it
+unpauses the pipelines so they run by themselves.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 
 import devstack
 
+PIPELINES = ("s3_upload_processing", "order_analytics", "analytics_report")
 STEPS = (
     ("infrastructure and function deploys", ["include/demo_infrastructure.py"]),
     ("sample uploads", ["include/sample_uploads.py", "--count", "12", "--prefix", "demo"]),
@@ -34,3 +36,15 @@ def prepare(settings: devstack.Settings) -> None:
         if result.returncode != 0:
             tail = "\n".join((result.stderr or result.stdout).splitlines()[-15:])
             raise DemoDataError(f"{what} failed (exit {result.returncode}):\n{tail}")
+    unpause_pipelines(settings)
+
+
+def unpause_pipelines(settings: devstack.Settings) -> None:
+    """Once their resources exist, the pipelines may run by themselves (the watcher, the hourly runs)."""
+    from airflow_api import AirflowApi
+
+    api = AirflowApi(settings)
+    api.wait_for_dags(set(PIPELINES), timeout=180)
+    for dag_id in PIPELINES:
+        api.unpause(dag_id)
+    print(f"devstack: unpaused {', '.join(PIPELINES)}", flush=True)

@@ -60,6 +60,7 @@ class Settings:
     celery_workers: int = 1
     worker_concurrency: int = 4  # task slots per Celery worker
     tables_catalog_url: str | None = None  # Iceberg SqlCatalog URL; None: SQLite in ``home``
+    demo_data: bool = True  # `up`: create the demo infrastructure, deploy functions, load samples
 
     def __post_init__(self) -> None:
         if self.executor not in EXECUTORS:
@@ -396,6 +397,10 @@ def up(settings: Settings) -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         with running_stack(settings) as stack:
+            if settings.demo_data:
+                import demo_data  # the demo's AWS resources, deployed functions and sample data
+
+                demo_data.prepare(settings)
             print_banner(settings)
             print("devstack: ready; Ctrl-C stops every component", flush=True)
             while True:
@@ -471,6 +476,8 @@ def _settings_argv(settings: Settings) -> list[str]:
     for option, value in optional.items():
         if value:
             argv += [option, value]
+    if not settings.demo_data:
+        argv.append("--no-demo-data")
     return argv
 
 
@@ -490,6 +497,11 @@ def settings_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--broker-url", help="Celery broker, e.g. redis://127.0.0.1:6379/0")
     parser.add_argument("--celery-workers", type=int, default=Settings.celery_workers, help="Celery workers")
     parser.add_argument("--tables-catalog-url", help="Iceberg catalog DB (default: SQLite in the home)")
+    parser.add_argument(
+        "--no-demo-data",
+        action="store_true",
+        help="up: skip demo infrastructure, function deploys and samples",
+    )
     return parser
 
 
@@ -503,6 +515,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         broker_url=args.broker_url,
         celery_workers=args.celery_workers,
         tables_catalog_url=args.tables_catalog_url,
+        demo_data=not args.no_demo_data,
     )
 
 

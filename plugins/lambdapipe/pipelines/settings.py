@@ -22,6 +22,7 @@ UPLOAD_EVENTS_QUEUE = setting("LAMBDAPIPE_UPLOAD_EVENTS_QUEUE", "upload-events")
 NOTIFICATIONS_TOPIC = setting("LAMBDAPIPE_NOTIFICATIONS_TOPIC", "pipeline-notifications")
 ALERTS_TOPIC = setting("LAMBDAPIPE_ALERTS_TOPIC", "pipeline-alerts")
 IDEMPOTENCY_TABLE = setting("LAMBDAPIPE_IDEMPOTENCY_TABLE", "lambdapipe-idempotency")
+ORDERS_TABLE = setting("LAMBDAPIPE_ORDERS_TABLE", "orders")
 
 
 def queue_url(queue_name: str) -> str:

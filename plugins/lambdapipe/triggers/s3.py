@@ -112,12 +112,8 @@ class S3UploadTrigger(BaseTrigger):
                     return
                 visible = poll.visible
                 # Other consumers' messages end a long poll early: never poll faster than poll_interval.
-                await asyncio.sleep(
-                    max(
-                        0.0,
-                        min(self.poll_interval - (time.monotonic() - started), deadline - time.monotonic()),
-                    )
-                )
+                next_poll = min(started + self.poll_interval, deadline)
+                await asyncio.sleep(max(0.0, next_poll - time.monotonic()))
         yield TriggerEvent(
             {
                 "status": "timeout",

@@ -1,0 +1,297 @@
+"""The order pipeline's extraction (dags/order_analytics.py): which hours a run owns, and their orders.
+
+The DynamoDB table ``orders`` (partition key ``order_id``) carries keys the order service stamps on
+every order it stores, whatever the order's own fields say: ``order_hour`` (``2026-01-15T10``, UTC),
+``order_time`` (``2026-01-15T10:23:45.123456Z``, fixed width, so text order is time order) and
+``order_bucket`` (``2026-01-15T10#03``: the hour plus one of ``ORDER_BUCKETS`` shards, from a CRC32
+of the order id). Why:
+
+- The GSI ``by_order_hour`` (hash ``order_bucket``, range ``order_time``) makes one hour
+  ``ORDER_BUCKETS`` Queries, read in parallel; sharding the hour keeps a busy hour's writes from
+  piling onto one index partition (~1,000 writes/s each on DynamoDB). A table without the index is
+  read with a parallel Scan (``Segment``/``TotalSegments``) filtered on ``order_time``.
+- An order whose own ``created_at`` is missing or malformed still has these keys, so it is extracted
+  and rejected (and counted), never silently skipped: every order belongs to exactly one hour.
+- The unit of work and of replacement is the UTC hour (:class:`Window`): a scheduled run owns its
+  data interval's hours, a stream-triggered run the hours of the orders it was told about, and each
+  hour's rows are replaced as a whole, so overlapping runs never duplicate an order.
+
+Extracted orders are staged in S3 (one JSON-lines object for the transform, a manifest naming each
+hour's order ids for the accounting), so task results stay small.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from lambdapipe.dynamodb_json import plain_item
+
+ORDERS_INDEX = "by_order_hour"
+ORDER_BUCKETS = 8  # changing it means rewriting every order's order_bucket
+HOUR = timedelta(hours=1)
+_LAST_MICROSECOND = timedelta(microseconds=1)
+
+
+class OrderExtractError(ValueError):
+    """The run's hours or the orders table cannot be read as the pipeline expects; says what and where."""
+
+
+def order_hour(moment: datetime) -> str:
+    """The ``order_hour`` key of a moment: its UTC hour, ``2026-01-15T10``."""
+    return _utc(moment).strftime("%Y-%m-%dT%H")
+
+
+def order_time(moment: datetime) -> str:
+    """The ``order_time`` key of a moment: fixed-width UTC ISO 8601 with microseconds and ``Z``."""
+    return _utc(moment).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def order_bucket(order_id: str, moment: datetime) -> str:
+    """The ``order_bucket`` key of an order: its UTC hour and a shard derived from its id."""
+    return f"{order_hour(moment)}#{zlib.crc32(order_id.encode()) % ORDER_BUCKETS:02d}"
+
+
+def orders_table_definition(table_name: str) -> dict[str, Any]:
+    """``create_table`` arguments of the orders table the pipeline reads (and the stream it watches)."""
+    return {
+        "TableName": table_name,
+        "KeySchema": [{"AttributeName": "order_id", "KeyType": "HASH"}],
+        "AttributeDefinitions": [
+            {"AttributeName": name, "AttributeType": "S"}
+            for name in ("order_id", "order_bucket", "order_time")
+        ],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": ORDERS_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "order_bucket", "KeyType": "HASH"},
+                    {"AttributeName": "order_time", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        "BillingMode": "PAY_PER_REQUEST",
+        "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    }
+
+
+@dataclass(frozen=True, order=True)
+class Window:
+    """One UTC hour ``[start, start + 1 h)``: what a run extracts and what a commit replaces."""
+
+    start: datetime
+
+    def __post_init__(self) -> None:
+        start = _utc(self.start)
+        if start != start.replace(minute=0, second=0, microsecond=0):
+            raise OrderExtractError(f"a window starts on the hour, not at {start.isoformat()}")
+        object.__setattr__(self, "start", start)
+
+    @classmethod
+    def containing(cls, moment: datetime) -> Window:
+        return cls(_utc(moment).replace(minute=0, second=0, microsecond=0))
+
+    @classmethod
+    def from_hour(cls, hour: str) -> Window:
+        try:
+            return cls(datetime.strptime(hour, "%Y-%m-%dT%H").replace(tzinfo=UTC))
+        except ValueError:
+            raise OrderExtractError(f"not an order_hour like 2026-01-15T10: {hour!r:.40}") from None
+
+    @property
+    def end(self) -> datetime:
+        return self.start + HOUR
+
+    @property
+    def hour(self) -> str:
+        return order_hour(self.start)
+
+    def run_key(self, dag_id: str) -> dict[str, Any]:
+        """The rows one commit replaces: this hour's, as written by ``dag_id``."""
+        return {"dag_id": dag_id, "interval_start": self.start, "interval_end": self.end}
+
+    def buckets(self) -> list[str]:
+        """The hour's ``order_bucket`` values: one GSI partition each."""
+        return [f"{self.hour}#{shard:02d}" for shard in range(ORDER_BUCKETS)]
+
+    def to_dict(self) -> dict[str, str]:
+        return {"start": self.start.isoformat(), "end": self.end.isoformat()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, str]) -> Window:
+        return cls(datetime.fromisoformat(data["start"]))
+
+
+def windows_between(start: datetime, end: datetime) -> list[Window]:
+    """The hours overlapping ``[start, end)`` (a data interval); a partial hour is owned whole."""
+    if not start < end:
+        raise OrderExtractError(
+            f"data interval [{start.isoformat()}, {end.isoformat()}) is empty: schedule the DAG with "
+            "an interval (CronTriggerTimetable(..., interval=timedelta(hours=1)))"
+        )
+    windows = []
+    current = Window.containing(start)
+    while current.start < _utc(end):
+        windows.append(current)
+        current = Window(current.end)
+    return windows
+
+
+def windows_from_asset_events(asset_events: Iterable[Any]) -> tuple[list[Window], int]:
+    """The hours of the orders named by stream events (``DynamoDBStreamTrigger`` payloads); plus how
+    many records named no readable ``order_hour`` (those are left to the hourly run)."""
+    hours: set[Window] = set()
+    unreadable = 0
+    for asset_event in asset_events:
+        payload = (getattr(asset_event, "extra", None) or {}).get("payload") or {}
+        for record in payload.get("records", []):
+            hour = (record.get("image") or {}).get("order_hour")
+            try:
+                hours.add(Window.from_hour(hour))
+            except (OrderExtractError, TypeError):
+                unreadable += 1
+    return sorted(hours), unreadable
+
+
+def has_index(dynamodb: Any, table_name: str, index_name: str = ORDERS_INDEX) -> bool:
+    """Whether the table has the GSI (else the extraction falls back to a parallel scan)."""
+    try:
+        table = dynamodb.describe_table(TableName=table_name)["Table"]
+    except dynamodb.exceptions.ResourceNotFoundException:
+        raise OrderExtractError(f"DynamoDB table {table_name!r} does not exist") from None
+    return any(index["IndexName"] == index_name for index in table.get("GlobalSecondaryIndexes", []))
+
+
+def extract_orders(
+    dynamodb: Any, table_name: str, windows: list[Window], *, parallelism: int = 4
+) -> dict[Window, list[dict[str, Any]]]:
+    """Every order of each window, as plain JSON (numbers: int or exact decimal string), by window.
+
+    With the index: each hour's buckets are queried, ``parallelism`` at once, every page read.
+    Without: a parallel scan with ``parallelism`` segments, filtered to the windows' time range.
+    Orders come back sorted by ``order_time`` (then ``order_id``), so the same data gives the same batches.
+    """
+    if not windows:
+        return {}
+    if has_index(dynamodb, table_name):
+        tasks = [(window, bucket) for window in windows for bucket in window.buckets()]
+        with ThreadPoolExecutor(max_workers=parallelism) as pool:
+            parts = pool.map(lambda task: _query_bucket(dynamodb, table_name, task[1]), tasks)
+            found = {window: [] for window in windows}
+            for (window, _), items in zip(tasks, parts, strict=True):
+                found[window].extend(items)
+    else:
+        found = _scan_windows(dynamodb, table_name, windows, parallelism)
+    return {window: sorted(items, key=_sort_key) for window, items in found.items()}
+
+
+def _query_bucket(dynamodb: Any, table_name: str, bucket: str) -> list[dict[str, Any]]:
+    pages = dynamodb.get_paginator("query").paginate(
+        TableName=table_name,
+        IndexName=ORDERS_INDEX,
+        KeyConditionExpression="order_bucket = :bucket",
+        ExpressionAttributeValues={":bucket": {"S": bucket}},
+    )
+    return [plain_item(item) for page in pages for item in page.get("Items", [])]
+
+
+def _scan_windows(
+    dynamodb: Any, table_name: str, windows: list[Window], segments: int
+) -> dict[Window, list[dict[str, Any]]]:
+    low = order_time(min(windows).start)
+    high = order_time(max(windows).end - _LAST_MICROSECOND)
+
+    def scan(segment: int) -> list[dict[str, Any]]:
+        pages = dynamodb.get_paginator("scan").paginate(
+            TableName=table_name,
+            Segment=segment,
+            TotalSegments=segments,
+            FilterExpression="order_time BETWEEN :low AND :high",
+            ExpressionAttributeValues={":low": {"S": low}, ":high": {"S": high}},
+        )
+        return [plain_item(item) for page in pages for item in page.get("Items", [])]
+
+    wanted = {window.hour: window for window in windows}
+    found: dict[Window, list[dict[str, Any]]] = {window: [] for window in windows}
+    with ThreadPoolExecutor(max_workers=segments) as pool:
+        for items in pool.map(scan, range(segments)):
+            for item in items:
+                window = wanted.get(str(item.get("order_time", ""))[:13])
+                if window is not None:  # the range may span hours this run does not own
+                    found[window].append(item)
+    return found
+
+
+def _sort_key(item: dict[str, Any]) -> tuple[str, str]:
+    return str(item.get("order_time", "")), str(item.get("order_id", ""))
+
+
+@dataclass(frozen=True)
+class StagedExtract:
+    """Where a run's extracted orders are: ``items_uri`` (JSON lines, the transform's input) and the
+    manifest (each window's order ids, the accounting's reference)."""
+
+    items_uri: str
+    manifest_uri: str
+    orders_in: int
+    windows: list[Window]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "items_uri": self.items_uri,
+            "manifest_uri": self.manifest_uri,
+            "orders_in": self.orders_in,
+            "windows": [window.to_dict() for window in self.windows],
+        }
+
+
+def stage_extract(
+    s3: Any, bucket: str, prefix: str, orders_by_window: dict[Window, list[dict[str, Any]]]
+) -> StagedExtract:
+    """Write the orders (JSON lines, windows in order) and the manifest under ``s3://bucket/prefix/``.
+
+    Rewritten whole on every try, so a retried extract stages exactly what it read.
+    """
+    windows = sorted(orders_by_window)
+    lines = [
+        json.dumps(order, separators=(",", ":")).encode()
+        for window in windows
+        for order in orders_by_window[window]
+    ]
+    items_key, manifest_key = f"{prefix}/items/orders.jsonl", f"{prefix}/manifest.json"
+    s3.put_object(Bucket=bucket, Key=items_key, Body=b"\n".join(lines), ContentType="application/x-ndjson")
+    manifest = {
+        "windows": [
+            {**window.to_dict(), "order_ids": [order.get("order_id") for order in orders_by_window[window]]}
+            for window in windows
+        ]
+    }
+    s3.put_object(
+        Bucket=bucket, Key=manifest_key, Body=json.dumps(manifest).encode(), ContentType="application/json"
+    )
+    return StagedExtract(
+        items_uri=f"s3://{bucket}/{prefix}/items/",
+        manifest_uri=f"s3://{bucket}/{manifest_key}",
+        orders_in=len(lines),
+        windows=windows,
+    )
+
+
+def read_manifest(s3: Any, manifest_uri: str) -> dict[Window, list[str]]:
+    """Each window's extracted order ids, as staged by :func:`stage_extract`."""
+    bucket, _, key = manifest_uri.removeprefix("s3://").partition("/")
+    manifest = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    return {Window.from_dict(entry): entry["order_ids"] for entry in manifest["windows"]}
+
+
+def _utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise OrderExtractError(f"{moment.isoformat()} has no time zone: order times are UTC instants")
+    utc = moment.astimezone(UTC)  # a plain datetime: pendulum's drop their zone in some arithmetic
+    return datetime(utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second, utc.microsecond, UTC)

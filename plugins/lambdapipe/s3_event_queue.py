@@ -1,0 +1,139 @@
+"""Take the S3 objects one consumer wants off a queue of S3 event notifications; leave the rest.
+
+Several consumers may share one notification queue (a sensor per prefix, say). A poll receives the
+visible messages, keeps those with records the consumer wants and makes every other message visible
+again at once, untouched, for the other consumers. Nothing is deleted until at least ``min_count``
+wanted objects are visible together, so a wait that times out consumes nothing; then exactly the
+messages whose records are returned are deleted (a message whose delete failed is not returned: it
+comes back, and is returned, later). Shared by ``S3UploadSensor.poke`` and ``S3UploadTrigger``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from lambdapipe.s3_events import NotAnS3Event, ObjectFilter, S3ObjectEvent, parse_message
+
+log = logging.getLogger(__name__)
+
+SQS_BATCH = 10  # receive / delete / change-visibility batch limit
+
+
+@dataclass(frozen=True)
+class QueuePoll:
+    """One poll: the objects taken (their messages deleted) and how many wanted objects were visible."""
+
+    taken: list[S3ObjectEvent]
+    visible: int
+
+
+async def take_objects(
+    sqs: Any,
+    queue_url: str,
+    wanted: ObjectFilter,
+    *,
+    bucket: str | None = None,
+    min_count: int = 1,
+    wait_s: int = 0,
+    max_messages: int = 100,
+    visibility_timeout: int = 30,
+) -> QueuePoll:
+    """Receive up to ``max_messages``; take the wanted objects if there are ``min_count``, release the rest.
+
+    ``sqs`` is an aiobotocore SQS client. Objects are de-duplicated (S3 may deliver a record twice)
+    and keep the queue's order.
+    """
+    messages = await _receive(sqs, queue_url, max_messages, wait_s, visibility_timeout)
+    matches = {message["MessageId"]: _wanted_records(message, wanted, bucket) for message in messages}
+    mine = [message for message in messages if matches[message["MessageId"]]]
+    others = [message for message in messages if not matches[message["MessageId"]]]
+    visible = len(_unique(event for message in mine for event in matches[message["MessageId"]]))
+    if visible < min_count:
+        await _release(sqs, queue_url, messages)
+        return QueuePoll([], visible)
+    await _release(sqs, queue_url, others)
+    deleted = await _delete(sqs, queue_url, mine)
+    taken = _unique(
+        event
+        for message in mine
+        if message["MessageId"] in deleted
+        for event in matches[message["MessageId"]]
+    )
+    return QueuePoll(taken, visible)
+
+
+def _wanted_records(message: dict[str, Any], wanted: ObjectFilter, bucket: str | None) -> list[S3ObjectEvent]:
+    try:
+        events = parse_message(message.get("Body", ""))
+    except NotAnS3Event:
+        return []  # someone else's message: released untouched
+    return [event for event in events if wanted.matches(event) and bucket in (None, event.bucket)]
+
+
+def _unique(events: Iterable[S3ObjectEvent]) -> list[S3ObjectEvent]:
+    seen: dict[tuple[Any, ...], S3ObjectEvent] = {}
+    for event in events:
+        identity = (event.bucket, event.key, event.sequencer or (event.etag, event.event_time))
+        seen.setdefault(identity, event)
+    return list(seen.values())
+
+
+async def _receive(
+    sqs: Any, queue_url: str, max_messages: int, wait_s: int, visibility_timeout: int
+) -> list[dict[str, Any]]:
+    """Every message visible now (up to ``max_messages``); received ones stay invisible meanwhile."""
+    received: list[dict[str, Any]] = []
+    while len(received) < max_messages:
+        response = await sqs.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=min(SQS_BATCH, max_messages - len(received)),
+            WaitTimeSeconds=0 if received else wait_s,
+            VisibilityTimeout=visibility_timeout,
+        )
+        batch = response.get("Messages", [])
+        if not batch:
+            break
+        received.extend(batch)
+    return received
+
+
+async def _release(sqs: Any, queue_url: str, messages: list[dict[str, Any]]) -> None:
+    """Make the messages visible again now (a failure only delays them until their visibility ends)."""
+    for chunk in _chunks(messages):
+        response = await sqs.change_message_visibility_batch(
+            QueueUrl=queue_url,
+            Entries=[
+                {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"], "VisibilityTimeout": 0}
+                for index, message in enumerate(chunk)
+            ],
+        )
+        for failure in response.get("Failed", []):
+            log.warning("Could not release message %s: %s", chunk[int(failure["Id"])]["MessageId"], failure)
+
+
+async def _delete(sqs: Any, queue_url: str, messages: list[dict[str, Any]]) -> set[str]:
+    """Delete the messages; returns the ids of those deleted."""
+    deleted = set()
+    for chunk in _chunks(messages):
+        response = await sqs.delete_message_batch(
+            QueueUrl=queue_url,
+            Entries=[
+                {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
+                for index, message in enumerate(chunk)
+            ],
+        )
+        deleted.update(chunk[int(entry["Id"])]["MessageId"] for entry in response.get("Successful", []))
+        for failure in response.get("Failed", []):
+            log.warning(
+                "Could not delete message %s (its objects are returned when it comes back): %s",
+                chunk[int(failure["Id"])]["MessageId"],
+                failure,
+            )
+    return deleted
+
+
+def _chunks(messages: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    return [messages[start : start + SQS_BATCH] for start in range(0, len(messages), SQS_BATCH)]

@@ -1,0 +1,435 @@
+"""Watch a DynamoDB table's stream from a stored checkpoint: an ``AssetWatcher`` trigger.
+
+``DynamoDBStreamTrigger`` polls every shard of the table's stream and yields one event per sweep that
+found records (at most ``max_records_per_event``): KB-sized summaries (keys and the ``attributes`` you
+name from the new image), never whole items. Usage::
+
+    Asset(name="orders_stream", watchers=[AssetWatcher(name="orders_stream",
+          trigger=DynamoDBStreamTrigger(table_name="orders", attributes=["order_hour"]))])
+
+Checkpoint (``asset_state_store``, one key per table/connection/region): the last sequence number
+delivered per shard, the shards read to their end, and the stream it belongs to. It is saved right
+after an event is handed to the triggerer, so a restarted triggerer resumes each shard with
+``AFTER_SEQUENCE_NUMBER`` and delivers nothing twice; a crash in between can re-deliver one sweep
+(consumers must be idempotent) and an event the triggerer had not yet stored can be lost, which is
+why the pipelines keep a scheduled run as the completeness backstop.
+
+Shards: DynamoDB closes shards every few hours and splits them under load. A closed shard is read to
+its end, then its children are read from ``TRIM_HORIZON``; a child is never read before its parent is
+finished (per-item order). Shards are rediscovered whenever one closes and every
+``shard_refresh_interval`` seconds. ``initial_position`` applies to the first start only:
+``TRIM_HORIZON`` replays what the stream retains (24 h), ``LATEST`` starts now and records the start
+time, so a shard that delivered nothing before a restart is re-read from its horizon with the records
+older than that start skipped (no loss, no replay).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airflow.triggers.base import BaseEventTrigger, TriggerEvent
+
+from lambdapipe.dynamodb_json import plain_item
+
+CHECKPOINT_KEY_PREFIX = "dynamodb_stream"
+INITIAL_POSITIONS = ("TRIM_HORIZON", "LATEST")
+GET_RECORDS_LIMIT = 1000  # DynamoDB Streams' maximum per call
+# ApproximateCreationDateTime is rounded to the second: skip only what is clearly older than the start.
+CREATION_TIME_SLACK = timedelta(seconds=1)
+
+
+class StreamNotEnabledError(RuntimeError):
+    """The table has no stream (enable StreamSpecification with NEW_IMAGE or NEW_AND_OLD_IMAGES)."""
+
+
+@dataclass
+class StreamCheckpoint:
+    """Where reading stands: ``positions`` maps each known shard to the last sequence number delivered
+    (None: known, nothing delivered yet); ``finished`` lists shards read to their end."""
+
+    stream_arn: str | None = None
+    positions: dict[str, str | None] = field(default_factory=dict)
+    finished: list[str] = field(default_factory=list)
+    started_at: str | None = None  # set when the first start was at LATEST
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stream_arn": self.stream_arn,
+            "positions": dict(self.positions),
+            "finished": sorted(self.finished),
+            "started_at": self.started_at,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> StreamCheckpoint:
+        if not isinstance(data, dict):
+            return cls()
+        return cls(
+            stream_arn=data.get("stream_arn"),
+            positions=dict(data.get("positions") or {}),
+            finished=list(data.get("finished") or []),
+            started_at=data.get("started_at"),
+        )
+
+    def forget_trimmed(self, shard_ids: Iterable[str]) -> None:
+        """Drop shards the stream no longer lists (trimmed after 24 h), so the checkpoint stays small."""
+        live = set(shard_ids)
+        self.positions = {shard: seq for shard, seq in self.positions.items() if shard in live}
+        self.finished = [shard for shard in self.finished if shard in live]
+
+
+@dataclass(frozen=True)
+class ShardStart:
+    """How to open one shard: an iterator type, the sequence number it needs, and records to skip."""
+
+    iterator_type: str
+    sequence_number: str | None = None
+    not_before: datetime | None = None
+
+
+def plan_shards(
+    shards: list[dict[str, Any]],
+    checkpoint: StreamCheckpoint,
+    reading: Iterable[str],
+    fresh: bool,
+    initial: str,
+) -> tuple[dict[str, ShardStart], list[str]]:
+    """Which shards to open now and how, and which to mark finished without reading.
+
+    ``shards`` is ``DescribeStream``'s list, ``reading`` the shards already open. ``fresh`` means no
+    checkpoint existed for this stream (the first start): ``initial`` then decides; later-found shards
+    (children of a split or a rollover) are read from ``TRIM_HORIZON``. A shard whose parent is still
+    listed and not finished waits.
+    """
+    listed = {shard["ShardId"] for shard in shards}
+    skipped = []
+    if fresh and initial == "LATEST":  # shards closed before we started are history
+        skipped = [
+            shard["ShardId"]
+            for shard in shards
+            if shard.get("SequenceNumberRange", {}).get("EndingSequenceNumber")
+            and shard["ShardId"] not in checkpoint.positions
+        ]
+    finished = {*checkpoint.finished, *skipped}
+    starts: dict[str, ShardStart] = {}
+    for shard in shards:
+        shard_id = shard["ShardId"]
+        if shard_id in finished or shard_id in reading:
+            continue
+        parent = shard.get("ParentShardId")
+        if parent in listed and parent not in finished:
+            continue  # read the parent to its end first
+        if shard_id in checkpoint.positions:
+            starts[shard_id] = resume_start(checkpoint, shard_id)
+        elif fresh and initial == "LATEST":
+            starts[shard_id] = ShardStart("LATEST")
+        else:
+            starts[shard_id] = ShardStart("TRIM_HORIZON")
+    return starts, skipped
+
+
+def resume_start(checkpoint: StreamCheckpoint, shard_id: str) -> ShardStart:
+    """Reopen a known shard: after its last delivered record, or (nothing delivered yet) from its
+    horizon, skipping records older than a ``LATEST`` first start."""
+    sequence = checkpoint.positions.get(shard_id)
+    if sequence:
+        return ShardStart("AFTER_SEQUENCE_NUMBER", sequence)
+    started = checkpoint.started_at
+    return ShardStart(
+        "TRIM_HORIZON", not_before=datetime.fromisoformat(started) - CREATION_TIME_SLACK if started else None
+    )
+
+
+class DynamoDBStreamTrigger(BaseEventTrigger):
+    """Yield ``{"table_name", "stream_arn", "count", "records": [...]}`` for new stream records.
+
+    Each record: ``event_name``, ``shard_id``, ``sequence_number``, ``created_at`` (ISO 8601),
+    ``keys`` and ``image`` (the ``attributes`` of the new image), as plain JSON (numbers: int when
+    whole, else exact decimal strings).
+
+    :param table_name: The table whose (latest) stream to read.
+    :param attributes: New-image attributes to include in each record (none: keys only).
+    :param event_names: Stream event types to report (others are read past silently).
+    :param initial_position: ``TRIM_HORIZON`` or ``LATEST``, for the first start only.
+    :param poll_interval: Seconds between sweeps over all shards.
+    :param max_records_per_event: Records per event at most (the rest follow in the next event).
+    :param shard_refresh_interval: Seconds between shard rediscoveries (also done when a shard ends).
+    """
+
+    def __init__(
+        self,
+        table_name: str,
+        *,
+        attributes: list[str] | None = None,
+        event_names: list[str] | None = None,
+        initial_position: str = "TRIM_HORIZON",
+        poll_interval: float = 5.0,
+        max_records_per_event: int = 100,
+        shard_refresh_interval: float = 60.0,
+        aws_conn_id: str | None = "aws_default",
+        region_name: str | None = None,
+        verify: bool | str | None = None,
+        botocore_config: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        if initial_position not in INITIAL_POSITIONS:
+            raise ValueError(f"initial_position must be one of {INITIAL_POSITIONS}, not {initial_position!r}")
+        if not 1 <= max_records_per_event <= 10_000:
+            raise ValueError(f"max_records_per_event must be 1-10000, not {max_records_per_event}")
+        if poll_interval <= 0 or shard_refresh_interval <= 0:
+            raise ValueError("poll_interval and shard_refresh_interval must be positive")
+        self.table_name = table_name
+        self.attributes = list(attributes or [])
+        self.event_names = list(event_names or ["INSERT", "MODIFY"])
+        self.initial_position = initial_position
+        self.poll_interval = poll_interval
+        self.max_records_per_event = max_records_per_event
+        self.shard_refresh_interval = shard_refresh_interval
+        self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+        self.verify = verify
+        self.botocore_config = botocore_config
+        self._in_memory_checkpoint: dict[str, Any] | None = None
+        self._store_warning_logged = False
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{self.__class__.__module__}.{self.__class__.__qualname__}",
+            {
+                "table_name": self.table_name,
+                "attributes": self.attributes,
+                "event_names": self.event_names,
+                "initial_position": self.initial_position,
+                "poll_interval": self.poll_interval,
+                "max_records_per_event": self.max_records_per_event,
+                "shard_refresh_interval": self.shard_refresh_interval,
+                "aws_conn_id": self.aws_conn_id,
+                "region_name": self.region_name,
+                "verify": self.verify,
+                "botocore_config": self.botocore_config,
+            },
+        )
+
+    @property
+    def checkpoint_key(self) -> str:
+        identity = json.dumps([self.table_name, self.aws_conn_id, self.region_name]).encode()
+        return f"{CHECKPOINT_KEY_PREFIX}:{self.table_name}:{hashlib.sha256(identity).hexdigest()[:16]}"
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+        hook_args = {
+            "aws_conn_id": self.aws_conn_id,
+            "region_name": self.region_name,
+            "verify": self.verify,
+            "config": self.botocore_config,
+        }
+        dynamodb_hook = AwsBaseHook(client_type="dynamodb", **hook_args)
+        streams_hook = AwsBaseHook(client_type="dynamodbstreams", **hook_args)
+        async with (
+            await dynamodb_hook.get_async_conn() as dynamodb,
+            await streams_hook.get_async_conn() as streams,
+        ):
+            reader = _StreamReader(self, dynamodb, streams, await self._load_checkpoint())
+            while True:
+                records = await reader.sweep()
+                if records:
+                    yield TriggerEvent(
+                        {
+                            "table_name": self.table_name,
+                            "stream_arn": reader.checkpoint.stream_arn,
+                            "count": len(records),
+                            "records": records,
+                        }
+                    )
+                if reader.dirty:
+                    await self._save_checkpoint(reader.checkpoint)
+                    reader.dirty = False
+                if not reader.full:
+                    await asyncio.sleep(self.poll_interval)
+
+    async def _load_checkpoint(self) -> StreamCheckpoint | None:
+        store = self._store()
+        if store is None:
+            data = self._in_memory_checkpoint
+        else:
+            try:
+                data = await store.aget(self.checkpoint_key, default=None)
+            except ValueError:  # the trigger watches several assets: no single store to use
+                self._warn_no_store("it watches more than one asset")
+                data = self._in_memory_checkpoint
+        return StreamCheckpoint.from_json(data) if data else None
+
+    async def _save_checkpoint(self, checkpoint: StreamCheckpoint) -> None:
+        value = checkpoint.to_json()
+        store = self._store()
+        if store is not None:
+            try:
+                await store.aset(self.checkpoint_key, value)
+                return
+            except ValueError:
+                self._warn_no_store("it watches more than one asset")
+        self._in_memory_checkpoint = value
+
+    def _store(self) -> Any:
+        store = getattr(self, "asset_state_store", None)
+        if store is None:
+            self._warn_no_store("no asset state store was provided (not run as an AssetWatcher)")
+        return store
+
+    def _warn_no_store(self, why: str) -> None:
+        if not self._store_warning_logged:
+            self.log.warning("Stream checkpoint kept in memory only, %s: a restart starts over", why)
+            self._store_warning_logged = True
+
+
+class _StreamReader:
+    """The reading state of one trigger run: open shard iterators and the checkpoint they advance."""
+
+    def __init__(
+        self, trigger: DynamoDBStreamTrigger, dynamodb: Any, streams: Any, checkpoint: StreamCheckpoint | None
+    ) -> None:
+        self.trigger = trigger
+        self.dynamodb = dynamodb
+        self.streams = streams
+        self.fresh = checkpoint is None
+        self.checkpoint = checkpoint or StreamCheckpoint()
+        self.iterators: dict[str, str] = {}
+        self.skip_before: dict[str, datetime] = {}
+        self.refresh_due = 0.0
+        self.dirty = False
+        self.full = False
+
+    async def sweep(self) -> list[dict[str, Any]]:
+        loop = asyncio.get_running_loop()
+        if loop.time() >= self.refresh_due:
+            await self.refresh()
+            self.refresh_due = loop.time() + self.trigger.shard_refresh_interval
+        records: list[dict[str, Any]] = []
+        self.full = False
+        for shard_id in list(self.iterators):
+            room = self.trigger.max_records_per_event - len(records)
+            records.extend(await self._read(shard_id, room))
+            if len(records) >= self.trigger.max_records_per_event:
+                self.full = True
+                break
+        return records
+
+    async def refresh(self) -> None:
+        """Find the table's stream and its shards; open the shards that are due."""
+        table = (await self.dynamodb.describe_table(TableName=self.trigger.table_name))["Table"]
+        stream_arn = table.get("LatestStreamArn")
+        if not stream_arn or not table.get("StreamSpecification", {}).get("StreamEnabled", True):
+            raise StreamNotEnabledError(
+                f"DynamoDB table {self.trigger.table_name!r} has no stream: enable StreamSpecification "
+                "(StreamViewType NEW_IMAGE or NEW_AND_OLD_IMAGES)"
+            )
+        if self.checkpoint.stream_arn not in (None, stream_arn):
+            self.trigger.log.warning(
+                "Table %s has a new stream (%s, was %s): reading it from TRIM_HORIZON",
+                self.trigger.table_name,
+                stream_arn,
+                self.checkpoint.stream_arn,
+            )
+            self.checkpoint = StreamCheckpoint(stream_arn=stream_arn)
+            self.iterators.clear()
+            self.fresh = False
+        self.checkpoint.stream_arn = stream_arn
+        shards = await self._shards(stream_arn)
+        self.checkpoint.forget_trimmed(shard["ShardId"] for shard in shards)
+        if self.fresh and self.trigger.initial_position == "LATEST" and self.checkpoint.started_at is None:
+            self.checkpoint.started_at = datetime.now(UTC).isoformat()
+        starts, skipped = plan_shards(
+            shards, self.checkpoint, self.iterators, self.fresh, self.trigger.initial_position
+        )
+        self.checkpoint.finished.extend(skipped)
+        for shard_id, start in starts.items():
+            await self._open(shard_id, start)
+            self.checkpoint.positions.setdefault(shard_id, None)
+        self.fresh = False
+        self.dirty = True
+
+    async def _shards(self, stream_arn: str) -> list[dict[str, Any]]:
+        shards: list[dict[str, Any]] = []
+        request: dict[str, Any] = {"StreamArn": stream_arn}
+        while True:
+            description = (await self.streams.describe_stream(**request))["StreamDescription"]
+            shards.extend(description.get("Shards", []))
+            last = description.get("LastEvaluatedShardId")
+            if not last:
+                return shards
+            request["ExclusiveStartShardId"] = last
+
+    async def _open(self, shard_id: str, start: ShardStart) -> None:
+        self.iterators[shard_id] = await self._iterator(shard_id, start)
+        if start.not_before is not None:
+            self.skip_before[shard_id] = start.not_before
+
+    async def _iterator(self, shard_id: str, start: ShardStart) -> str:
+        request: dict[str, Any] = {
+            "StreamArn": self.checkpoint.stream_arn,
+            "ShardId": shard_id,
+            "ShardIteratorType": start.iterator_type,
+        }
+        if start.sequence_number:
+            request["SequenceNumber"] = start.sequence_number
+        try:
+            return (await self.streams.get_shard_iterator(**request))["ShardIterator"]
+        except self.streams.exceptions.TrimmedDataAccessException:
+            self.trigger.log.warning(
+                "Shard %s was trimmed past the checkpoint (%s): records in between are gone; "
+                "reading from TRIM_HORIZON",
+                shard_id,
+                start.sequence_number,
+            )
+            request.pop("SequenceNumber", None)
+            request["ShardIteratorType"] = "TRIM_HORIZON"
+            return (await self.streams.get_shard_iterator(**request))["ShardIterator"]
+
+    async def _read(self, shard_id: str, room: int) -> list[dict[str, Any]]:
+        try:
+            response = await self.streams.get_records(
+                ShardIterator=self.iterators[shard_id], Limit=min(room, GET_RECORDS_LIMIT)
+            )
+        except self.streams.exceptions.ExpiredIteratorException:
+            await self._open(shard_id, resume_start(self.checkpoint, shard_id))
+            return []
+        raw = response.get("Records", [])
+        if raw:
+            self.checkpoint.positions[shard_id] = raw[-1]["dynamodb"]["SequenceNumber"]
+            self.dirty = True
+        next_iterator = response.get("NextShardIterator")
+        if next_iterator:
+            self.iterators[shard_id] = next_iterator
+        else:  # the shard is closed and read to its end: its children are due
+            del self.iterators[shard_id]
+            self.checkpoint.finished.append(shard_id)
+            self.skip_before.pop(shard_id, None)
+            self.refresh_due = 0.0
+            self.dirty = True
+        return [summary for record in raw if (summary := self._summary(shard_id, record)) is not None]
+
+    def _summary(self, shard_id: str, record: dict[str, Any]) -> dict[str, Any] | None:
+        if record.get("eventName") not in self.trigger.event_names:
+            return None
+        stream_record = record["dynamodb"]
+        created = stream_record.get("ApproximateCreationDateTime")
+        if isinstance(created, datetime):
+            created = created.astimezone(UTC)
+            if shard_id in self.skip_before and created < self.skip_before[shard_id]:
+                return None
+        image = stream_record.get("NewImage", {})
+        return {
+            "event_name": record["eventName"],
+            "shard_id": shard_id,
+            "sequence_number": stream_record["SequenceNumber"],
+            "created_at": created.isoformat() if isinstance(created, datetime) else None,
+            "keys": plain_item(stream_record.get("Keys", {})),
+            "image": plain_item({name: image[name] for name in self.trigger.attributes if name in image}),
+        }
