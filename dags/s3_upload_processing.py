@@ -111,7 +111,7 @@ def s3_upload_processing() -> None:
         from lambdapipe.idempotency import IdempotencyStore
         from lambdapipe.operators.iceberg import commit_rows
         from lambdapipe.pipelines import uploads as steps
-        from lambdapipe.pipelines.run_records import invocation_rows, pipeline_run_row, run_rows
+        from lambdapipe.pipelines.run_records import invocation_rows, pipeline_run_row, run_rows, run_url
 
         s3 = AwsBaseHook(client_type="s3", aws_conn_id=AWS_CONN_ID).conn
         store = IdempotencyStore(
@@ -122,7 +122,7 @@ def s3_upload_processing() -> None:
         earlier = run_rows("uploads", ti.dag_id, ti.run_id)
         if not items and run_rows("pipeline_runs", ti.dag_id, ti.run_id, ["run_id"]):
             print("A rerun with no new upload: this run's rows stay as they were committed")
-            return steps.summary(earlier, None, problems=[])
+            return steps.summary(earlier, None, problems=[]) | {"run_url": run_url(ti)}
         results = steps.read_results(s3, map_summary["results_uri"]) if items else []
         rows = steps.outcome_rows(items, results)
         recorded = [row for row in rows if row["status"] != "failed"]  # failed: retried by reconcile
@@ -140,6 +140,7 @@ def s3_upload_processing() -> None:
             },
         )
         result = steps.summary(steps.merge_rows(earlier, rows), map_summary, problems=[])
+        result["run_url"] = run_url(ti)
         commit_rows(
             "pipeline_runs",
             [pipeline_run_row(context, result["uploads_in"], result["processed"], result["rejected"])],

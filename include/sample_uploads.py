@@ -1,7 +1,9 @@
 """Sample uploads for the S3-upload pipeline: images of assorted formats and sizes, plus bad files.
 
-The same seed gives the same files, byte for byte, so a demo or a test knows what it uploaded.
-Intact images cycle through JPEG, PNG, GIF, WEBP and BMP at sizes from 16 px to ~2000 px (the demo's
+The same arguments (count, seed, largest side) give the same files, byte for byte, so a demo or a
+test knows what it uploaded.
+
+Intact images cycle through JPEG, PNG, GIF, WEBP and BMP at sizes from ~10 px to ~2000 px (the demo's
 ``image_resize`` rejects BMP as an unsupported format: a valid file it does not handle); the bad
 ones are what a real upload bucket receives sooner or later: a zero-byte object, a truncated JPEG,
 a text file named ``.jpg`` and a decompression bomb (a tiny PNG whose header claims 40,000 x

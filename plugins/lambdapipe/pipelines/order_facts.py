@@ -19,6 +19,23 @@ from typing import Any
 from lambdapipe.pipelines.orders import Window
 
 SAMPLE_IDS = 5
+# What order_transform returns for a valid order (and its lines) that the tables keep.
+ORDER_COLUMNS = (
+    "order_id",
+    "customer_id",
+    "created_at",
+    "status",
+    "currency",
+    "shipping_country",
+    "item_count",
+    "quantity_total",
+    "order_total",
+    "order_total_usd",
+    "usd_per_unit",
+    "rates_version",
+    "anomalies",
+)
+LINE_COLUMNS = ("sku", "qty", "unit_price", "line_total", "line_total_usd")
 
 
 class OrderAccountingError(RuntimeError):
@@ -132,24 +149,6 @@ def fact_rows(
             }
         )
     return tables
-
-
-ORDER_COLUMNS = (
-    "order_id",
-    "customer_id",
-    "created_at",
-    "status",
-    "currency",
-    "shipping_country",
-    "item_count",
-    "quantity_total",
-    "order_total",
-    "order_total_usd",
-    "usd_per_unit",
-    "rates_version",
-    "anomalies",
-)
-LINE_COLUMNS = ("sku", "qty", "unit_price", "line_total", "line_total_usd")
 
 
 def run_summary(

@@ -54,7 +54,11 @@ def order_time(moment: datetime) -> str:
 
 def order_bucket(order_id: str, moment: datetime) -> str:
     """The ``order_bucket`` key of an order: its UTC hour and a shard derived from its id."""
-    return f"{order_hour(moment)}#{zlib.crc32(order_id.encode()) % ORDER_BUCKETS:02d}"
+    return _bucket(order_hour(moment), zlib.crc32(order_id.encode()) % ORDER_BUCKETS)
+
+
+def _bucket(hour: str, shard: int) -> str:
+    return f"{hour}#{shard:02d}"
 
 
 def orders_table_definition(table_name: str) -> dict[str, Any]:
@@ -118,7 +122,7 @@ class Window:
 
     def buckets(self) -> list[str]:
         """The hour's ``order_bucket`` values: one GSI partition each."""
-        return [f"{self.hour}#{shard:02d}" for shard in range(ORDER_BUCKETS)]
+        return [_bucket(self.hour, shard) for shard in range(ORDER_BUCKETS)]
 
     def to_dict(self) -> dict[str, str]:
         return {"start": self.start.isoformat(), "end": self.end.isoformat()}

@@ -59,3 +59,13 @@ def run_rows(
 
     row_filter = And(EqualTo("dag_id", dag_id), EqualTo("run_id", run_id))
     return read_table(ensure_table(table_name), row_filter=row_filter, columns=columns).to_pylist()
+
+
+def run_url(ti: Any) -> str:
+    """The DAG run's page in the Airflow UI, for notifications (``[api] base_url``)."""
+    from urllib.parse import quote
+
+    from airflow.configuration import conf
+
+    base = conf.get("api", "base_url", fallback="") or "http://localhost:8080"
+    return f"{base.rstrip('/')}/dags/{quote(ti.dag_id)}/runs/{quote(ti.run_id, safe='')}"
