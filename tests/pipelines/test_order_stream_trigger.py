@@ -237,3 +237,32 @@ def test_shards_trimmed_from_the_stream_are_dropped_from_the_checkpoint() -> Non
     checkpoint.forget_trimmed(["live", "live-done"])
 
     assert (checkpoint.positions, checkpoint.finished) == ({"live": "8"}, ["live-done"])
+
+
+def test_failing_stream_reads_are_retried_without_losing_or_repeating_records(
+    pipeline_stack: PipelineStack, table: str
+) -> None:
+    from lambdapipe.local.faults import FaultRule
+
+    for order_id in ("first", "second"):
+        put_order(pipeline_stack, table, order_id)
+    faults = pipeline_stack.aws.faults
+    faults.add(FaultRule(service="dynamodbstreams", operation="GetRecords", error="internal_error", count=3))
+    injected_before = pipeline_stack.aws.calls.snapshot().faults_injected.get("dynamodbstreams:GetRecords", 0)
+
+    async def scenario() -> list[str]:
+        trigger = watcher(table, botocore_config={"retries": {"max_attempts": 1}})  # errors reach the trigger
+        trigger.asset_state_store = JsonStateStore()
+        events = trigger.run()
+        event = await asyncio.wait_for(anext(events), HANG_GUARD_S)
+        await events.aclose()
+        return order_ids(event.payload)
+
+    try:
+        delivered = asyncio.run(scenario())
+    finally:
+        faults.clear()
+
+    assert delivered == ["first", "second"]
+    injected = pipeline_stack.aws.calls.snapshot().faults_injected.get("dynamodbstreams:GetRecords", 0)
+    assert injected - injected_before == 3

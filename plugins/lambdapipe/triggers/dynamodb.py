@@ -42,6 +42,19 @@ INITIAL_POSITIONS = ("TRIM_HORIZON", "LATEST")
 GET_RECORDS_LIMIT = 1000  # DynamoDB Streams' maximum per call
 # ApproximateCreationDateTime is rounded to the second: skip only what is clearly older than the start.
 CREATION_TIME_SLACK = timedelta(seconds=1)
+TRANSIENT_ERROR_CODES = frozenset(
+    {"LimitExceededException", "ThrottlingException", "RequestLimitExceeded", "InternalServerError"}
+)
+
+
+def is_transient(error: Exception) -> bool:
+    """Throttling, a 5xx or a lost connection: worth retrying, unlike a missing table or stream."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if isinstance(error, ClientError):
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        return error.response.get("Error", {}).get("Code") in TRANSIENT_ERROR_CODES or status >= 500
+    return isinstance(error, BotoCoreError | OSError | asyncio.TimeoutError)
 
 
 class StreamNotEnabledError(RuntimeError):
@@ -238,7 +251,13 @@ class DynamoDBStreamTrigger(BaseEventTrigger):
         ):
             reader = _StreamReader(self, dynamodb, streams, await self._load_checkpoint())
             while True:
-                records = await reader.sweep()
+                try:
+                    records = await reader.sweep()
+                except Exception as error:
+                    if not is_transient(error):
+                        raise
+                    self.log.warning("Reading the stream of %s failed, retrying: %s", self.table_name, error)
+                    records = []
                 if records:
                     yield TriggerEvent(
                         {
@@ -305,6 +324,7 @@ class _StreamReader:
         self.refresh_due = 0.0
         self.dirty = False
         self.full = False
+        self.sweeps = 0
 
     async def sweep(self) -> list[dict[str, Any]]:
         loop = asyncio.get_running_loop()
@@ -313,9 +333,19 @@ class _StreamReader:
             self.refresh_due = loop.time() + self.trigger.shard_refresh_interval
         records: list[dict[str, Any]] = []
         self.full = False
-        for shard_id in list(self.iterators):
+        shard_ids = list(self.iterators)
+        first = self.sweeps % len(shard_ids) if shard_ids else 0
+        self.sweeps += 1  # a different shard first each sweep: a busy shard cannot starve the others
+        for shard_id in shard_ids[first:] + shard_ids[:first]:
             room = self.trigger.max_records_per_event - len(records)
-            records.extend(await self._read(shard_id, room))
+            try:
+                records.extend(await self._read(shard_id, room))
+            except Exception as error:
+                if not is_transient(error) or not records:
+                    raise
+                # Deliver what was read (positions are only advanced for it); the next sweep goes on.
+                self.trigger.log.warning("Reading shard %s failed, retrying next sweep: %s", shard_id, error)
+                break
             if len(records) >= self.trigger.max_records_per_event:
                 self.full = True
                 break
