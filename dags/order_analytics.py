@@ -79,7 +79,7 @@ def order_analytics() -> None:
     @task(multiple_outputs=True)
     def extract_orders(**context: Any) -> dict[str, Any]:
         """Stage the orders of the hours this run owns: the ``hours`` asked for, else those the stream
-        named, else the data interval's. (A manual run's data interval ends when it was triggered.)"""
+        named, else the data interval's, else (a manual run without one) the hour it was triggered in."""
         from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
         from lambdapipe.fanout.run_store import RunLocation
@@ -91,8 +91,15 @@ def order_analytics() -> None:
         elif asset_events:
             windows, unreadable = steps.windows_from_asset_events(asset_events)
             print(f"{len(asset_events)} stream event(s) name {len(windows)} hour(s); {unreadable} unreadable")
-        else:
+        elif (
+            context.get("data_interval_start")
+            and context["data_interval_start"] < context["data_interval_end"]
+        ):
             windows = steps.windows_between(context["data_interval_start"], context["data_interval_end"])
+        else:
+            # A manual run without a logical date has no data interval: the hour it was triggered in
+            # (a later run of that hour replaces it whole).
+            windows = [steps.Window.containing(context["dag_run"].run_after)]
         dynamodb = AwsBaseHook(client_type="dynamodb", aws_conn_id=AWS_CONN_ID).conn
         s3 = AwsBaseHook(client_type="s3", aws_conn_id=AWS_CONN_ID).conn
         found = steps.extract_orders(dynamodb, settings.ORDERS_TABLE, windows)

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import demo_data
 import devstack
 from airflow_api import AirflowApi
 
@@ -63,13 +64,6 @@ SUMMARY_QUERIES = {
 }
 
 
-def demo_data_in_place(api: AirflowApi, settings: devstack.Settings) -> None:
-    """Buckets, queues, topics, tables, deployed functions and sample data (idempotent)."""
-    import demo_data
-
-    demo_data.prepare(settings)
-
-
 def _latest_run(api: AirflowApi, dag_id: str, run_type: str | None = None) -> dict | None:
     runs = api.get(f"/dags/{dag_id}/dagRuns?order_by=-run_after&limit=20")["dag_runs"]
     runs = [run for run in runs if run_type is None or run["run_type"] == run_type]
@@ -114,7 +108,7 @@ def table_summaries(api: AirflowApi, settings: devstack.Settings) -> None:
     for name, sql in SUMMARY_QUERIES.items():
         result = subprocess.run(
             [str(devstack.BIN / "lambdapipe"), "tables", "query", sql],
-            env={**os.environ, **settings.environment()},
+            env=devstack.stack_environment(settings),
             capture_output=True,
             text=True,
         )
@@ -125,7 +119,6 @@ def table_summaries(api: AirflowApi, settings: devstack.Settings) -> None:
 
 STEPS: list[Callable[[AirflowApi, devstack.Settings], None]] = [
     dags_loaded_without_import_errors,
-    demo_data_in_place,
     uploads_processed_by_the_watcher,
     orders_processed,
     table_summaries,
@@ -146,12 +139,14 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.update(settings.environment())  # before anything imports Airflow
     try:
         if devstack.running(settings):
-            print("demo: using the stack started by `make run`")
+            print("demo: using the stack started by `make run` (waiting for its demo data)")
+            demo_data.wait_until_prepared(settings)
             run_steps(settings)
         else:
             with devstack.running_stack(settings):
+                demo_data.prepare(settings)
                 run_steps(settings)
-    except (DemoError, devstack.StackError) as error:
+    except (DemoError, demo_data.DemoDataError, devstack.StackError) as error:
         print(f"demo: FAILED: {error}", file=sys.stderr)
         return 1
     print("demo: OK")

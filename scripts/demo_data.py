@@ -8,9 +8,10 @@ unpauses the pipelines so they run by themselves.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import devstack
 
@@ -26,8 +27,14 @@ class DemoDataError(RuntimeError):
     """A preparation step failed; the message names it and carries its output's tail."""
 
 
+def marker(settings: devstack.Settings) -> Path:
+    """Written when preparation finished, so a demo on a running stack waits instead of racing it."""
+    return settings.home / "demo-data.ready"
+
+
 def prepare(settings: devstack.Settings) -> None:
-    env = {**os.environ, **settings.environment()}
+    marker(settings).unlink(missing_ok=True)
+    env = devstack.stack_environment(settings)
     for what, argv in STEPS:
         print(f"devstack: {what}", flush=True)
         result = subprocess.run(
@@ -37,6 +44,18 @@ def prepare(settings: devstack.Settings) -> None:
             tail = "\n".join((result.stderr or result.stdout).splitlines()[-15:])
             raise DemoDataError(f"{what} failed (exit {result.returncode}):\n{tail}")
     unpause_pipelines(settings)
+    marker(settings).write_text("ready\n")
+
+
+def wait_until_prepared(settings: devstack.Settings, timeout: float = 900.0) -> None:
+    """For a stack whose launcher (`make run`) prepares the data itself."""
+    deadline = time.monotonic() + timeout
+    while not marker(settings).exists():
+        if time.monotonic() > deadline:
+            raise DemoDataError(
+                f"the running stack did not finish preparing its demo data in {timeout:.0f} s"
+            )
+        time.sleep(2)
 
 
 def unpause_pipelines(settings: devstack.Settings) -> None:

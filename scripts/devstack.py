@@ -61,6 +61,7 @@ class Settings:
     worker_concurrency: int = 4  # task slots per Celery worker
     tables_catalog_url: str | None = None  # Iceberg SqlCatalog URL; None: SQLite in ``home``
     demo_data: bool = True  # `up`: create the demo infrastructure, deploy functions, load samples
+    extra_environment: tuple[tuple[str, str], ...] = ()  # more variables for every component
 
     def __post_init__(self) -> None:
         if self.executor not in EXECUTORS:
@@ -133,6 +134,7 @@ class Settings:
             "AIRFLOW__LAMBDAPIPE__TABLES_CREATE_BUCKET": "true",
             **self._database_environment(),
             **self._celery_environment(),
+            **dict(self.extra_environment),
         }
 
     def _database_environment(self) -> dict[str, str]:
@@ -154,6 +156,17 @@ class Settings:
             # Extended results record which worker ran each task (celery_taskmeta.worker).
             "AIRFLOW__CELERY__EXTRA_CELERY_CONFIG": json.dumps({"result_extended": True}),
         }
+
+
+# Settings a calling process may carry (a shell's AWS profile, a test's connections) that must not leak
+# into a stack: each stack is configured only by its Settings.
+FOREIGN_PREFIXES = ("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_", "AWS_", "LAMBDAPIPE_")
+
+
+def stack_environment(settings: Settings) -> dict[str, str]:
+    """The caller's environment minus Airflow/AWS settings, plus the stack's own."""
+    inherited = {key: value for key, value in os.environ.items() if not key.startswith(FOREIGN_PREFIXES)}
+    return {**inherited, **settings.environment()}
 
 
 @dataclass
@@ -233,7 +246,7 @@ class Stack:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.components: list[Component] = []
-        self.env = {**os.environ, **settings.environment()}
+        self.env = stack_environment(settings)
 
     def start(self) -> None:
         busy = [p for p in (self.settings.api_port, self.settings.aws_port) if _port_in_use(p)]

@@ -278,14 +278,19 @@ class FunctionDeployer:
         return list(events)
 
     def _point_alias(self, function_name: str, alias: str, version: str, current: dict | None) -> None:
-        if current is None:
-            self.lambda_hook.conn.create_alias(
-                FunctionName=function_name, Name=alias, FunctionVersion=version
-            )
+        from botocore.exceptions import ClientError
+
+        conn = self.lambda_hook.conn
+        if current is not None:
+            conn.update_alias(FunctionName=function_name, Name=alias, FunctionVersion=version)
         else:
-            self.lambda_hook.conn.update_alias(
-                FunctionName=function_name, Name=alias, FunctionVersion=version
-            )
+            try:
+                conn.create_alias(FunctionName=function_name, Name=alias, FunctionVersion=version)
+            except ClientError as error:
+                if error.response["Error"]["Code"] not in ("ResourceConflictException", "ConflictException"):
+                    raise
+                # A concurrent deploy created it first: this deploy's tested version still wins.
+                conn.update_alias(FunctionName=function_name, Name=alias, FunctionVersion=version)
         log.info("%s: alias %s -> version %s", function_name, alias, version)
 
 

@@ -316,7 +316,11 @@ def test_dynamodb_stream_mapping_delivers_new_images_and_leaves_the_stream_reada
     )["TableDescription"]
     stream_arn = table["LatestStreamArn"]
     make_function(
-        "on-order", python_probe_zip, "probe.record", Environment={"Variables": {"RECORD_BUCKET": bucket}}
+        "on-order",
+        python_probe_zip,
+        "probe.record",
+        Environment={"Variables": {"RECORD_BUCKET": bucket}},
+        Timeout=30,  # a timeout on a loaded machine would re-deliver the batch: at-least-once, as on AWS
     )
     lambda_client.create_event_source_mapping(
         EventSourceArn=stream_arn, FunctionName="on-order", StartingPosition="TRIM_HORIZON", BatchSize=100

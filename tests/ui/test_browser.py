@@ -88,15 +88,11 @@ def prepare_home(home: Path) -> devstack.Settings:
     (dags / f"{INVOKE_DAG}.py").write_text(INVOKE_DAG_FILE)
     for name in FUNCTIONS:
         shutil.copytree(REPO / "lambda_functions" / name, functions / name)
-    return devstack.Settings(home=home, api_port=_free_port(), aws_port=_free_port(), dags_folder=dags)
-
-
-def stack_environment(settings: devstack.Settings) -> dict[str, str]:
-    """What every component needs beyond devstack's settings: the functions folder, the table bucket."""
-    return {
-        "LAMBDAPIPE_FUNCTIONS_DIR": str(settings.home / "lambda_functions"),
-        "AIRFLOW__LAMBDAPIPE__TABLES_CREATE_BUCKET": "true",
-    }
+    # Every component deploys from the copied functions folder.
+    extra = (("LAMBDAPIPE_FUNCTIONS_DIR", str(functions)),)
+    return devstack.Settings(
+        home=home, api_port=_free_port(), aws_port=_free_port(), dags_folder=dags, extra_environment=extra
+    )
 
 
 def run_dag(api: AirflowApi, dag_id: str) -> str:
@@ -149,19 +145,16 @@ def seed_history(settings: devstack.Settings, days: int = 7) -> None:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     settings = prepare_home(tmp_path_factory.mktemp("ui-e2e"))
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in stack_environment(settings).items():
-            patch.setenv(name, value)
-        with devstack.running_stack(settings):
-            api = AirflowApi(settings)
-            api.wait_for_dags({"deploy_lambda_functions", INVOKE_DAG}, timeout=180)
-            run_dag(api, "deploy_lambda_functions")
-            run_id = run_dag(api, INVOKE_DAG)
-            for name, value in settings.environment().items():
-                if name.startswith("AWS_"):
-                    patch.setenv(name, value)
-            seed_history(settings)
-            yield {"settings": settings, "api": api, "run_id": run_id}
+    with pytest.MonkeyPatch.context() as patch, devstack.running_stack(settings):
+        api = AirflowApi(settings)
+        api.wait_for_dags({"deploy_lambda_functions", INVOKE_DAG}, timeout=180)
+        run_dag(api, "deploy_lambda_functions")
+        run_id = run_dag(api, INVOKE_DAG)
+        for name, value in settings.environment().items():
+            if name.startswith("AWS_"):
+                patch.setenv(name, value)
+        seed_history(settings)
+        yield {"settings": settings, "api": api, "run_id": run_id}
 
 
 @pytest.fixture(scope="module")
