@@ -173,9 +173,9 @@ def test_api_server_gets_the_password_file_the_env_names(
 
 def test_every_documented_setting_is_set_for_airflow(airflow_env: dict) -> None:
     documented = set()
-    for doc in ("README.md", "docs/platform.md"):
+    for doc in ("README.md",):
         documented |= set(DOCUMENTED_SETTING.findall((REPO / doc).read_text()))
-    assert documented, "docs/platform.md documents the settings in a table"
+    assert documented, "README.md documents the settings in a table"
     assert documented <= set(airflow_env), (
         f"documented but not set in compose: {sorted(documented - set(airflow_env))}"
     )

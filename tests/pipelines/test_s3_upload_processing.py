@@ -1,7 +1,7 @@
 """The shipped ``s3_upload_processing`` DAG end to end on the local stack, run by Airflow for real.
 
 ``dag.test()`` runs the DAG file from dags/ in this process; ``airflow dags trigger`` and ``airflow
-tasks test`` run as subprocesses, as in docs/s3_upload_processing.md. A run under ``dag.test()`` or
+tasks test`` run as subprocesses, as in the README (S3-upload processing). A run under ``dag.test()`` or
 ``dags trigger`` has no triggering asset events (like the hourly reconcile run), so the event path is
 driven the way the platform drives it: the DAG's own watcher trigger (as the triggerer loads it)
 receives the S3 notifications from the ``upload-events`` queue, the asset event is registered as the
