@@ -51,7 +51,14 @@ class EventSourcePollers:
                 log.exception("event source mapping scan failed")
 
     def _scan(self) -> None:
-        current = {esm.uuid: esm for esm in _all_mappings()}
+        from lambdapipe.local import moto_integration
+
+        if not moto_integration.is_current(self.service):
+            # moto's state is process-wide: only the LocalAws installed last may deliver events,
+            # or two servers in one process (e.g. test sessions) would each deliver every record.
+            current: dict[str, Any] = {}
+        else:
+            current = {esm.uuid: esm for esm in _all_mappings()}
         for uuid, poller in list(self._pollers.items()):
             if uuid not in current:
                 poller.stop.set()

@@ -39,6 +39,10 @@ def uninstall(service: LocalLambdaService) -> None:
             _state["service"] = None
 
 
+def is_current(service: LocalLambdaService) -> bool:
+    return _state["service"] is service
+
+
 def current_service() -> LocalLambdaService:
     service = _state["service"]
     if service is None:
