@@ -51,6 +51,10 @@ def wait_until_prepared(settings: devstack.Settings, timeout: float = 900.0) -> 
     """For a stack whose launcher (`make run`) prepares the data itself."""
     deadline = time.monotonic() + timeout
     while not marker(settings).exists():
+        if devstack.running(settings) is None:
+            raise DemoDataError(
+                f"the stack stopped before its demo data was ready: see {settings.log_dir / 'devstack.log'}"
+            )
         if time.monotonic() > deadline:
             raise DemoDataError(
                 f"the running stack did not finish preparing its demo data in {timeout:.0f} s"

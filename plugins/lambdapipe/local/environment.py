@@ -18,7 +18,7 @@ from lambdapipe.local.runtime_api import Invocation, RuntimeApiServer
 from lambdapipe.local.runtimes import LaunchSpec
 
 INIT_TIMEOUT_S = 10.0
-POLL_INTERVAL_S = 0.05
+POLL_INTERVAL_S = 0.25
 
 
 @dataclass
@@ -132,7 +132,7 @@ class ExecutionEnvironment:
 
     def _wait(self, invocation: Invocation, deadline: float) -> dict | None:
         """Wait for the answer, policing the timeout, the memory limit and the process's life."""
-        while not invocation.finished.wait(POLL_INTERVAL_S):
+        while not invocation.finished.wait(min(POLL_INTERVAL_S, max(0.0, deadline - time.monotonic()))):
             if self._peak_memory_mb() > self.spec.memory_size:
                 self._kill()
                 return {

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import queue
+import socket
 import sys
 import threading
 import time
@@ -68,9 +69,7 @@ class RuntimeApiServer:
         # Set while the runtime is blocked in /next, i.e. ready for the next invocation.
         self.waiting = threading.Event()
         self._server = _QuietServer(("127.0.0.1", 0), self._handler_class())
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True, name="runtime-api"
-        )
+        self._thread = threading.Thread(target=self._serve, daemon=True, name="runtime-api")
         self._thread.start()
 
     @property
@@ -85,8 +84,21 @@ class RuntimeApiServer:
 
     def close(self) -> None:
         self._pending.put(None)
-        self._server.shutdown()
+        # Shutting the listening socket down makes the blocked accept() fail: the loop ends at once.
+        with contextlib.suppress(OSError):
+            self._server.socket.shutdown(socket.SHUT_RDWR)
         self._server.server_close()
+        self._thread.join(timeout=1)
+
+    def _serve(self) -> None:
+        """Accept connections until ``close``; blocking, not polling (``serve_forever`` wakes every
+        ``poll_interval``: with dozens of warm environments that was a thousand wake-ups a second)."""
+        while True:
+            try:
+                connection, address = self._server.socket.accept()
+            except OSError:
+                return
+            self._server.process_request(connection, address)
 
     def _next(self) -> Invocation | None:
         if self.first_poll_at is None:

@@ -61,12 +61,9 @@ class LocalAws:
 
     def start(self) -> LocalAws:
         from moto.server import DomainDispatcherApplication, create_backend_app
-        from werkzeug.serving import WSGIRequestHandler, make_server
+        from werkzeug.serving import make_server
 
-        class QuietHandler(WSGIRequestHandler):
-            def log_request(self, *args: Any, **kwargs: Any) -> None:
-                """Per-request access logs drown real problems; errors are still logged."""
-
+        from lambdapipe.local.http_server import KeepAliveRequestHandler
         from lambdapipe.local.invoke_api import InvokeFastPath
         from lambdapipe.local.middleware import AwsRequestMiddleware
         from lambdapipe.local.service_models import preload
@@ -76,7 +73,11 @@ class LocalAws:
         moto_app = DomainDispatcherApplication(create_backend_app)
         app = AwsRequestMiddleware(InvokeFastPath(moto_app, lambda: self._service), self.faults, self.calls)
         self._server = make_server(
-            self.host, self.port, self._runtime_admin(app), threaded=True, request_handler=QuietHandler
+            self.host,
+            self.port,
+            self._runtime_admin(app),
+            threaded=True,
+            request_handler=KeepAliveRequestHandler,
         )
         self._server.daemon_threads = True
         self.port = self._server.server_port

@@ -32,6 +32,7 @@ from lambdapipe.packaging.manifest import Manifest
 REQUIREMENTS_FILE = "requirements.txt"
 PIP_PLATFORMS = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
 UV_PLATFORMS = {"x86_64": "x86_64-manylinux2014", "arm64": "aarch64-manylinux2014"}
+USER_BIN = Path.home() / ".local" / "bin"
 
 
 def has_requirements(requirements: Path) -> bool:
@@ -94,14 +95,19 @@ def uv_command(
 
 
 def installer_command(requirements: Path, target: Path, python_version: str, architecture: str) -> list[str]:
-    """pip of this interpreter if it has one, else uv from PATH."""
+    """pip of this interpreter if it has one, else uv (a uv-made venv has no pip)."""
     if importlib.util.find_spec("pip") is not None:
         return pip_command(sys.executable, requirements, target, python_version, architecture)
-    if uv := shutil.which("uv"):
+    if uv := find_uv():
         return uv_command(uv, requirements, target, python_version, architecture)
     raise DependencyInstallError(
-        f"{requirements}: neither pip (in {sys.executable}) nor uv (on PATH) is available"
+        f"{requirements}: neither pip (in {sys.executable}) nor uv (on PATH or in {USER_BIN}) is available"
     )
+
+
+def find_uv() -> str | None:
+    """uv on PATH, else where ``pip install --user uv`` (the Makefile's way) puts it, often not on PATH."""
+    return shutil.which("uv") or shutil.which("uv", path=str(USER_BIN))
 
 
 def drop_build_leftovers(target: Path) -> None:
