@@ -28,7 +28,6 @@ import sys
 import tempfile
 import textwrap
 import time
-import urllib.error
 import urllib.parse
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,7 +38,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 sys.path.insert(0, str(REPO))
 
 import devstack  # noqa: E402
-from airflow_api import AirflowApi  # noqa: E402
+from airflow_api import AirflowApi, ApiError  # noqa: E402
 
 PIPELINE = "s3_upload_processing"
 SENSOR_DAG = "s3_key_sensor_latency"
@@ -141,8 +140,8 @@ def sensor_task(api: AirflowApi, run_id: str) -> dict:
     path = f"/dags/{SENSOR_DAG}/dagRuns/{urllib.parse.quote(run_id, safe='')}/taskInstances/wait_for_key"
     try:
         return api.get(path)
-    except urllib.error.HTTPError as error:
-        if error.code == 404:
+    except ApiError as error:
+        if error.status == 404:
             return {}
         raise
 

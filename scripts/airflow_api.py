@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from typing import Any
@@ -11,6 +12,15 @@ from typing import Any
 import devstack
 
 TERMINAL_RUN_STATES = {"success", "failed"}
+IDEMPOTENT_ATTEMPTS = 5
+
+
+class ApiError(RuntimeError):
+    """The API server refused a call; the message holds the method, path, status and its answer."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class AirflowApi:
@@ -76,6 +86,20 @@ class AirflowApi:
         return headers
 
     def _call(self, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> dict:
-        request = urllib.request.Request(self.base_url + path, body, headers, method=method)
-        with devstack.LOOPBACK_HTTP.open(request, timeout=30) as response:
-            return json.load(response)
+        """One API call; an idempotent one (GET, PATCH) is retried on a server error, which a busy
+        SQLite metadata DB ("database is locked") can give. The final error carries the server's body."""
+        attempts = IDEMPOTENT_ATTEMPTS if method in ("GET", "PATCH") else 1
+        for attempt in range(1, attempts + 1):
+            request = urllib.request.Request(self.base_url + path, body, headers, method=method)
+            try:
+                with devstack.LOOPBACK_HTTP.open(request, timeout=30) as response:
+                    return json.load(response)
+            except urllib.error.HTTPError as error:
+                detail = error.read().decode("utf-8", "replace")[:2000]
+                if error.code < 500 or attempt == attempts:
+                    raise ApiError(f"{method} {path}: HTTP {error.code}: {detail}", error.code) from error
+                print(
+                    f"airflow api: {method} {path}: HTTP {error.code} ({detail[:200]}); retrying", flush=True
+                )
+            time.sleep(attempt)
+        raise AssertionError("unreachable")

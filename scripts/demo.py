@@ -15,7 +15,7 @@ from pathlib import Path
 
 import demo_data
 import devstack
-from airflow_api import AirflowApi
+from airflow_api import AirflowApi, ApiError
 
 PARSE_TIMEOUT_SECONDS = 180.0
 
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
             with devstack.running_stack(settings):
                 demo_data.prepare(settings)
                 run_steps(settings)
-    except (DemoError, demo_data.DemoDataError, devstack.StackError) as error:
+    except (DemoError, ApiError, demo_data.DemoDataError, devstack.StackError) as error:
         print(f"demo: FAILED: {error}", file=sys.stderr)
         return 1
     print("demo: OK")
