@@ -35,8 +35,7 @@ class KeepAliveRequestHandler(WSGIRequestHandler):
         """Per-request access logs drown real problems; errors are still logged."""
 
     def run_wsgi(self) -> None:
-        if self.headers.get("Expect", "").lower().strip(" \t") == "100-continue":
-            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        # No "100 Continue" here, unlike werkzeug: speaking HTTP/1.1, http.server already sent it.
         self.environ = environ = self.make_environ()
         body = self._read_body(environ)
         environ["wsgi.input"] = io.BytesIO(body)
