@@ -13,15 +13,13 @@ Not timed (set-up): the local AWS server started as its own process (so it does 
 the pipeline), the orders bulk-loaded with DynamoDB's ImportTable from S3, ``order_transform``
 deployed, a throwaway SQLite Iceberg catalog.
 
-moto 5.2.5 serializes every DynamoDB response through a generic, shape-walking serializer: profiled at
-~91% of the server's time for a Query of orders. ``--fast-dynamodb-json`` starts the server with a
-benchmark-only patch that answers DynamoDB Query/Scan with ``json.dumps`` of the same result (the wire
-format is identical for these items), to show what the pipeline does once the emulator is not the
-bottleneck; the default is the stock emulator.
+The server is the stock ``lambdapipe local`` stack: DynamoDB Query/Scan pages are answered by its fast
+path (``lambdapipe.local.dynamodb_api``: moto's handler without moto's generic response serializer and
+per-page re-sort of the table), the rest by moto 5.2.5.
 
 Target (issue 8): <= 60 s for 100,000 orders on this 2-core machine.
 
-Run: .venv/bin/python benchmarks/orders.py [--orders 100000] [--concurrency 4] [--fast-dynamodb-json]
+Run: .venv/bin/python benchmarks/orders.py [--orders 100000] [--concurrency 4]
 """
 
 from __future__ import annotations
@@ -54,28 +52,6 @@ PIPELINE_BUCKET = "lambdapipe-pipeline"
 HOUR_START = datetime(2026, 4, 1, 12, tzinfo=UTC)
 DAG_ID, RUN_ID = "order_analytics_benchmark", "benchmark"
 
-# Runs in the server process only (see the module docstring).
-FAST_DYNAMODB_JSON = """
-import json, sys
-from moto.core import responses
-
-_serialize = responses.ActionResult.execute_result
-
-def execute_result(self, context):
-    operation = context.operation_model
-    if (
-        operation.service_model.service_name == "dynamodb"
-        and operation.name in ("Query", "Scan")
-        and isinstance(self.result, dict)
-    ):
-        return 200, {"Content-Type": "application/x-amz-json-1.0"}, json.dumps(self.result)
-    return _serialize(self, context)
-
-responses.ActionResult.execute_result = execute_result
-from lambdapipe.local.server import main
-sys.exit(main(sys.argv[1:]))
-"""
-
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -84,14 +60,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def local_aws_process(state_dir: Path, fast_json: bool) -> Iterator[str]:
+def local_aws_process(state_dir: Path) -> Iterator[str]:
     """``lambdapipe local`` in its own process on a free loopback port; stopped (by PID) on exit."""
     port = free_port()
     args = ["--port", str(port), "--state-dir", str(state_dir)]
-    if fast_json:
-        argv = [sys.executable, "-c", FAST_DYNAMODB_JSON, *args]
-    else:
-        argv = [str(Path(sys.executable).parent / "lambdapipe"), "local", *args]
+    argv = [str(Path(sys.executable).parent / "lambdapipe"), "local", *args]
     log = (state_dir.parent / "local-aws.log").open("wb")
     process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
@@ -266,19 +239,16 @@ def main() -> int:
     parser.add_argument("--orders", type=int, default=100_000)
     parser.add_argument("--invalid-share", type=float, default=0.1)
     parser.add_argument("--concurrency", type=int, default=4, help="invocations in flight (default 4)")
-    parser.add_argument("--fast-dynamodb-json", action="store_true", help="benchmark-only emulator patch")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="lambdapipe-bench-orders-"))
     (work / "aws").mkdir()
     try:
-        with local_aws_process(work / "aws", args.fast_dynamodb_json) as url:
+        with local_aws_process(work / "aws") as url:
             environment(url, work / "airflow")
             from lambdapipe.pipelines.orders import Window
 
-            print(
-                f"local AWS (own process) at {url}; emulator: {'fast DynamoDB JSON' if args.fast_dynamodb_json else 'stock moto'}"
-            )
+            print(f"local AWS (own process) at {url}")
             set_up(url)
             started = time.monotonic()
             bulk_load(args.orders, args.invalid_share)

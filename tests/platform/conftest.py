@@ -19,16 +19,15 @@ from tests.platform.stacks import REPO
 POSTGRES = "127.0.0.1:5432"
 POSTGRES_ROLE = "lambdapipe:lambdapipe"  # user:password, created by scripts/platform_services.sh
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
-PROBE_DAGS = Path(__file__).resolve().parent / "dags"
 SETUP_HINT = "start Postgres and Redis and create the role with scripts/platform_services.sh (CI runs it)"
 
 
 @pytest.fixture
 def dags_folder(tmp_path: Path) -> Path:
-    """The shipped DAGs (dags/*.py) plus the test probe DAG, as symlinks: the files stay the repo's."""
+    """The shipped DAGs (dags/*.py) as symlinks: the files stay the repo's."""
     folder = tmp_path / "dags"
     folder.mkdir()
-    for source in [*sorted((REPO / "dags").glob("*.py")), *sorted(PROBE_DAGS.glob("*.py"))]:
+    for source in sorted((REPO / "dags").glob("*.py")):
         (folder / source.name).symlink_to(source)
     return folder
 

@@ -4,19 +4,12 @@ A check makes its DAG run the way production does (a REST trigger, an event, the
 for the run to end, asserts through the REST API that the run and every task succeeded, checks what
 the run left behind (functions on the local AWS, rows in the tables), and returns the run document.
 
-Hooks for the pipelines in progress (each is one function here plus its name in ``PIPELINES``):
-
-- ``s3_upload_processing`` (S3 -> SQS -> AssetWatcher): its bucket, queue and S3 notification must
-  exist before the DAG is unpaused (the watcher starts polling then): create them in
-  ``stacks.running_platform`` before the unpause loop (``include/demo_infrastructure.py --no-deploy``
-  with ``stack.env``). The check uploads objects (``include/sample_uploads.py`` or
-  ``platform_aws_client(platform, "s3")``), waits with
-  ``finished_runs(platform, "s3_upload_processing", "asset_triggered", count=1)`` and reads the
-  run's rows with ``table_rows(platform, "uploads", run)``.
-- ``order_analytics`` (hourly): seed the orders it reads, then
-  ``finished_runs(platform, "order_analytics", "scheduled", count=N)`` (unpausing creates the latest
-  interval's run; N > 1 needs ``catchup=True`` and a start_date N hours back) and
-  ``table_rows(platform, "orders", run)`` for each run.
+``prepare`` runs before the DAGs are unpaused (``stacks.running_platform``): the scheduled
+``order_analytics`` runs start at the unpause and invoke ``order_transform:live`` at once, so the
+deploy DAG deploys the functions first, and the orders those runs read are seeded first (the
+orders stream's watcher starts at the stream's end, so it starts no runs of its own for them).
+``stack_environment`` makes ``order_analytics`` catch up from ``HOURLY_RUNS`` hours before the
+current one: the scheduler creates its scheduled runs by itself, one at a time.
 """
 
 from __future__ import annotations
@@ -24,14 +17,39 @@ from __future__ import annotations
 import time
 import urllib.parse
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from include.sample_orders import SampleOrder, generate_orders, write_orders
+from include.sample_uploads import make_samples, upload_samples
+from lambdapipe.pipelines import settings as pipeline_settings
+from lambdapipe.pipelines.orders import Window
 from tests.platform.stacks import REPO, Platform
 
 DEPLOY_DAG = "deploy_lambda_functions"
-PROBE_DAG = "platform_probe"
+UPLOADS_DAG = "s3_upload_processing"
+ORDERS_DAG = "order_analytics"
+CATCHUP_VARIABLE = "LAMBDAPIPE_ORDER_ANALYTICS_CATCHUP_FROM"  # read by dags/order_analytics.py
+HOURLY_RUNS = 2
+ORDERS_PER_HOUR = 40
+RESIZABLE_FORMATS = {"JPEG", "PNG", "GIF", "WEBP"}  # image_resize's; it rejects BMP and the bad files
 RUN_TIMEOUT_SECONDS = 420.0
+
+
+def stack_environment() -> tuple[tuple[str, str], ...]:
+    """For ``Settings.extra_environment``: order_analytics catches up over the last HOURLY_RUNS hours."""
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    return ((CATCHUP_VARIABLE, (hour - timedelta(hours=HOURLY_RUNS)).isoformat()),)
+
+
+def prepare(platform: Platform) -> None:
+    """Before the unpause: functions deployed through the deploy DAG, the scheduled hours' orders seeded."""
+    platform.api.unpause(DEPLOY_DAG)
+    deploy_functions(platform)
+    table = platform_aws_resource(platform, "dynamodb").Table(pipeline_settings.ORDERS_TABLE)
+    for window in scheduled_windows(platform):
+        write_orders(table, seeded_orders(window))
 
 
 def deploy_functions(platform: Platform) -> dict:
@@ -48,17 +66,91 @@ def deploy_functions(platform: Platform) -> dict:
     return run
 
 
-def scheduled_probe_commits_its_run(platform: Platform) -> dict:
-    """The scheduler creates the probe's hourly run by itself; its task commits one row to a table."""
-    [run] = finished_runs(platform, PROBE_DAG, "scheduled", count=1)
-    assert task_states(platform, run) == {"record_run": "success"}
-    rows = table_rows(platform, "pipeline_runs", run)
-    assert [row["status"] for row in rows] == ["success"], rows
-    return run
+def s3_upload_triggers_a_watcher_run(platform: Platform) -> dict:
+    """Uploads to S3 start runs through the SQS watcher; each upload is recorded once, resized or rejected."""
+    samples = make_samples(3, seed=11, max_side=300)  # three images and the four bad files
+    uploaded = {
+        upload["key"]: upload
+        for upload in upload_samples(platform_aws_client(platform, "s3"), samples, prefix="platform")
+    }
+    runs, rows = upload_runs(platform, set(uploaded))
+    assert any(run["run_type"] == "asset_triggered" for run in runs), runs
+    for run in runs:
+        if any(row["run_id"] == run["dag_run_id"] for row in rows):
+            assert set(task_states(platform, run).values()) == {"success"}, failure_report(platform, run)
+    assert sorted(row["key"] for row in rows) == sorted(uploaded), "one row per upload"
+    for row in rows:
+        upload = uploaded[row["key"]]
+        resizable = upload["defect"] is None and upload["format"] in RESIZABLE_FORMATS
+        assert (row["bucket"], row["etag"]) == (pipeline_settings.UPLOADS_BUCKET, upload["etag"])
+        assert row["status"] == ("resized" if resizable else "rejected"), (row["key"], row["reason"])
+    return next(run for run in runs if run["run_type"] == "asset_triggered")
 
 
-# Every platform test runs these, in order. Add the pipelines in progress here (see the module doc).
-PIPELINES: list[Callable[[Platform], dict]] = [deploy_functions, scheduled_probe_commits_its_run]
+def upload_runs(platform: Platform, keys: set[str]) -> tuple[list[dict], list[dict]]:
+    """The ended runs of s3_upload_processing (all successful) and their ``uploads`` rows, once a
+    watcher run has ended and the rows hold every key.
+
+    The watcher takes at most 5 messages per poll, so uploads start more than one run. Uploads at
+    the top of the hour may be claimed first by the hourly reconcile run (the watcher's runs then
+    find them taken): each is still recorded once, by one successful run.
+    """
+    deadline = time.monotonic() + RUN_TIMEOUT_SECONDS
+    while True:
+        listed = platform.api.get(f"/dags/{UPLOADS_DAG}/dagRuns?order_by=run_after&limit=1000")["dag_runs"]
+        runs = [run for run in listed if run["state"] in ("success", "failed")]
+        rows = [row for run in runs for row in table_rows(platform, "uploads", run)]
+        watched = any(run["run_type"] == "asset_triggered" for run in runs)
+        if watched and keys <= {row["key"] for row in rows}:
+            break
+        if time.monotonic() > deadline:
+            states = {run["dag_run_id"]: run["state"] for run in listed}
+            raise TimeoutError(f"uploads not all recorded after {RUN_TIMEOUT_SECONDS} s: {states}")
+        time.sleep(2)
+    for run in runs:
+        assert run["state"] == "success", failure_report(platform, run)
+    return runs, rows
+
+
+def hourly_orders_runs_are_scheduled(platform: Platform) -> dict:
+    """The scheduler runs order_analytics for each hour; each run's rows account for its hour's orders."""
+    windows = scheduled_windows(platform)
+    # The run ending at the catchup start covers the hour before it: Airflow gives it no task.
+    empty, *runs = finished_runs(platform, ORDERS_DAG, "scheduled", count=HOURLY_RUNS + 1)
+    assert task_states(platform, empty) == {}, empty
+    for run, window in zip(runs, windows, strict=True):
+        interval = (
+            datetime.fromisoformat(run["data_interval_start"]),
+            datetime.fromisoformat(run["data_interval_end"]),
+        )
+        assert interval == (window.start, window.end), run
+        assert set(task_states(platform, run).values()) == {"success"}, failure_report(platform, run)
+        orders = seeded_orders(window)
+        facts = table_rows(platform, "orders", run)
+        rejects = table_rows(platform, "order_rejects", run)
+        assert sorted(row["order_id"] for row in facts) == sorted(o.order_id for o in orders if not o.defect)
+        assert sorted(row["order_id"] for row in rejects) == sorted(o.order_id for o in orders if o.defect)
+    next_run = platform.api.get(f"/dags/{ORDERS_DAG}")["next_dagrun_run_after"]
+    assert datetime.fromisoformat(next_run) > datetime.fromisoformat(runs[-1]["run_after"])
+    return runs[-1]
+
+
+# Every platform test runs these, in order, after ``prepare``.
+PIPELINES: list[Callable[[Platform], dict]] = [
+    s3_upload_triggers_a_watcher_run,
+    hourly_orders_runs_are_scheduled,
+]
+
+
+def scheduled_windows(platform: Platform) -> list[Window]:
+    """The HOURLY_RUNS hours the scheduled runs process, from the catchup start on."""
+    first = datetime.fromisoformat(platform.stack.env[CATCHUP_VARIABLE])
+    return [Window(first + timedelta(hours=index)) for index in range(HOURLY_RUNS)]
+
+
+def seeded_orders(window: Window) -> list[SampleOrder]:
+    """The orders seeded in ``window``: the same window gives the same orders (a tenth invalid)."""
+    return generate_orders(ORDERS_PER_HOUR, start=window.start, seed=int(window.start.timestamp()) // 3600)
 
 
 def function_folders() -> list[str]:
@@ -138,14 +230,24 @@ def platform_aws_client(platform: Platform, service: str) -> Any:
     """A boto3 client for the stack's local AWS, with the stack's dummy credentials."""
     import boto3
 
+    return boto3.client(service, **_aws_arguments(platform))
+
+
+def platform_aws_resource(platform: Platform, service: str) -> Any:
+    """A boto3 resource (e.g. a DynamoDB table) on the stack's local AWS."""
+    import boto3
+
+    return boto3.resource(service, **_aws_arguments(platform))
+
+
+def _aws_arguments(platform: Platform) -> dict[str, str]:
     environment = platform.stack.env
-    return boto3.client(
-        service,
-        endpoint_url=platform.settings.aws_url,
-        region_name=environment["AWS_DEFAULT_REGION"],
-        aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
-    )
+    return {
+        "endpoint_url": platform.settings.aws_url,
+        "region_name": environment["AWS_DEFAULT_REGION"],
+        "aws_access_key_id": environment["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": environment["AWS_SECRET_ACCESS_KEY"],
+    }
 
 
 def failure_report(platform: Platform, run: dict) -> str:

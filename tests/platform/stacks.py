@@ -1,16 +1,18 @@
 """Start a real Airflow stack for a test, with ``scripts/devstack.py``, and find what it left running.
 
-``running_platform`` waits until every DAG file is parsed and every DAG is unpaused, and ends every
-process the stack started (by PID) however the block exits.
+``running_platform`` creates the demo's AWS resources, waits until every DAG file is parsed, lets
+the test prepare what must exist before the DAGs run by themselves, unpauses every DAG, and ends
+every process the stack started (by PID) however the block exits.
 """
 
 from __future__ import annotations
 
 import contextlib
 import socket
+import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,16 +43,36 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_platform(settings: devstack.Settings) -> Iterator[Platform]:
-    """Start the stack, wait for every DAG file to be parsed without import errors, unpause every DAG.
+def running_platform(
+    settings: devstack.Settings, prepare: Callable[[Platform], None] | None = None
+) -> Iterator[Platform]:
+    """Start the stack, create the demo infrastructure, wait for every DAG file to be parsed without
+    import errors, run ``prepare``, unpause every DAG.
 
+    The infrastructure comes first: the S3 watcher polls its queue as soon as its DAG is unpaused.
     Whatever happens, every process the stack started is ended (by PID) when the block exits.
     """
     with devstack.running_stack(settings) as stack:
-        api = AirflowApi(settings)
-        for dag_id in sorted(wait_for_dag_files(api, settings.dags_folder)):
-            api.unpause(dag_id)
-        yield Platform(settings, stack, api)
+        platform = Platform(settings, stack, AirflowApi(settings))
+        create_demo_infrastructure(stack)
+        dag_ids = wait_for_dag_files(platform.api, settings.dags_folder)
+        if prepare is not None:
+            prepare(platform)
+        for dag_id in sorted(dag_ids):
+            platform.api.unpause(dag_id)
+        yield platform
+
+
+def create_demo_infrastructure(stack: devstack.Stack) -> None:
+    """Buckets, queues, topics and tables as ``make run`` creates them; functions are left to the deploy DAG."""
+    result = subprocess.run(
+        [sys.executable, "include/demo_infrastructure.py", "--no-deploy"],
+        cwd=REPO,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, f"include/demo_infrastructure.py failed:\n{result.stderr[-3000:]}"
 
 
 def wait_for_dag_files(api: AirflowApi, folder: Path) -> set[str]:

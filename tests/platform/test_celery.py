@@ -36,8 +36,9 @@ def test_pipelines_spread_over_celery_workers_on_postgres_and_redis(
         celery_workers=1,
         worker_concurrency=max(1, len(pipelines.function_folders()) - 1),  # fewer slots than deploy tasks
         tables_catalog_url=postgres_database,
+        extra_environment=pipelines.stack_environment(),
     )
-    with running_platform(settings) as platform:
+    with running_platform(settings, pipelines.prepare) as platform:
         runs = [pipeline(platform) for pipeline in pipelines.PIPELINES]
         for run in runs:
             assert set(workers_by_task(platform, run).values()) == {"worker-1"}

@@ -63,6 +63,7 @@ class LocalAws:
         from moto.server import DomainDispatcherApplication, create_backend_app
         from werkzeug.serving import make_server
 
+        from lambdapipe.local.dynamodb_api import DynamoDbFastPath
         from lambdapipe.local.http_server import KeepAliveRequestHandler
         from lambdapipe.local.invoke_api import InvokeFastPath
         from lambdapipe.local.middleware import AwsRequestMiddleware
@@ -71,7 +72,8 @@ class LocalAws:
         preload("s3", "lambda", "dynamodb", "sqs", "sns")
 
         moto_app = DomainDispatcherApplication(create_backend_app)
-        app = AwsRequestMiddleware(InvokeFastPath(moto_app, lambda: self._service), self.faults, self.calls)
+        fast_paths = InvokeFastPath(DynamoDbFastPath(moto_app), lambda: self._service)
+        app = AwsRequestMiddleware(fast_paths, self.faults, self.calls)
         self._server = make_server(
             self.host,
             self.port,
