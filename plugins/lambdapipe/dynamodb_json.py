@@ -3,11 +3,18 @@
 Numbers become ``int`` when whole and otherwise stay exact decimal strings (never floats), the shape
 the Lambda functions and the tables accept. Converting the wire format directly is several times
 faster than boto3's ``TypeDeserializer`` plus a Decimal pass, which matters at 100,000 items.
+:func:`read_items` goes further and keeps botocore from parsing the items at all.
 """
 
 from __future__ import annotations
 
+import json
+from contextvars import ContextVar
 from typing import Any
+
+# Set while read_items pages through a Query/Scan: only those calls' items skip botocore's parser.
+_reading_raw_items: ContextVar[bool] = ContextVar("lambdapipe_reading_raw_items", default=False)
+_HANDLER_ID = "lambdapipe-raw-dynamodb-items"
 
 
 class UnknownAttributeTypeError(ValueError):
@@ -40,3 +47,38 @@ def plain_value(value: dict[str, Any]) -> Any:
 
 def _number(text: str) -> int | str:
     return int(text) if text.lstrip("-").isdigit() else text
+
+
+def read_items(dynamodb: Any, operation: str, **params: Any) -> list[dict[str, Any]]:
+    """Every item of a paginated ``Query`` or ``Scan`` (``operation``), as plain JSON values.
+
+    botocore parses each attribute of each item against the response shape, ~100 µs per order-sized
+    item, most of reading 100,000 orders. The items' wire format is already what :func:`plain_item`
+    reads, so they are taken from the response body before botocore parses the rest of the page
+    (counts, ``LastEvaluatedKey``: the paginator still uses the parsed key). Same answer on AWS and
+    on any endpoint; only binary values differ from boto3's, staying base64 text.
+    """
+    if operation not in ("Query", "Scan"):
+        raise ValueError(f"read_items reads Query or Scan pages, not {operation!r}")
+    dynamodb.meta.events.register(
+        f"before-parse.dynamodb.{operation}", _take_raw_items, unique_id=f"{_HANDLER_ID}-{operation}"
+    )
+    token = _reading_raw_items.set(True)
+    try:
+        pages = dynamodb.get_paginator(operation.lower()).paginate(**params)
+        return [plain_item(item) for page in pages for item in page.get("Items", [])]
+    finally:
+        _reading_raw_items.reset(token)
+
+
+def _take_raw_items(
+    response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any
+) -> None:
+    """botocore ``before-parse`` hook: move a successful page's ``Items`` past the parser, unparsed."""
+    if not _reading_raw_items.get() or response_dict.get("status_code") != 200:
+        return
+    page = json.loads(response_dict["body"])
+    items = page.pop("Items", None)
+    if items is not None:
+        response_dict["body"] = json.dumps(page).encode()
+        customized_response_dict["Items"] = items

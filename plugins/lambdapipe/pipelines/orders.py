@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from lambdapipe.dynamodb_json import plain_item
+from lambdapipe.dynamodb_json import read_items
 
 ORDERS_INDEX = "by_order_hour"
 ORDER_BUCKETS = 8  # changing it means rewriting every order's order_bucket
@@ -196,13 +196,14 @@ def extract_orders(
 
 
 def _query_bucket(dynamodb: Any, table_name: str, bucket: str) -> list[dict[str, Any]]:
-    pages = dynamodb.get_paginator("query").paginate(
+    return read_items(
+        dynamodb,
+        "Query",
         TableName=table_name,
         IndexName=ORDERS_INDEX,
         KeyConditionExpression="order_bucket = :bucket",
         ExpressionAttributeValues={":bucket": {"S": bucket}},
     )
-    return [plain_item(item) for page in pages for item in page.get("Items", [])]
 
 
 def _scan_windows(
@@ -212,14 +213,15 @@ def _scan_windows(
     high = order_time(max(windows).end - _LAST_MICROSECOND)
 
     def scan(segment: int) -> list[dict[str, Any]]:
-        pages = dynamodb.get_paginator("scan").paginate(
+        return read_items(
+            dynamodb,
+            "Scan",
             TableName=table_name,
             Segment=segment,
             TotalSegments=segments,
             FilterExpression="order_time BETWEEN :low AND :high",
             ExpressionAttributeValues={":low": {"S": low}, ":high": {"S": high}},
         )
-        return [plain_item(item) for page in pages for item in page.get("Items", [])]
 
     wanted = {window.hour: window for window in windows}
     found: dict[Window, list[dict[str, Any]]] = {window: [] for window in windows}
