@@ -1,7 +1,9 @@
 """Fail loudly when moto changes under us.
 
-The local stack replaces a handful of moto internals. A moto upgrade that renames or reshapes any of
-them would otherwise fail in strange ways deep inside a test; this check names what changed.
+The local stack replaces a handful of moto internals and builds on a few more (the DynamoDB read fast
+path calls moto's table internals and subclasses its handler). A moto upgrade that renames or
+reshapes any of them would otherwise fail in strange ways deep inside a test; this check names what
+changed.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from importlib import import_module
 
 SUPPORTED_MOTO_VERSION = "5.2.5"
 
-# (module, attribute path, parameter names the patch relies on)
+# (module, attribute path, parameter names the patch or the fast path relies on)
 PATCHED_SIGNATURES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("moto.core.responses", "gen_amzn_requestid_long", ("headerdict",)),
     ("moto.awslambda.responses", "LambdaResponse.invoke", ("self",)),
@@ -56,6 +58,28 @@ PATCHED_SIGNATURES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         "LogsBackend.put_log_events",
         ("self", "log_group_name", "log_stream_name", "log_events"),
     ),
+    # lambdapipe.local.dynamodb_api
+    (
+        "moto.dynamodb.models",
+        "DynamoDBBackend.query",
+        ("self", "table_name", "hash_key_dict", "range_comparison", "range_value_dicts", "limit"),
+    ),
+    ("moto.dynamodb.models", "DynamoDBBackend.scan", ("self", "table_name", "filters", "limit")),
+    (
+        "moto.dynamodb.models.table",
+        "Table.query",
+        ("self", "hash_key", "range_comparison", "range_objs", "limit", "exclusive_start_key"),
+    ),
+    ("moto.dynamodb.models.table", "Table.scan", ("self", "filters", "limit", "exclusive_start_key")),
+    ("moto.dynamodb.models.table", "Table._get_last_evaluated_key", ("self", "last_result", "index_name")),
+    (
+        "moto.dynamodb.models.table",
+        "Table._generate_attr_to_sort_by",
+        ("self", "hash_key_attrs", "range_key_attrs"),
+    ),
+    ("moto.dynamodb.models", "get_filter_expression", ("expr", "names", "values")),
+    ("moto.dynamodb.responses", "DynamoHandler.serialized", ("self", "action_result")),
+    ("moto.dynamodb.responses", "DynamoHandler._enrich_response", ("headers", "body")),
 )
 
 # Lambda operations moto lacks and lambdapipe adds (provisioned_concurrency.py): if moto gains one, ours
