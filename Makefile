@@ -27,10 +27,13 @@ help:
 
 install: python-env $(NODE_SDK_STAMP)
 
+# --compile-bytecode: with PYTHONDONTWRITEBYTECODE set (as on this machine) Python never caches
+# bytecode, and every Airflow process would compile its imports again: 4 s instead of 1.4 s for
+# `import airflow.sdk`, twice the DAG parse times. Compiling once at install costs ~18 s.
 python-env:
 	@command -v uv >/dev/null || python3 -m pip install --user --quiet "uv==$(UV_VERSION)" \
 		|| python3 -m pip install --user --quiet --break-system-packages "uv==$(UV_VERSION)"
-	uv sync --frozen
+	uv sync --frozen --compile-bytecode
 
 $(NODE_SDK_STAMP):
 	@command -v npm >/dev/null || { echo "npm not found: install Node.js 20+ (Node.js Lambda handlers)"; exit 1; }

@@ -44,7 +44,7 @@ CATCHUP_FROM = datetime.fromisoformat(_catchup_from) if _catchup_from else None
 
 new_orders = Asset(
     name="orders_stream",
-    uri=f"dynamodb://{settings.ORDERS_TABLE}/stream",
+    uri=f"x-dynamodb-stream://{settings.ORDERS_TABLE}",
     watchers=[
         AssetWatcher(
             name="orders_table_stream",

@@ -27,7 +27,7 @@ AWS_CONN_ID = "aws_default"
 
 upload_events = Asset(
     name="s3_upload_events",
-    uri=f"sqs://{settings.UPLOAD_EVENTS_QUEUE}",
+    uri=f"x-sqs://{settings.UPLOAD_EVENTS_QUEUE}",
     watchers=[
         AssetWatcher(
             name="upload_events_queue",
