@@ -101,7 +101,7 @@ class Settings:
         aws_connection = {
             "conn_type": "aws",
             "login": "test",
-            "password": "test",
+            "password": "testing",  # 5+ characters: the secrets masker skips shorter ones, with a warning
             "extra": {"endpoint_url": self.aws_url, "region_name": REGION},
         }
         return {
@@ -128,7 +128,7 @@ class Settings:
             "AWS_ENDPOINT_URL": self.aws_url,
             "AWS_DEFAULT_REGION": REGION,
             "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_SECRET_ACCESS_KEY": "testing",
             "LAMBDAPIPE_NODE_SDK_DIR": str(REPO / ".local" / "node-sdk"),
             # The local stack starts empty: the first commit creates the tables' warehouse bucket.
             "AIRFLOW__LAMBDAPIPE__TABLES_CREATE_BUCKET": "true",
