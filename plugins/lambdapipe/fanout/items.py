@@ -7,7 +7,6 @@ fan-out itself (possibly in the triggerer) then only needs a small, serializable
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 from typing import Any
 from urllib.parse import urlparse
 
@@ -52,29 +51,10 @@ def s3_items(s3_client: Any, uri: str, mode: str) -> list[Any]:
 
 
 def dynamodb_items(dynamodb_client: Any, query: dict[str, Any]) -> list[Any]:
-    """Every item of a low-level ``Query`` (all pages), as plain JSON (numbers exact: int or string)."""
-    from boto3.dynamodb.types import TypeDeserializer
+    """Every item of a low-level ``Query`` (all pages), as plain JSON: numbers exact (int or decimal
+    string), binary values as base64 text (see :func:`lambdapipe.dynamodb_json.read_items`)."""
+    from lambdapipe.dynamodb_json import read_items
 
     if "TableName" not in query:
         raise ItemSourceError("items_dynamodb_query needs TableName (and the Query's other parameters)")
-    deserializer = TypeDeserializer()
-    items = []
-    for page in dynamodb_client.get_paginator("query").paginate(**query):
-        for raw in page.get("Items", []):
-            items.append(_plain({key: deserializer.deserialize(value) for key, value in raw.items()}))
-    return items
-
-
-def _plain(value: Any) -> Any:
-    """DynamoDB numbers are Decimals: integral ones become int, others an exact decimal string."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else str(value)
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    if isinstance(value, set):
-        return sorted(_plain(item) for item in value)
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return value
+    return read_items(dynamodb_client, "Query", **query)
