@@ -134,12 +134,7 @@ class ExecutionEnvironment:
         """Wait for the answer, policing the timeout, the memory limit and the process's life."""
         while not invocation.finished.wait(min(POLL_INTERVAL_S, max(0.0, deadline - time.monotonic()))):
             if self._peak_memory_mb() > self.spec.memory_size:
-                self._kill()
-                return {
-                    "errorType": "Runtime.OutOfMemory",
-                    "errorMessage": f"RequestId: {invocation.request_id} Error: Runtime exited with error: "
-                    "signal: killed",
-                }
+                return self._out_of_memory(invocation.request_id)
             if not self.alive:
                 invocation.finished.wait(POLL_INTERVAL_S)
                 if invocation.finished.is_set():
@@ -152,10 +147,21 @@ class ExecutionEnvironment:
                     "errorMessage": f"RequestId: {invocation.request_id} Error: Task timed out after "
                     f"{self.spec.timeout:.2f} seconds",
                 }
+        if self._peak_memory_mb() > self.spec.memory_size:
+            # VmHWM is a high-water mark: a spike between two polls is still seen once the call ends.
+            return self._out_of_memory(invocation.request_id)
         if invocation.error is not None and not self._survives_error():
             # The runtime reported the error and exited (uncaught exception): the environment is gone.
             return invocation.error
         return None
+
+    def _out_of_memory(self, request_id: str) -> dict:
+        """Over the memory size: Lambda kills the runtime, whatever the handler was about to return."""
+        self._kill()
+        return {
+            "errorType": "Runtime.OutOfMemory",
+            "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: signal: killed",
+        }
 
     def _survives_error(self) -> bool:
         """After an error a runtime either polls /next again or exits (Node.js on uncaught errors)."""
@@ -198,7 +204,6 @@ class ExecutionEnvironment:
         fatal: bool = False,
         init_failed: bool = False,
     ) -> Outcome:
-        memory = self._peak_memory_mb()
         return Outcome(
             request_id=request_id,
             payload=payload,
@@ -206,7 +211,7 @@ class ExecutionEnvironment:
             logs=self._take_logs(),
             duration_ms=duration_ms,
             init_duration_ms=init_duration_ms,
-            max_memory_mb=memory or self._last_memory_mb,
+            max_memory_mb=self._last_memory_mb,  # read by _wait as the call ended, or before a kill
             fatal=fatal,
             init_failed=init_failed,
         )
