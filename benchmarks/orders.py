@@ -180,17 +180,12 @@ def read_with_boto3_deserializer(window: Any) -> tuple[int, float]:
     import boto3
     from boto3.dynamodb.types import TypeDeserializer
 
-    from lambdapipe.pipelines.orders import ORDERS_INDEX
+    from lambdapipe.pipelines.orders import bucket_query
 
     dynamodb, deserializer = boto3.client("dynamodb"), TypeDeserializer()
 
     def read_bucket(bucket: str) -> int:
-        pages = dynamodb.get_paginator("query").paginate(
-            TableName=TABLE,
-            IndexName=ORDERS_INDEX,
-            KeyConditionExpression="order_bucket = :bucket",
-            ExpressionAttributeValues={":bucket": {"S": bucket}},
-        )
+        pages = dynamodb.get_paginator("query").paginate(**bucket_query(TABLE, bucket))
         items = [
             {name: deserializer.deserialize(value) for name, value in item.items()}
             for page in pages

@@ -195,15 +195,18 @@ def extract_orders(
     return {window: sorted(items, key=_sort_key) for window, items in found.items()}
 
 
+def bucket_query(table_name: str, bucket: str) -> dict[str, Any]:
+    """The ``Query`` parameters that read one hour-shard of orders through the index."""
+    return {
+        "TableName": table_name,
+        "IndexName": ORDERS_INDEX,
+        "KeyConditionExpression": "order_bucket = :bucket",
+        "ExpressionAttributeValues": {":bucket": {"S": bucket}},
+    }
+
+
 def _query_bucket(dynamodb: Any, table_name: str, bucket: str) -> list[dict[str, Any]]:
-    return read_items(
-        dynamodb,
-        "Query",
-        TableName=table_name,
-        IndexName=ORDERS_INDEX,
-        KeyConditionExpression="order_bucket = :bucket",
-        ExpressionAttributeValues={":bucket": {"S": bucket}},
-    )
+    return read_items(dynamodb, "Query", **bucket_query(table_name, bucket))
 
 
 def _scan_windows(
