@@ -3,6 +3,7 @@ tolerance, a retry that resumes, the deferrable path, and item batching. Results
 
 from __future__ import annotations
 
+import gc
 import json
 import random
 from collections.abc import Callable
@@ -123,6 +124,29 @@ def test_1000_items_with_2_percent_failures_under_the_tolerance_succeed_with_eve
     assert {(record["dag_id"], record["task_id"]) for record in metrics} == {("map_under_tolerance", "map")}
     assert stored_summary(aws, "map_under_tolerance", run.run_id) == summary
     assert xcom(run, "map", "_link_LambdaFunctionLink") == "/lambdapipe/functions/double"
+
+
+def test_a_worker_fan_out_keeps_full_collections_off_startup_objects_and_unfreezes_them_after(
+    aws: LocalAws, aws_connection: str, doubler: str
+) -> None:
+    freeze_counts: list[int] = []
+
+    def during_collection(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            freeze_counts.append(gc.get_freeze_count())
+
+    with DAG(dag_id="map_gc_frozen", schedule=None) as dag:
+        map_over_items(items=ITEMS[:200])
+    gc.callbacks.append(during_collection)
+    try:
+        run = run_dag(dag)
+    finally:
+        gc.callbacks.remove(during_collection)
+
+    assert task_states(run) == {"map": "success"}
+    assert gc.get_freeze_count() == 0
+    # The fan-out's collections ran with the objects the task held before it frozen, never scanned.
+    assert max(freeze_counts) > 10_000
 
 
 def test_failures_over_the_tolerance_fail_the_task_naming_the_counts_and_the_results_location(

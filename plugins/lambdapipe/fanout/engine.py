@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -348,6 +350,22 @@ def _per_item_results(result: Any, count: int, batched: bool) -> list[Any] | Non
     if isinstance(result, list) and len(result) == count:
         return result
     return None
+
+
+@contextmanager
+def startup_objects_frozen() -> Iterator[None]:
+    """Keep the garbage collector's full passes off the objects a task process already holds.
+
+    Why: a task process holds ~140,000 tracked objects (Airflow, botocore, the DAG) that live until it
+    exits. Scanning them is a full collection: a ~100 ms pause of the event loop that every in-flight
+    invocation waits out, measured once per 1,000 invocations (~4% of a fan-out). Only for a worker's
+    own process: the long-running triggerer is left as it is.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 async def run_fan_out(

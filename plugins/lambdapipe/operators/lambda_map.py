@@ -120,7 +120,7 @@ class LambdaMapOperator(AwsBaseOperator[LambdaHook]):
         self.deferrable = deferrable
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from lambdapipe.fanout.engine import run_fan_out
+        from lambdapipe.fanout.engine import run_fan_out, startup_objects_frozen
 
         config = self._prepare(context)
         LambdaFunctionLink.persist(
@@ -145,7 +145,8 @@ class LambdaMapOperator(AwsBaseOperator[LambdaHook]):
                 method_name="execute_complete",
                 timeout=self.execution_timeout or timedelta(hours=24),
             )
-        summary = asyncio.run(run_fan_out(config, self._hook_parameters, self.log.info))
+        with startup_objects_frozen():
+            summary = asyncio.run(run_fan_out(config, self._hook_parameters, self.log.info))
         return self._finish(summary)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
