@@ -1,4 +1,4 @@
-"""Deploy tests run against one in-process local AWS stack per session, reset before each test.
+"""Deploy tests run against the session's in-process local AWS stack (tests/conftest.py), reset per test.
 
 Two ways to reach it, as in production: the AWS environment variables (``AWS_ENDPOINT_URL``; the CLI
 and ``FunctionDeployer`` with ``aws_conn_id=None``) or the ``aws_default`` Airflow connection
@@ -7,9 +7,8 @@ and ``FunctionDeployer`` with ``aws_conn_id=None``) or the ``aws_default`` Airfl
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,22 +16,6 @@ import pytest
 
 from lambdapipe.deployment import DeployResult, FunctionDeployer
 from lambdapipe.local import LocalAws
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="session")
-def local_aws_server() -> Iterator[LocalAws]:
-    sdk = os.environ.get("LAMBDAPIPE_NODE_SDK_DIR") or REPO_ROOT / ".local" / "node-sdk"
-    with LocalAws(async_retry_delays_s=(0.2, 0.4), idle_timeout_s=60, node_sdk_dir=sdk) as aws:
-        yield aws
-
-
-@pytest.fixture
-def aws(local_aws_server: LocalAws) -> LocalAws:
-    """A clean stack: no resources, no warm environments, no faults, zero call counts."""
-    local_aws_server.reset()
-    return local_aws_server
 
 
 @pytest.fixture
@@ -63,34 +46,3 @@ def deploy(aws_environment: dict[str, str]) -> Callable[..., DeployResult]:
         ).run()
 
     return run
-
-
-@pytest.fixture
-def lambda_client(aws: LocalAws) -> Any:
-    """A Lambda client with no retries and a read timeout above the functions' timeouts."""
-    from botocore.config import Config
-
-    return aws.client("lambda", config=Config(retries={"max_attempts": 0}, read_timeout=120))
-
-
-@pytest.fixture(scope="session")
-def airflow_db() -> None:
-    """Create the metadata tables in the session's throwaway AIRFLOW_HOME (set by tests/conftest.py)."""
-    from airflow.utils.db import initdb
-
-    initdb()
-
-
-@pytest.fixture
-def aws_connection(aws: LocalAws, airflow_db: None, monkeypatch: pytest.MonkeyPatch) -> str:
-    """``aws_default`` pointing at the local stack; no AWS_* variable, so only the connection can be used."""
-    for key in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
-        monkeypatch.delenv(key, raising=False)
-    connection = {
-        "conn_type": "aws",
-        "login": "testing",
-        "password": "testing",
-        "extra": {"endpoint_url": aws.endpoint_url, "region_name": "us-east-1"},
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(connection))
-    return "aws_default"

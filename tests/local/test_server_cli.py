@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from lambdapipe.local.admin_client import LocalAwsAdmin
-from tests.local.conftest import ASSUME_ROLE, FUNCTIONS
+from tests.aws_setup import LAMBDA_ASSUME_ROLE
+from tests.local.conftest import FUNCTIONS
 from tests.local.helpers import zip_folder
 
 VENV_BIN = Path(sys.executable).parent
@@ -103,7 +104,7 @@ def test_aws_cli_creates_and_invokes_a_function(server, cli_env, tmp_path, name,
         "--role-name",
         f"{name}-role",
         "--assume-role-policy-document",
-        ASSUME_ROLE,
+        LAMBDA_ASSUME_ROLE,
     )["Role"]["Arn"]
     created = aws_cli(
         cli_env,

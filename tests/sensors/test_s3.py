@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +16,7 @@ from lambdapipe.local import LocalAws
 from lambdapipe.s3_event_queue import take_objects
 from lambdapipe.s3_events import ObjectFilter
 from lambdapipe.sensors.s3 import S3UploadSensor
+from tests.aws_setup import use_aws_default_connection
 from tests.deploy.dag_runs import register, task_states, xcom_return_values
 
 pytestmark = pytest.mark.timeout(300)
@@ -64,28 +64,11 @@ def local_aws() -> Iterator[LocalAws]:
         yield aws
 
 
-@pytest.fixture(scope="module")
-def airflow_db() -> None:
-    from airflow.utils.db import initdb
-
-    initdb()
-
-
 @pytest.fixture
 def bucket(local_aws: LocalAws, airflow_db: None, monkeypatch: pytest.MonkeyPatch) -> NotifyingBucket:
     """A fresh stack with the bucket and its queue; tasks reach it only through ``aws_default``."""
     local_aws.reset()
-    for key in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-    connection = {
-        "conn_type": "aws",
-        "login": "testing",
-        "password": "testing",
-        "extra": {"endpoint_url": local_aws.endpoint_url, "region_name": "us-east-1"},
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(connection))
+    use_aws_default_connection(local_aws.endpoint_url, monkeypatch)
     s3, sqs = local_aws.client("s3"), local_aws.client("sqs")
     s3.create_bucket(Bucket=BUCKET)
     queue_url = sqs.create_queue(QueueName="photo-events")["QueueUrl"]

@@ -12,6 +12,7 @@ import pytest
 from lambdapipe.local import LocalAws
 from lambdapipe.tables.catalog import ensure_table, open_catalog
 from lambdapipe.tables.config import TablesConfig
+from tests.aws_setup import use_aws_default_connection
 
 WAREHOUSE_BUCKET = "lambdapipe-tables"
 
@@ -52,14 +53,6 @@ def orders(tables_config: TablesConfig, catalog):
     return ensure_table("orders", tables_config, catalog)
 
 
-@pytest.fixture(scope="session")
-def airflow_db() -> None:
-    """The metadata tables in the session's throwaway AIRFLOW_HOME (set by tests/conftest.py)."""
-    from airflow.utils.db import initdb
-
-    initdb()
-
-
 @pytest.fixture
 def connections(
     aws: LocalAws, tables_config: TablesConfig, airflow_db: None, monkeypatch: pytest.MonkeyPatch
@@ -69,14 +62,7 @@ def connections(
     No AWS_* variable is left, so only the connections can work, as on a deployment. Returns the
     same settings for the test's own reads.
     """
-    for key in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
-        monkeypatch.delenv(key, raising=False)
-    aws_default = {
-        "conn_type": "aws",
-        "login": "testing",
-        "password": "testing",
-        "extra": {"endpoint_url": aws.endpoint_url, "region_name": "us-east-1"},
-    }
+    use_aws_default_connection(aws.endpoint_url, monkeypatch)
     tables = {
         "conn_type": "generic",
         "extra": {
@@ -85,7 +71,6 @@ def connections(
             "create_bucket": True,
         },
     }
-    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(aws_default))
     monkeypatch.setenv("AIRFLOW_CONN_LAMBDAPIPE_TABLES", json.dumps(tables))
     return TablesConfig(
         catalog_uri=tables_config.sql_uri, warehouse=tables_config.warehouse, create_bucket=True

@@ -18,6 +18,7 @@ import pytest
 
 from lambdapipe.local import LocalAws
 from lambdapipe.tables.config import TablesConfig
+from tests.aws_setup import use_aws_default_connection
 
 WAREHOUSE_BUCKET = "lambdapipe-ui-tests"
 
@@ -26,14 +27,6 @@ WAREHOUSE_BUCKET = "lambdapipe-ui-tests"
 def local_aws() -> Iterator[LocalAws]:
     with LocalAws(idle_timeout_s=60) as aws:
         yield aws
-
-
-@pytest.fixture(scope="session")
-def airflow_db() -> None:
-    """The metadata tables in the session's throwaway AIRFLOW_HOME (set by tests/conftest.py)."""
-    from airflow.utils.db import initdb
-
-    initdb()
 
 
 @pytest.fixture(scope="session")
@@ -67,24 +60,16 @@ def connections(local_aws: LocalAws, tmp_path: Path, monkeypatch: pytest.MonkeyP
     test's own writes.
     """
     local_aws.reset()
-    for key in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
-        monkeypatch.delenv(key, raising=False)
+    use_aws_default_connection(local_aws.endpoint_url, monkeypatch)
     config = TablesConfig(
         catalog_uri=f"sqlite:///{tmp_path / 'catalog.db'}",
         warehouse=f"s3://{WAREHOUSE_BUCKET}/{uuid.uuid4().hex[:8]}",
         aws_conn_id="aws_default",
         create_bucket=True,
     )
-    aws_default = {
-        "conn_type": "aws",
-        "login": "testing",
-        "password": "testing",
-        "extra": {"endpoint_url": local_aws.endpoint_url, "region_name": "us-east-1"},
-    }
     tables = {
         "conn_type": "generic",
         "extra": {"catalog_uri": config.catalog_uri, "warehouse": config.warehouse, "create_bucket": True},
     }
-    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(aws_default))
     monkeypatch.setenv("AIRFLOW_CONN_LAMBDAPIPE_TABLES", json.dumps(tables))
     return config
