@@ -36,6 +36,8 @@ upload_events = Asset(
                 sqs_queue=settings.queue_url(settings.UPLOAD_EVENTS_QUEUE),
                 aws_conn_id=AWS_CONN_ID,
                 region_name=settings.REGION,
+                # SQS's most per receive (the trigger's default is 5): fewer, larger runs in a burst.
+                max_messages=10,
                 waiter_delay=1,
             ),
         )

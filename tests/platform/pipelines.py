@@ -91,7 +91,7 @@ def upload_runs(platform: Platform, keys: set[str]) -> tuple[list[dict], list[di
     """The ended runs of s3_upload_processing (all successful) and their ``uploads`` rows, once a
     watcher run has ended and the rows hold every key.
 
-    The watcher takes at most 5 messages per poll, so uploads start more than one run. Uploads at
+    The watcher takes at most 10 messages per poll, so uploads may start more than one run. Uploads at
     the top of the hour may be claimed first by the hourly reconcile run (the watcher's runs then
     find them taken): each is still recorded once, by one successful run.
     """
