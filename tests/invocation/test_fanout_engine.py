@@ -1,9 +1,10 @@
-"""The fan-out engine's concurrency: the AIMD limiter on its own, then the engine under injected throttles."""
+"""The fan-out engine: its GC freeze, the AIMD limiter on its own, then the engine under injected throttles."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 from collections.abc import Callable
 from typing import Any
 
@@ -12,10 +13,21 @@ import pytest
 from lambdapipe.fanout import run_store
 from lambdapipe.fanout.batching import BatchingError, make_batches
 from lambdapipe.fanout.concurrency import AdaptiveLimiter
-from lambdapipe.fanout.engine import FanOut, FanOutConfig
+from lambdapipe.fanout.engine import FanOut, FanOutConfig, startup_objects_frozen
 from lambdapipe.invocation import FunctionInfo
 from lambdapipe.local import LocalAws
 from lambdapipe.local.faults import FaultRule
+
+
+def test_freezing_for_a_fan_out_keeps_what_a_forking_parent_froze_frozen_afterwards() -> None:
+    gc.freeze()  # as LocalExecutor does before forking its workers
+    try:
+        frozen_by_parent = gc.get_freeze_count()
+        with startup_objects_frozen():
+            pass
+        assert gc.get_freeze_count() >= frozen_by_parent > 0
+    finally:
+        gc.unfreeze()
 
 
 def test_the_limiter_admits_no_more_than_its_limit_until_one_is_released() -> None:

@@ -360,12 +360,18 @@ def startup_objects_frozen() -> Iterator[None]:
     exits. Scanning them is a full collection: a ~100 ms pause of the event loop that every in-flight
     invocation waits out, measured once per 1,000 invocations (~4% of a fan-out). Only for a worker's
     own process: the long-running triggerer is left as it is.
+
+    A process forked from a frozen parent (LocalExecutor freezes before forking its workers, against
+    copy-on-write) stays frozen: ``gc`` can only unfreeze everything, so then the objects frozen here
+    stay frozen too, until the task process exits.
     """
+    frozen_before = gc.get_freeze_count()
     gc.freeze()
     try:
         yield
     finally:
-        gc.unfreeze()
+        if not frozen_before:
+            gc.unfreeze()
 
 
 async def run_fan_out(
