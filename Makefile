@@ -13,7 +13,10 @@ NODE_SDK_DIR := .local/node-sdk
 NODE_SDK_PACKAGES := @aws-sdk/client-s3@3.1175.0 @aws-sdk/client-dynamodb@3.1169.0
 NODE_SDK_STAMP := $(NODE_SDK_DIR)/.installed-$(shell echo '$(NODE_SDK_PACKAGES)' | cksum | cut -d' ' -f1)
 
-.PHONY: help install python-env test lint fmt run demo stop status bench
+# Test processes: two share this 2-core machine's cores while the other waits on a server.
+PYTEST_WORKERS ?= 2
+
+.PHONY: help install python-env test-prerequisites test lint fmt run demo stop status bench
 
 help:
 	@echo "make run     start Airflow + the local AWS stack in the foreground (Ctrl-C stops everything)"
@@ -24,6 +27,7 @@ help:
 	@echo "make lint    ruff check + ruff format --check;  make fmt: apply them"
 	@echo "make bench   DAG parse times and package import time"
 	@echo "make install create .venv from uv.lock and install the Node.js AWS SDK"
+	@echo "make test-prerequisites  Node.js, Chromium, Postgres, Redis for the tests (make test runs it)"
 
 install: python-env $(NODE_SDK_STAMP)
 
@@ -42,10 +46,14 @@ $(NODE_SDK_STAMP):
 	npm install --prefix $(NODE_SDK_DIR) --no-audit --no-fund --save-exact --loglevel=error $(NODE_SDK_PACKAGES)
 	touch $@
 
-test: install
+# Node.js, Chromium, Postgres and Redis with the test role: installed and started when missing.
+test-prerequisites:
+	@bash scripts/test_prerequisites.sh
+
+test: install test-prerequisites
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 lint: python-env
 	$(VENV)/bin/ruff check .

@@ -33,8 +33,37 @@ os.environ.update(
 )
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Stop at once, in one line, when something the suite needs outside Python is missing."""
+    from tests.support.orphans import note_orphans_at_start
+    from tests.support.prerequisites import missing_prerequisites
+
+    note_orphans_at_start()
+    missing = missing_prerequisites()
+    if missing:
+        pytest.exit(
+            f"missing test prerequisites: {'; '.join(missing)} (make test sets them up)", returncode=4
+        )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``--dist loadgroup``), one group per test folder (per file at the top).
+
+    moto keeps its state per process, so every in-process local stack of a worker shares it: a
+    folder's session-scoped stack must not see another folder's ``aws.reset()`` between its tests.
+    """
+    for item in items:
+        relative = Path(item.path).relative_to(REPO_ROOT / "tests")
+        group = relative.parts[0] if len(relative.parts) > 1 else relative.stem
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
+    from tests.support.orphans import end_leftover_processes
+
+    if end_leftover_processes() and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")

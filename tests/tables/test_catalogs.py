@@ -1,6 +1,6 @@
 """The same write path with the catalog in Postgres (the compose stack, distributed runs) or in Glue.
 
-Postgres: needs a server on 127.0.0.1:5432 (trust auth, user postgres); each test creates its own
+Postgres: the test role on 127.0.0.1:5432 (``make test`` creates it); each test creates its own
 database and drops it afterwards. Glue: the local stack's (moto's) Glue, not AWS's.
 """
 
@@ -15,15 +15,14 @@ from lambdapipe.tables.catalog import ensure_table, open_catalog
 from lambdapipe.tables.config import TablesConfig
 from lambdapipe.tables.query import read_table, snapshot_for_run
 from lambdapipe.tables.writer import airflow_snapshot_properties, commit_run
+from tests.support.prerequisites import POSTGRES_URL
 from tests.tables.helpers import DAG_ID, order_ids, order_table, run_key
-
-SERVER = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "postgres"}
 
 
 def _admin(statement: str) -> None:
     import psycopg2
 
-    connection = psycopg2.connect(connect_timeout=5, **SERVER)
+    connection = psycopg2.connect(POSTGRES_URL, connect_timeout=5)
     connection.autocommit = True
     try:
         with connection.cursor() as cursor:
@@ -34,14 +33,9 @@ def _admin(statement: str) -> None:
 
 @pytest.fixture
 def postgres_uri() -> Iterator[str]:
-    import psycopg2
-
     database = f"lambdapipe_tables_{uuid.uuid4().hex[:8]}"
-    try:
-        _admin(f'CREATE DATABASE "{database}"')
-    except psycopg2.OperationalError as error:
-        pytest.skip(f"no Postgres on 127.0.0.1:5432: {error}")
-    yield f"postgresql+psycopg2://postgres@127.0.0.1:5432/{database}"
+    _admin(f'CREATE DATABASE "{database}"')
+    yield POSTGRES_URL.replace("postgresql://", "postgresql+psycopg2://").rsplit("/", 1)[0] + f"/{database}"
     _admin(f'DROP DATABASE "{database}" WITH (FORCE)')  # FORCE: the catalog's pooled connections
 
 
