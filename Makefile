@@ -53,7 +53,7 @@ test-prerequisites:
 test: install test-prerequisites
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=25
 
 lint: python-env
 	$(VENV)/bin/ruff check .

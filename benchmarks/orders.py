@@ -48,6 +48,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from lambdapipe.utils.child_processes import spawn  # noqa: E402
+
 TABLE = "orders-benchmark"
 PIPELINE_BUCKET = "lambdapipe-pipeline"
 HOUR_START = datetime(2026, 4, 1, 12, tzinfo=UTC)
@@ -67,7 +69,8 @@ def local_aws_process(state_dir: Path) -> Iterator[str]:
     args = ["--port", str(port), "--state-dir", str(state_dir)]
     argv = [str(Path(sys.executable).parent / "lambdapipe"), "local", *args]
     log = (state_dir.parent / "local-aws.log").open("wb")
-    process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    # Tied to this process: a benchmark ended by SIGTERM or SIGKILL leaves no server behind.
+    process = spawn(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60

@@ -30,6 +30,7 @@ from lambdapipe.tables.catalog import ensure_table
 from lambdapipe.tables.config import TablesConfig
 from lambdapipe.tables.conform import conform_table
 from lambdapipe.tables.writer import commit_run
+from lambdapipe.utils.child_processes import spawn
 
 BUCKET = "lambdapipe-bench"
 FIRST_DAY = dt.date(2026, 1, 1)
@@ -38,7 +39,7 @@ COUNTRIES = ["US", "DE", "GB", "JP", "CH", "FR", "NL"]
 
 
 def start_local_aws() -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
+    process = spawn(
         [sys.executable, "-m", "lambdapipe.local", "--port", "0"], stdout=subprocess.PIPE, text=True
     )
     for line in process.stdout:

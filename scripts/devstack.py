@@ -5,7 +5,8 @@ backend, optionally the Iceberg catalog) and a Redis broker, with ``--celery-wor
 
 Every component is a child process this launcher starts in its own process group and tracks by PID,
 so Ctrl-C or ``stop`` ends exactly what was started (``airflow standalone`` started in the background
-ignores SIGINT, and SIGTERM orphans its children).
+ignores SIGINT, and SIGTERM orphans its children). Components are tied to the launcher's life
+(``lambdapipe.utils.child_processes.spawn``): a launcher killed with SIGKILL takes them with it.
 
     python scripts/devstack.py up       # foreground; Ctrl-C stops every component
     python scripts/devstack.py start    # background; returns once healthy (PID file in the home)
@@ -33,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil  # an Airflow dependency
+
+from lambdapipe.utils.child_processes import orphans, spawn
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -269,7 +272,7 @@ class Stack:
     def launch(self, component: Component) -> None:
         """Start one more component (e.g. another Celery worker), tracked and stopped like the others."""
         with (self.settings.log_dir / f"{component.name}.log").open("ab") as log:
-            component.process = subprocess.Popen(
+            component.process = spawn(
                 component.argv,
                 env=self.env,
                 stdin=subprocess.DEVNULL,
@@ -467,14 +470,20 @@ def stop(settings: Settings) -> int:
 
 
 def status(settings: Settings) -> int:
+    """The stack's processes and health, and every orphan of ours; exits 1 only when there are orphans."""
     state = running(settings)
     if state is None:
         print("devstack: not running")
-        return 1
-    for name, identity in {"launcher": state["launcher"], **state["components"]}.items():
-        print(f"  {name:14} pid {int(identity[0]):<8} {'running' if _recorded(identity) else 'gone'}")
-    print(f"  airflow health: {'healthy' if airflow_health(settings) else 'not healthy'}")
-    return 0
+    else:
+        for name, identity in {"launcher": state["launcher"], **state["components"]}.items():
+            print(f"  {name:14} pid {int(identity[0]):<8} {'running' if _recorded(identity) else 'gone'}")
+        print(f"  airflow health: {'healthy' if airflow_health(settings) else 'not healthy'}")
+    left = orphans()
+    for process in left:
+        print(f"  orphan         pid {process.pid:<8} {process.command_line[:200]}")
+    if left:
+        print(f"devstack: {len(left)} process(es) of ours outlived their parent: end them with kill PID")
+    return 1 if left else 0
 
 
 def _settings_argv(settings: Settings) -> list[str]:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from lambdapipe.local import LocalAws
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+pytest_plugins = ["tests.support.orphans"]  # the session fails if it leaves a process behind
 
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="lambdapipe-test-airflow-home-"))
 os.environ.update(
@@ -35,10 +36,8 @@ os.environ.update(
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Stop at once, in one line, when something the suite needs outside Python is missing."""
-    from tests.support.orphans import note_orphans_at_start
     from tests.support.prerequisites import missing_prerequisites
 
-    note_orphans_at_start()
     missing = missing_prerequisites()
     if missing:
         pytest.exit(
@@ -46,24 +45,31 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         )
 
 
+# Groups that start whole Airflow stacks, longest first: xdist hands out groups in collection order,
+# so these start at once instead of leaving one worker busy alone at the end.
+LONGEST_GROUPS = ("test_devstack", "pipelines", "platform", "ui", "processes", "deploy")
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Under pytest-xdist (``--dist loadgroup``), one group per test folder (per file at the top).
 
     moto keeps its state per process, so every in-process local stack of a worker shares it: a
     folder's session-scoped stack must not see another folder's ``aws.reset()`` between its tests.
     """
-    for item in items:
+
+    def group_of(item: pytest.Item) -> str:
         relative = Path(item.path).relative_to(REPO_ROOT / "tests")
-        group = relative.parts[0] if len(relative.parts) > 1 else relative.stem
-        item.add_marker(pytest.mark.xdist_group(group))
+        return relative.parts[0] if len(relative.parts) > 1 else relative.stem
+
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(group_of(item)))
+    rank = {group: position for position, group in enumerate(LONGEST_GROUPS)}
+    items.sort(key=lambda item: rank.get(group_of(item), len(rank)))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
-    from tests.support.orphans import end_leftover_processes
-
-    if end_leftover_processes() and session.exitstatus == pytest.ExitCode.OK:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from lambdapipe.local.admin_client import LocalAwsAdmin
+from lambdapipe.utils.child_processes import spawn
 from tests.aws_setup import LAMBDA_ASSUME_ROLE
 from tests.local.conftest import FUNCTIONS
 from tests.local.helpers import zip_folder
@@ -38,7 +39,7 @@ def _processes_under(directory: Path) -> list[int]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[dict]:
     state_dir = tmp_path_factory.mktemp("state")
-    process = subprocess.Popen(
+    process = spawn(
         [str(VENV_BIN / "lambdapipe"), "local", "--port", "0", "--state-dir", str(state_dir)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -3,7 +3,7 @@
 Each test starts its own stack (tests/platform/stacks.py: temporary AIRFLOW_HOME, free loopback
 ports) and, for the CeleryExecutor, its own freshly created Postgres database (dropped afterwards)
 and its own empty Redis database number (flushed afterwards). Postgres and Redis must listen on
-127.0.0.1 with the ``lambdapipe`` role: ``scripts/platform_services.sh`` sets that up (CI runs it).
+127.0.0.1 with the ``lambdapipe`` role: ``make test`` sets that up (scripts/test_prerequisites.sh).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import pytest
 from tests.platform.stacks import REPO
 
 POSTGRES = "127.0.0.1:5432"
-POSTGRES_ROLE = "lambdapipe:lambdapipe"  # user:password, created by scripts/platform_services.sh
+POSTGRES_ROLE = "lambdapipe:lambdapipe"  # user:password, created by scripts/test_prerequisites.sh
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
-SETUP_HINT = "start Postgres and Redis and create the role with scripts/platform_services.sh (CI runs it)"
+SETUP_HINT = "start Postgres and Redis and create the role with `make test-prerequisites`"
 
 
 @pytest.fixture

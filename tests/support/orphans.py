@@ -1,4 +1,4 @@
-"""The suite's own check that it leaves no process behind (issue: no orphans).
+"""A pytest plugin (``-p tests.support.orphans``; the suite's conftest loads it): no process left behind.
 
 At the end of a session (each xdist worker's and the controller's) every process this pytest
 process started through ``spawn`` that still runs is named and ended, and every orphan of ours on the
@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+
+import pytest
 
 from lambdapipe.utils.child_processes import orphans, owner_identity, started_by
 
@@ -36,3 +38,12 @@ def end_leftover_processes() -> bool:
             f"\norphaned process of ours (owner {process.owner} is gone): {process.pid} {process.command_line}"
         )
     return bool(leftovers or new_orphans)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    note_orphans_at_start()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if end_leftover_processes() and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

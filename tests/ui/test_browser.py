@@ -163,7 +163,7 @@ def browser_page(stack: dict[str, Any]) -> Iterator[Any]:
 
     if not Path(CHROMIUM).is_file():
         pytest.fail(
-            f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium), as .ci/run does"
+            f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium), as make test does"
         )
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:

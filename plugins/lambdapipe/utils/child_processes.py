@@ -36,9 +36,12 @@ def spawn(argv: list[str], *, grace_s: float = DEFAULT_GRACE_S, **popen_kwargs: 
     (or the signal that ended it) is the program's. The program also ends when the returned object
     is garbage collected: keep it for as long as the program should run.
     """
+    owner = owner_identity()
+    # The tether carries the mark too, so the program counts as ours from the moment it is spawned.
+    popen_kwargs["env"] = {**(popen_kwargs.get("env") or os.environ), OWNER_VARIABLE: owner}
     watch_read, watch_write = os.pipe()  # both ends non-inheritable: no other child holds them open
     try:
-        tether = [sys.executable, "-I", "-S", str(TETHER), str(watch_read), owner_identity(), str(grace_s)]
+        tether = [sys.executable, "-I", "-S", str(TETHER), str(watch_read), owner, str(grace_s)]
         process = subprocess.Popen(
             [*tether, "--", *map(str, argv)],
             pass_fds=(watch_read, *popen_kwargs.pop("pass_fds", ())),
