@@ -125,9 +125,18 @@ STEPS: list[Callable[[AirflowApi, devstack.Settings], None]] = [
 ]
 
 
+HEALTH_TIMEOUT_SECONDS = 60.0
+
+
 def run_steps(settings: devstack.Settings) -> None:
-    if devstack.airflow_health(settings) is None:
-        raise DemoError(f"Airflow at {settings.api_url} is not healthy")
+    # Health counts heartbeats: on a busy machine one can come late, so give it a minute.
+    deadline = time.monotonic() + HEALTH_TIMEOUT_SECONDS
+    while devstack.airflow_health(settings) is None:
+        if time.monotonic() > deadline:
+            raise DemoError(
+                f"Airflow at {settings.api_url} is not healthy after {HEALTH_TIMEOUT_SECONDS:.0f} s"
+            )
+        time.sleep(1)
     api = AirflowApi(settings)
     for step in STEPS:
         print(f"demo: {step.__name__.replace('_', ' ')}", flush=True)

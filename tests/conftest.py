@@ -45,27 +45,40 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         )
 
 
+# Folders whose files share nothing (each test starts its own stack): one group per file there.
+FILE_GROUPS = ("platform", "processes")
 # Groups that start whole Airflow stacks, longest first: xdist hands out groups in collection order,
 # so these start at once instead of leaving one worker busy alone at the end.
-LONGEST_GROUPS = ("test_devstack", "pipelines", "platform", "ui", "processes", "deploy")
+LONGEST_GROUPS = (
+    "pipelines",
+    "platform/test_celery",
+    "test_devstack",
+    "platform/test_scheduling",
+    "ui",
+    "processes/test_no_orphans",
+    "deploy",
+)
+
+
+def _xdist_group(item: pytest.Item) -> str:
+    """The test's folder under tests/, its file there for FILE_GROUPS, its file at the top."""
+    relative = Path(item.path).relative_to(REPO_ROOT / "tests").with_suffix("")
+    if len(relative.parts) == 1 or relative.parts[0] in FILE_GROUPS:
+        return relative.as_posix()
+    return relative.parts[0]
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (``--dist loadgroup``), one group per test folder (per file at the top).
+    """Under pytest-xdist (``--dist loadgroup``), one group per test folder (see ``_xdist_group``).
 
     moto keeps its state per process, so every in-process local stack of a worker shares it: a
     folder's session-scoped stack must not see another folder's ``aws.reset()`` between its tests.
     """
-
-    def group_of(item: pytest.Item) -> str:
-        relative = Path(item.path).relative_to(REPO_ROOT / "tests")
-        return relative.parts[0] if len(relative.parts) > 1 else relative.stem
-
     for item in items:
-        item.add_marker(pytest.mark.xdist_group(group_of(item)))
+        item.add_marker(pytest.mark.xdist_group(_xdist_group(item)))
     rank = {group: position for position, group in enumerate(LONGEST_GROUPS)}
-    items.sort(key=lambda item: rank.get(group_of(item), len(rank)))
+    items.sort(key=lambda item: rank.get(_xdist_group(item), len(rank)))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -188,3 +188,19 @@ def test_a_test_session_that_leaves_a_process_running_fails_and_ends_it(tmp_path
     assert session.returncode == 1, session.stdout + session.stderr
     assert "left running by this test session, ending it:" in session.stdout
     assert marked_processes(mark) == []
+
+
+def test_an_installer_that_times_out_is_ended_with_everything_it_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lambdapipe.packaging import installer
+    from lambdapipe.packaging.errors import DependencyInstallError
+
+    mark = new_mark()
+    monkeypatch.setattr(installer, "INSTALL_TIMEOUT_S", 2)
+    program = "import subprocess, sys, time; subprocess.Popen(sys.argv[1:]); time.sleep(60)"
+    source = tmp_path / "requirements.txt"
+    with pytest.raises(DependencyInstallError, match=r"requirements.txt: .*python did not finish in 2 s"):
+        installer.run_installer([sys.executable, "-c", program, *sleeper(mark)], source)
+
+    _wait_until(lambda: not marked_processes(mark), 10, "the installer's child to end")

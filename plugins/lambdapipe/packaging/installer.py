@@ -6,15 +6,19 @@ import subprocess
 from pathlib import Path
 
 from lambdapipe.packaging.errors import DependencyInstallError
+from lambdapipe.utils import child_processes
 
 INSTALL_TIMEOUT_S = 900
 
 
 def run_installer(command: list[str], source: Path) -> None:
-    """Run an installer; a failure names the file being installed and shows the tool's output."""
+    """Run an installer; a failure names the file being installed and shows the tool's output.
+
+    Tied to this process: a deploy task killed mid-install, or a timeout, leaves no installer running.
+    """
     try:
-        completed = subprocess.run(
-            command, cwd=source.parent, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S, check=False
+        completed = child_processes.run(
+            command, cwd=source.parent, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S
         )
     except subprocess.TimeoutExpired:
         raise DependencyInstallError(

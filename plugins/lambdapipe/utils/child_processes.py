@@ -56,6 +56,27 @@ def spawn(argv: list[str], *, grace_s: float = DEFAULT_GRACE_S, **popen_kwargs: 
     return process
 
 
+def run(argv: list[str], *, timeout: float | None = None, **popen_kwargs: Any) -> subprocess.CompletedProcess:
+    """``subprocess.run`` through ``spawn``: on timeout, or if this process dies, the whole tree ends.
+
+    (``subprocess.run`` kills only the direct child on timeout: an installer's own children go on.)
+    """
+    if popen_kwargs.pop("capture_output", False):
+        popen_kwargs.update(stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = spawn(argv, **popen_kwargs)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.terminate()  # the tether ends the program and everything below it
+        process.communicate()
+        raise
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    return subprocess.CompletedProcess(argv, process.returncode, stdout, stderr)
+
+
 def owner_identity(pid: int | None = None) -> str:
     """``<pid>:<start time>``: a PID recycled by another process never matches."""
     pid = os.getpid() if pid is None else pid
