@@ -282,9 +282,10 @@ class Stack:
             )
         self.components.append(component)
         recorded = {c.name: _identity(c.process.pid) for c in self.components if c.process}
-        self.settings.pid_file.write_text(
-            json.dumps({"launcher": _identity(os.getpid()), "components": recorded}, indent=2)
-        )
+        # Written whole then renamed: `make status`/`make stop` may read it while a component starts.
+        staged = self.settings.pid_file.with_suffix(".json.tmp")
+        staged.write_text(json.dumps({"launcher": _identity(os.getpid()), "components": recorded}, indent=2))
+        os.replace(staged, self.settings.pid_file)
 
     def check_alive(self) -> None:
         for component in self.components:

@@ -77,10 +77,11 @@ wait_for_port "$REDIS_PORT" Redis
 if ! PGPASSWORD=$ROLE PGCONNECT_TIMEOUT=5 psql -X -q -h 127.0.0.1 -p "$PG_PORT" -U "$ROLE" -d "$ROLE" \
     -c "SELECT 1" >/dev/null 2>&1; then
     say "creating the Postgres role and database $ROLE"
-    root runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -d postgres <<SQL
+    (cd / && root runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -d postgres <<SQL
 SELECT 'CREATE ROLE $ROLE LOGIN CREATEDB PASSWORD ''$ROLE'''
 WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$ROLE')\gexec
 SELECT 'CREATE DATABASE $ROLE OWNER $ROLE'
 WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$ROLE')\gexec
 SQL
+    )  # from /, which the postgres user can always enter
 fi

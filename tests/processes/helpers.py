@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -10,14 +11,22 @@ import time
 import uuid
 from pathlib import Path
 
-from lambdapipe.utils.tether import descendants
+from lambdapipe.utils.child_processes import owner_identity
+from lambdapipe.utils.tether import OWNER_VARIABLE, descendants
 
 REPO = Path(__file__).resolve().parents[2]
 SURVIVAL_LIMIT_S = 10.0
 
+# What this test process started, so a failing test (or code under test that leaks) still leaves the
+# machine clean: see end_what_tests_started().
+_owners: list[subprocess.Popen] = []
+_marks: list[str] = []
+
 
 def new_mark() -> str:
-    return f"lambdapipe-orphan-probe-{uuid.uuid4().hex[:12]}"
+    mark = f"lambdapipe-orphan-probe-{uuid.uuid4().hex[:12]}"
+    _marks.append(mark)
+    return mark
 
 
 def sleeper(mark: str, seconds: int = 60) -> list[str]:
@@ -44,6 +53,14 @@ def marked_processes(mark: str) -> list[str]:
     return found
 
 
+def command_line(pid: int) -> str:
+    """The command line of ``pid``, "" once it is gone."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
 def alive(pids: list[int]) -> list[int]:
     """The PIDs that still run (zombies count as gone: they hold no resources but a table slot)."""
     running = []
@@ -58,16 +75,36 @@ def alive(pids: list[int]) -> list[int]:
 
 
 def start_owner(argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
-    """A plain child (not tethered: the test plays the part of whatever kills it)."""
-    return subprocess.Popen(
+    """A plain child (not tethered: the test plays the part of whatever kills it).
+
+    It carries this process's owner mark, so the session's leftover check also finds it.
+    """
+    owner = subprocess.Popen(
         argv,
         cwd=REPO,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, **(env or {}), OWNER_VARIABLE: owner_identity()},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+    _owners.append(owner)
+    return owner
+
+
+def end_what_tests_started() -> None:
+    """SIGKILL the owners still running and every process holding one of the marks handed out."""
+    for owner in _owners:
+        if owner.poll() is None:
+            owner.kill()
+            owner.wait()
+        owner.stdout.close()
+    for mark in _marks:
+        for process in marked_processes(mark):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(process.split(":", 1)[0]), signal.SIGKILL)
+    _owners.clear()
+    _marks.clear()
 
 
 def wait_for_line(process: subprocess.Popen, text: str, timeout_s: float = 120.0) -> None:

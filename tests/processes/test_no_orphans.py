@@ -18,8 +18,10 @@ from pathlib import Path
 import pytest
 
 from lambdapipe.utils.child_processes import orphans, owner_identity, spawn, started_by
+from lambdapipe.utils.tether import descendants
 from tests.processes.helpers import (
     REPO,
+    command_line,
     kill_and_collect_survivors,
     marked_processes,
     new_mark,
@@ -74,12 +76,12 @@ def test_a_benchmark_ended_mid_run_leaves_no_local_aws_server(signum: int, tmp_p
         [sys.executable, "benchmarks/orders.py", "--orders", "200000"], env={MARK_VARIABLE: mark}
     )
     server = _wait_until(
-        lambda: [p for p in started_by(owner_identity(benchmark.pid)) if "local" in p.command_line],
+        lambda: [pid for pid in descendants(benchmark.pid) if "lambdapipe local" in command_line(pid)],
         60,
         "the benchmark's local AWS server",
     )
 
-    survivors, marked = kill_and_collect_survivors(benchmark, signum, mark, [p.pid for p in server])
+    survivors, marked = kill_and_collect_survivors(benchmark, signum, mark, server)
 
     assert (survivors, marked) == ([], [])
 
