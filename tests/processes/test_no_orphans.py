@@ -12,13 +12,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from lambdapipe.utils.child_processes import orphans, owner_identity, spawn, started_by
 from lambdapipe.utils.tether import descendants
+from tests.local.helpers import wait_until
 from tests.processes.helpers import (
     REPO,
     command_line,
@@ -32,16 +32,6 @@ from tests.processes.helpers import (
 
 KILLS = [pytest.param(signal.SIGTERM, id="SIGTERM"), pytest.param(signal.SIGKILL, id="SIGKILL")]
 MARK_VARIABLE = "ORPHAN_PROBE_MARK"  # not AIRFLOW_/AWS_/LAMBDAPIPE_: the devstack passes it on
-
-
-def _wait_until(condition, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
 
 
 @pytest.mark.parametrize("signum", KILLS)
@@ -75,7 +65,7 @@ def test_a_benchmark_ended_mid_run_leaves_no_local_aws_server(signum: int, tmp_p
     benchmark = start_owner(
         [sys.executable, "benchmarks/orders.py", "--orders", "200000"], env={MARK_VARIABLE: mark}
     )
-    server = _wait_until(
+    server = wait_until(
         lambda: [pid for pid in descendants(benchmark.pid) if "lambdapipe local" in command_line(pid)],
         60,
         "the benchmark's local AWS server",
@@ -99,7 +89,7 @@ def test_the_devstack_launcher_ended_leaves_no_component(signum: int, tmp_path: 
     launcher = start_owner([sys.executable, "scripts/devstack.py", *argv], env={MARK_VARIABLE: mark})
     pid_file = home / "devstack.json"
     expected = {"local-aws", "scheduler", "dag-processor", "triggerer", "api-server"}
-    components = _wait_until(
+    components = wait_until(
         lambda: pid_file.exists() and set(json.loads(pid_file.read_text())["components"]) == expected,
         180,
         "every component to be launched",
@@ -115,7 +105,7 @@ def test_the_devstack_launcher_ended_leaves_no_component(signum: int, tmp_path: 
 
 def test_signals_reach_the_program_and_its_exit_is_the_programs() -> None:
     sleeper = spawn(["sleep", "60"])
-    _wait_until(lambda: started_by(owner_identity()), 10, "the sleeper")
+    wait_until(lambda: started_by(owner_identity()), 10, "the sleeper")
     sleeper.terminate()
     assert sleeper.wait(timeout=10) == -signal.SIGTERM
     assert spawn([sys.executable, "-c", "raise SystemExit(3)"]).wait(timeout=10) == 3
@@ -134,7 +124,7 @@ def test_orphans_names_a_process_whose_owner_is_gone_and_not_one_whose_owner_run
     orphan = _fake_orphan(mark)
     owned = spawn(sleeper(mark))
     try:
-        _wait_until(lambda: len(marked_processes(mark)) == 3, 10, "both sleepers")  # + the tether
+        wait_until(lambda: len(marked_processes(mark)) == 3, 10, "both sleepers")  # + the tether
         found = [p for p in orphans() if mark in p.command_line]
         assert [p.pid for p in found] == [orphan.pid]
         assert owned.pid not in [p.pid for p in orphans()]
@@ -153,7 +143,7 @@ def test_make_status_reports_orphans_and_exits_1_only_when_there_are_some(tmp_pa
     mark = new_mark()
     orphan = _fake_orphan(mark)
     try:
-        _wait_until(lambda: marked_processes(mark), 10, "the orphan")
+        wait_until(lambda: marked_processes(mark), 10, "the orphan")
         reported = subprocess.run(status, cwd=REPO, capture_output=True, text=True)
     finally:
         orphan.kill()
@@ -205,4 +195,4 @@ def test_an_installer_that_times_out_is_ended_with_everything_it_started(
     with pytest.raises(DependencyInstallError, match=r"requirements.txt: .*python did not finish in 2 s"):
         installer.run_installer([sys.executable, "-c", program, *sleeper(mark)], source)
 
-    _wait_until(lambda: not marked_processes(mark), 10, "the installer's child to end")
+    wait_until(lambda: not marked_processes(mark), 10, "the installer's child to end")
