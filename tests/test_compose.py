@@ -149,6 +149,7 @@ def test_airflow_env_points_at_the_compose_services(airflow_env: dict, services:
     local_aws = _command(services["local-aws"])
     endpoint = f"http://local-aws:{_option(local_aws, '--port')}"
     assert _option(local_aws, "--host") == "0.0.0.0", "other containers must reach it"
+    assert _option(local_aws, "--allow-host") == "local-aws", "the stack refuses Host names it was not given"
     assert airflow_env["AWS_ENDPOINT_URL"] == endpoint
     assert json.loads(airflow_env["AIRFLOW_CONN_AWS_DEFAULT"])["extra"]["endpoint_url"] == endpoint
 

@@ -505,6 +505,7 @@ def test_admin_rejects_an_invalid_rule_with_the_reason(endpoint_url, admin):
         endpoint_url + "/_lambdapipe/faults",
         data=json.dumps({"service": "s3", "error": "lambda_throttle"}).encode(),
         method="POST",
+        headers={"Content-Type": "application/json", "X-Lambdapipe-Admin": "1"},
     )
     with pytest.raises(urllib.error.HTTPError) as raised:
         urllib.request.urlopen(request)
@@ -516,7 +517,9 @@ def test_admin_rejects_an_invalid_rule_with_the_reason(endpoint_url, admin):
 def test_admin_answers_unknown_paths_and_methods_itself(endpoint_url):
     for method, path, status in [("GET", "/_lambdapipe/nope", 404), ("PUT", "/_lambdapipe/calls", 405)]:
         with pytest.raises(urllib.error.HTTPError) as raised:
-            urllib.request.urlopen(urllib.request.Request(endpoint_url + path, method=method))
+            request = urllib.request.Request(endpoint_url + path, method=method)
+            request.add_header("X-Lambdapipe-Admin", "1")
+            urllib.request.urlopen(request)
         assert raised.value.code == status
 
 

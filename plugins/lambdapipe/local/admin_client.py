@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from lambdapipe.local.browser_guard import ADMIN_HEADER
 from lambdapipe.local.calls import CallCounts
 from lambdapipe.local.faults import ActiveFault, FaultRule
 from lambdapipe.local.middleware import ADMIN_PREFIX
@@ -66,6 +67,7 @@ class LocalAwsAdmin:
     def _call(self, method: str, route: str, payload: Any = None) -> Any:
         data = None if payload is None else json.dumps(payload).encode()
         request = urllib.request.Request(self.base_url + route, data=data, method=method)
+        request.add_header(ADMIN_HEADER, "1")  # the server refuses state changes without it
         if data is not None:
             request.add_header("Content-Type", "application/json")
         try:

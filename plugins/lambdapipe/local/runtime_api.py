@@ -19,6 +19,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from lambdapipe.local import ids
+from lambdapipe.local.browser_guard import browser_refusal
 
 API_PREFIX = "/2018-06-01/runtime"
 
@@ -140,7 +141,17 @@ class RuntimeApiServer:
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     self.wfile.write(body)
 
+            def _refused(self) -> bool:
+                """A web page must not feed or answer invocations (see browser_guard)."""
+                headers = {name.lower(): value for name, value in self.headers.items()}
+                refusal = browser_refusal(self.command, self.path, headers)
+                if refusal is not None:
+                    self._reply(HTTPStatus.FORBIDDEN, json.dumps({"error": refusal}).encode())
+                return refusal is not None
+
             def do_GET(self) -> None:
+                if self._refused():
+                    return
                 if self.path != f"{API_PREFIX}/invocation/next":
                     self._reply(HTTPStatus.NOT_FOUND)
                     return
@@ -160,6 +171,8 @@ class RuntimeApiServer:
 
             def do_POST(self) -> None:
                 body = self._body()
+                if self._refused():
+                    return
                 parts = self.path.removeprefix(API_PREFIX).strip("/").split("/")
                 if parts == ["init", "error"]:
                     api._report_init_error(_error_document(body, self.headers))

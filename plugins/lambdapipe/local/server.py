@@ -14,7 +14,7 @@ import shutil
 import signal
 import tempfile
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +38,10 @@ class LocalAws:
         idle_timeout_s: float = 300.0,
         async_retry_delays_s: tuple[float, ...] = (1.0, 2.0),
         node_sdk_dir: str | Path | None = None,
+        allowed_hosts: Collection[str] = (),
     ) -> None:
         self.host = host
+        self.allowed_hosts = tuple(allowed_hosts)  # Host names besides loopback ones, e.g. a compose service
         self.port = port
         self._own_state_dir = state_dir is None
         self.state_dir = Path(state_dir) if state_dir else Path(tempfile.mkdtemp(prefix="lambdapipe-local-"))
@@ -63,6 +65,7 @@ class LocalAws:
         from moto.server import DomainDispatcherApplication, create_backend_app
         from werkzeug.serving import make_server
 
+        from lambdapipe.local.browser_guard import BrowserGuard
         from lambdapipe.local.dynamodb_api import DynamoDbFastPath
         from lambdapipe.local.http_server import KeepAliveRequestHandler
         from lambdapipe.local.invoke_api import InvokeFastPath
@@ -77,7 +80,7 @@ class LocalAws:
         self._server = make_server(
             self.host,
             self.port,
-            self._runtime_admin(app),
+            BrowserGuard(self._runtime_admin(app), self.allowed_hosts),
             threaded=True,
             request_handler=KeepAliveRequestHandler,
         )
@@ -202,6 +205,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lambdapipe local", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback only)")
     parser.add_argument("--port", type=int, default=4566, help="port to listen on (0: a free port)")
+    parser.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a Host name to accept besides loopback ones (e.g. a compose service name); repeatable",
+    )
     parser.add_argument("--state-dir", help="where unpacked function code and runtime files live")
     parser.add_argument("--account-concurrency", type=int, default=1000, help="account concurrency limit")
     parser.add_argument(
@@ -214,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         state_dir=args.state_dir,
         account_concurrency=args.account_concurrency,
         idle_timeout_s=args.idle_timeout,
+        allowed_hosts=args.allow_host,
     ).start()
     print(f"lambdapipe local AWS listening on {aws.endpoint_url}", flush=True)
     print("Point clients at it with:", flush=True)
