@@ -209,7 +209,7 @@ class FunctionDeployer:
         if self.role_arn:
             return self.role_arn, False
         role = self.iam_hook.ensure_execution_role(
-            role_name=f"lambdapipe-{self.manifest.name}"[:64],
+            role_name=lambda_api.execution_role_name(self.manifest.name),
             trust_policy=lambda_api.LAMBDA_TRUST_POLICY,
             inline_policy=lambda_api.execution_role_policy(self.manifest),
         )

@@ -7,6 +7,7 @@ without a server. ``code`` arguments take the same dict as ``CreateFunction``'s 
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from lambdapipe.packaging.manifest import Manifest
@@ -104,6 +105,20 @@ def event_invoke_config_kwargs(
     if destinations:
         kwargs["DestinationConfig"] = destinations
     return kwargs
+
+
+ROLE_PREFIX = "lambdapipe-"
+ROLE_NAME_LIMIT = 64  # IAM's limit; function names may be 64 long, the prefix would push them over
+
+
+def execution_role_name(function_name: str) -> str:
+    """``lambdapipe-<name>``, or, above IAM's 64 characters, cut with a hash of the whole name added:
+    two long names with the same beginning must not share (and overwrite) one role's policy."""
+    name = ROLE_PREFIX + function_name
+    if len(name) <= ROLE_NAME_LIMIT:
+        return name
+    digest = hashlib.sha256(function_name.encode()).hexdigest()[:10]
+    return f"{name[: ROLE_NAME_LIMIT - len(digest) - 1]}-{digest}"
 
 
 def execution_role_policy(manifest: Manifest) -> dict[str, Any]:
