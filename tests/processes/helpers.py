@@ -133,6 +133,8 @@ def kill_and_collect_survivors(
     while (alive(below) or marked_processes(mark)) and time.monotonic() < deadline:
         time.sleep(0.1)
     survivors, marked = alive(below), marked_processes(mark)
-    for pid in survivors:  # a failing test still leaves the machine clean
-        os.kill(pid, signal.SIGKILL)
+    stragglers = [found for pid in survivors for found in (pid, *descendants(pid))]
+    for pid in stragglers:  # a failing test still leaves the machine clean, whatever they started since
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     return survivors, marked

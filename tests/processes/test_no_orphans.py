@@ -96,7 +96,11 @@ def test_the_devstack_launcher_ended_leaves_no_component(signum: int, tmp_path: 
     )
     assert components
     launched = [int(pid) for pid, _ in json.loads(pid_file.read_text())["components"].values()]
-    below = sorted({*launched, *(p.pid for p in started_by(owner_identity(launcher.pid)))})
+    # By tree too: the scheduler's LocalExecutor workers rename themselves (setproctitle), which also
+    # blanks the environment that holds their owner mark.
+    below = sorted(
+        {*launched, *(p.pid for p in started_by(owner_identity(launcher.pid))), *descendants(launcher.pid)}
+    )
 
     survivors, marked = kill_and_collect_survivors(launcher, signum, mark, below)
 
