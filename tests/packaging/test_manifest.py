@@ -169,3 +169,21 @@ def test_missing_manifest_names_the_expected_path(tmp_path: Path) -> None:
 def test_dataclasses_validate_when_built_in_code() -> None:
     with pytest.raises(ManifestError, match=r"^actions\[0\]: wildcard action"):
         Permission(actions=["dynamodb:*"], resources=["*"])
+
+
+def test_the_readmes_function_toml_example_is_a_valid_manifest(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    example = readme.split("```toml\n# lambda_functions/image_resize/function.toml\n", 1)[1].split("```", 1)[
+        0
+    ]
+    (tmp_path / "image_resize").mkdir()
+    (tmp_path / "image_resize" / "function.toml").write_text(example)
+
+    manifest = load_manifest(tmp_path / "image_resize")
+
+    assert (manifest.name, manifest.memory, manifest.event_invoke.maximum_retry_attempts) == (
+        "image_resize",
+        512,
+        1,
+    )
+    assert (manifest.dependencies.install_scripts, manifest.dependencies.package_sources) == (False, False)

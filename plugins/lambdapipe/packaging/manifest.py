@@ -22,6 +22,10 @@ Example::
     maximum_retry_attempts = 1
     on_failure = "image-resize-failures"   # an SQS queue name, or any destination ARN
 
+    [dependencies]                  # both off by default: what the build may run or fetch from
+    install_scripts = false         # npm lifecycle scripts of the packages
+    package_sources = false         # --index-url, --extra-index-url, --trusted-host, URLs in requirements.txt
+
 Every dataclass checks itself in ``__post_init__`` (so one built in code is checked too);
 :func:`load_manifest` adds the file and the full field path to the error.
 """
@@ -148,6 +152,18 @@ class Permission:
 
 
 @dataclass(frozen=True)
+class DependencyOptions:
+    """What a deploy lets the dependency installers do beyond installing from the default index."""
+
+    install_scripts: bool = False  # npm runs packages' lifecycle scripts (code run at build time)
+    package_sources: bool = False  # requirements.txt may name indexes, trusted hosts or URLs
+
+    def __post_init__(self) -> None:
+        _check_type("install_scripts", self.install_scripts, bool, "true or false")
+        _check_type("package_sources", self.package_sources, bool, "true or false")
+
+
+@dataclass(frozen=True)
 class EventInvokeConfig:
     """Asynchronous-invocation settings: retries, maximum event age and destinations.
 
@@ -197,6 +213,7 @@ class Manifest:
     permissions: tuple[Permission, ...] = ()
     event_invoke: EventInvokeConfig | None = None
     excludes: tuple[str, ...] = ()
+    dependencies: DependencyOptions = field(default_factory=DependencyOptions)
 
     def __post_init__(self) -> None:
         _check_type("name", self.name, str, "a string")
@@ -224,6 +241,7 @@ class Manifest:
             _check_type(f"permissions[{index}]", permission, Permission, "a Permission")
         if self.event_invoke is not None:
             _check_type("event_invoke", self.event_invoke, EventInvokeConfig, "an EventInvokeConfig")
+        _check_type("dependencies", self.dependencies, DependencyOptions, "a DependencyOptions")
         object.__setattr__(self, "excludes", _string_tuple("excludes", self.excludes, allow_empty=True))
         for index, pattern in enumerate(self.excludes):
             if _has_parent_reference(pattern):
@@ -315,6 +333,8 @@ def manifest_from_table(table: dict[str, Any], default_name: str) -> Manifest:
     )
     if "event_invoke" in values:
         values["event_invoke"] = _build_table(EventInvokeConfig, values["event_invoke"], "event_invoke")
+    if "dependencies" in values:
+        values["dependencies"] = _build_table(DependencyOptions, values["dependencies"], "dependencies")
     return Manifest(**values)
 
 

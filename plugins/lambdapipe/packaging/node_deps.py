@@ -4,8 +4,10 @@
 ``npm install --omit=dev --no-package-lock``, run in a scratch folder holding copies of the two
 files, with ``--os=linux --cpu=x64|arm64`` so optional platform packages match the Lambda
 architecture. ``file:`` dependencies must therefore be absolute paths or published packages.
-Packages that compile native addons in install scripts build for this machine: such functions
-should target the building machine's architecture. Results are cached like Python's (see
+Packages' lifecycle scripts do not run (``--ignore-scripts``) unless the manifest sets
+``install_scripts = true`` under ``[dependencies]``; packages that compile native addons in them
+need it, and build for this machine: such functions should target the building machine's
+architecture. Results are cached like Python's (see
 :mod:`lambdapipe.packaging.deps_cache`) by both files, the runtime and the architecture;
 ``node_modules/.bin`` links and npm's hidden lockfile are dropped (machine-specific, unused).
 """
@@ -42,11 +44,12 @@ def production_dependencies(package_json: Path) -> dict[str, str]:
     return dependencies
 
 
-def npm_command(npm: str, locked: bool, architecture: str) -> list[str]:
+def npm_command(npm: str, locked: bool, architecture: str, install_scripts: bool = False) -> list[str]:
     verb = ["ci"] if locked else ["install", "--no-package-lock"]
     return [
         npm,
         *verb,
+        *([] if install_scripts else ["--ignore-scripts"]),  # a package's scripts run in the build
         "--omit=dev",
         "--install-links",
         "--no-audit",
@@ -80,13 +83,15 @@ def install_node_dependencies(
         lock.read_bytes() if locked else b"",
         manifest.runtime,
         manifest.architecture,
+        str(manifest.dependencies.install_scripts),
     )
 
     def install(target: Path) -> None:
         shutil.copyfile(package_json, target / PACKAGE_FILE)
         if locked:
             shutil.copyfile(lock, target / LOCK_FILE)
-        run_installer(npm_command(npm, locked, manifest.architecture), target / PACKAGE_FILE)
+        command = npm_command(npm, locked, manifest.architecture, manifest.dependencies.install_scripts)
+        run_installer(command, target / PACKAGE_FILE)
         (target / PACKAGE_FILE).unlink()
         (target / LOCK_FILE).unlink(missing_ok=True)
         if (target / "node_modules").is_dir():

@@ -5,8 +5,8 @@ Wheels only (``--only-binary=:all:``), for CPython of the manifest's version on
 architecture, whatever the building machine is. The installer is the interpreter's pip
 (``python -m pip install --platform ... --target``) when it has one, else ``uv pip install
 --target`` with the same options (``--python-platform``); the project's uv venv has no pip.
-Results are cached (see :mod:`lambdapipe.packaging.deps_cache`) by the requirements text, the
-runtime and the architecture: pin versions, since the cache does not re-resolve ranges.
+Results are cached (see :mod:`lambdapipe.packaging.deps_cache`) by the requirements text (files
+included with ``-r``/``-c`` too), the runtime and the architecture: pin versions, since the cache does not re-resolve ranges.
 Console scripts (``bin/``, whose shebangs name the building interpreter) and bytecode are dropped.
 
 Local runs: the package always targets the manifest's runtime, and the local stack runs Python
@@ -28,6 +28,7 @@ from lambdapipe.packaging.deps_cache import InstalledDependencies, cache_key, ca
 from lambdapipe.packaging.errors import DependencyInstallError
 from lambdapipe.packaging.installer import run_installer
 from lambdapipe.packaging.manifest import Manifest
+from lambdapipe.packaging.requirements_file import RequirementLine, check_package_sources, read_requirements
 
 REQUIREMENTS_FILE = "requirements.txt"
 PIP_PLATFORMS = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
@@ -122,6 +123,13 @@ def drop_build_leftovers(target: Path) -> None:
         compiled.unlink()
 
 
+def requirements_cache_key(requirements: Path, lines: list[RequirementLine], manifest: Manifest) -> str:
+    """Over the requirements file, the runtime, the architecture and every file it includes."""
+    included = dict.fromkeys(line.path for line in lines if line.path != requirements.resolve())
+    parts = (requirements.read_bytes(), manifest.runtime, manifest.architecture)
+    return cache_key("python", *parts, *(path.read_bytes() for path in included))
+
+
 def install_python_dependencies(
     function_dir: Path, manifest: Manifest, cache_dir: Path
 ) -> InstalledDependencies | None:
@@ -129,7 +137,9 @@ def install_python_dependencies(
     requirements = function_dir / REQUIREMENTS_FILE
     if not has_requirements(requirements):
         return None
-    key = cache_key("python", requirements.read_bytes(), manifest.runtime, manifest.architecture)
+    lines = read_requirements(requirements)
+    check_package_sources(lines, manifest.dependencies.package_sources)
+    key = requirements_cache_key(requirements, lines, manifest)
 
     def install(target: Path) -> None:
         run_installer(
