@@ -14,7 +14,7 @@ Example::
     [environment]
     MAX_SIDE = "256"                # values are strings, as Lambda stores them
 
-    [[permissions]]                 # least privilege: wildcard actions need allow_wildcard = true
+    [[permissions]]                 # least privilege: wildcard actions and resources need allow_wildcard = true
     actions = ["s3:GetObject"]
     resources = ["arn:aws:s3:::uploads/*"]
 
@@ -149,6 +149,24 @@ class Permission:
         for index, resource in enumerate(self.resources):
             if resource != "*" and not resource.startswith("arn:"):
                 raise ManifestError(f"resources[{index}]", f'must be an ARN or "*" (got {resource!r})')
+            # A Deny may be broad: it takes privileges away.
+            if self.effect == "Allow" and _is_wildcard_resource(resource) and not self.allow_wildcard:
+                raise ManifestError(
+                    f"resources[{index}]",
+                    f"wildcard resource {resource!r} is not least privilege: name the bucket, table, queue "
+                    "or function (an S3 key prefix may end in *), or set allow_wildcard = true in this statement",
+                )
+
+
+def _is_wildcard_resource(resource: str) -> bool:
+    """True for ``*`` and for ARNs whose service or named resource has a wildcard: for S3 the bucket
+    (keys may be a prefix with ``*``), elsewhere the resource type and name (``table/*``, ``function:*``)."""
+    parts = resource.split(":", 5)
+    if len(parts) < 6:
+        return "*" in resource or "?" in resource
+    service, named = parts[2], re.split(r"[/:]", parts[5])
+    checked = [service, *named[: 1 if service == "s3" else 2]]
+    return any("*" in part or "?" in part for part in checked)
 
 
 @dataclass(frozen=True)
