@@ -72,6 +72,24 @@ def test_the_payload_is_never_logged_only_its_size_and_sha256(
     assert re.search(r"Result: \d+ bytes, sha256 [0-9a-f]{16}", log)
 
 
+def test_the_functions_log_tail_reaches_the_task_log_only_when_asked(
+    aws_connection: str, make_function: Callable[..., str], capsys: pytest.CaptureFixture
+) -> None:
+    make_function("echo_tail", "echo")
+    with DAG(dag_id="invoke_log_tail", schedule=None) as dag:
+        LambdaInvokeOperator(task_id="quiet", function_name="echo_tail", payload={"card": "4111"})
+        LambdaInvokeOperator(
+            task_id="told", function_name="echo_tail", payload={"n": 1}, log_function_output=True
+        )
+
+    run = run_dag(dag)
+    log = task_log(capsys)
+
+    assert task_states(run) == {"quiet": "success", "told": "success"}
+    assert log.count("Function log (last 4 KB):") == 1  # the told task's; the quiet one's went to DEBUG
+    assert "START RequestId: " in log
+
+
 def test_a_handled_error_value_is_the_result_not_a_failure(
     aws_connection: str, make_function: Callable[..., str]
 ) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +42,8 @@ class LambdaInvokeOperator(AwsBaseOperator[LambdaHook]):
         bucket as a claim check instead of failing. Templated.
     :param offload_prefix: Key prefix for offloaded payloads.
     :param max_throttle_retries: Retries of a throttled (429) invocation, with backoff and jitter.
-    :param log_function_output: Print the function's log tail (its last 4 KB) in the task log.
+    :param log_function_output: Print the function's log tail (its last 4 KB) in the task log at INFO;
+        off by default (then at DEBUG), since a function's output may carry the data it processed.
     :return: The function's result (sync), or ``{function_name, qualifier, request_id, status_code}``.
         Every invocation also pushes its metrics record (see ``lambdapipe.lambda_metrics``) to the XCom
         key ``lambda_invocations``.
@@ -65,7 +67,7 @@ class LambdaInvokeOperator(AwsBaseOperator[LambdaHook]):
         offload_bucket: str | None = None,
         offload_prefix: str = "lambdapipe/claims",
         max_throttle_retries: int = 8,
-        log_function_output: bool = True,
+        log_function_output: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -163,8 +165,9 @@ class LambdaInvokeOperator(AwsBaseOperator[LambdaHook]):
     def _report(self, context: Context, outcome: InvocationOutcome) -> None:
         from lambdapipe import payloads
 
-        if self.log_function_output and outcome.log_tail:
-            self.log.info("Function log (last 4 KB):\n%s", outcome.log_tail.rstrip())
+        if outcome.log_tail:
+            level = logging.INFO if self.log_function_output else logging.DEBUG
+            self.log.log(level, "Function log (last 4 KB):\n%s", outcome.log_tail.rstrip())
         record = outcome.record
         if outcome.report is not None:
             report = outcome.report
