@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import json
 import re
+import socket
+import threading
 import zipfile
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -267,3 +269,54 @@ def test_the_operators_local_extra_links_open_pages_the_app_serves(client: Any, 
 
     assert [page.status_code for page in pages] == [200, 200]
     assert all('data-page="function"' in page.text for page in pages)
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/api/functions/greeter/logs", {"request_id": 'x" ?ERROR ?"'}),  # a filter pattern of its own
+        ("/api/functions/greeter/logs", {"request_id": "a" * 65}),
+        ("/api/functions/bad name/logs", {"request_id": "abc"}),
+        ("/api/functions/greeter.x", {}),
+    ],
+)
+def test_a_name_or_request_id_outside_lambdas_alphabet_is_refused_before_any_aws_call(
+    client: Any, auth: dict[str, str], connections: Any, local_aws: LocalAws, path: str, params: dict
+) -> None:
+    local_aws.calls.reset()
+
+    response = client.get(f"{URL_PREFIX}{path}", params=params, headers=auth)
+
+    assert response.status_code == 422, response.text
+    assert local_aws.calls.snapshot().calls == {}
+
+
+@pytest.mark.timeout(120)  # botocore's defaults would hold the request for five minutes
+def test_a_stalled_aws_endpoint_fails_the_page_with_502_after_two_attempts(
+    client: Any, auth: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.aws_setup import use_aws_default_connection
+
+    accepted: list[socket.socket] = []
+    listener = socket.create_server(("127.0.0.1", 0))
+    threading.Thread(target=lambda: _accept_forever(listener, accepted), daemon=True).start()
+    use_aws_default_connection(f"http://127.0.0.1:{listener.getsockname()[1]}", monkeypatch)
+    try:
+        response = client.get(f"{URL_PREFIX}/api/functions/greeter", headers=auth)
+    finally:
+        listener.close()
+        for connection in accepted:
+            connection.close()
+
+    assert response.status_code == 502, response.text
+    assert "Read timeout" in response.json()["detail"]
+    assert len(accepted) == 2  # botocore's defaults make 5 attempts of 60 s each
+
+
+def _accept_forever(listener: socket.socket, accepted: list[socket.socket]) -> None:
+    """Take connections and never answer: an endpoint that hangs."""
+    while True:
+        try:
+            accepted.append(listener.accept()[0])
+        except OSError:
+            return

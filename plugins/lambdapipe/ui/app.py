@@ -43,6 +43,7 @@ def create_app(aws_conn_id: str = AWS_CONN_ID) -> "FastAPI":
     from airflow.api_fastapi.core_api.security import GetUserDep, auth_manager_from_app, requires_access_view
     from botocore.exceptions import BotoCoreError, ClientError
     from fastapi import Depends, FastAPI, HTTPException, Query
+    from fastapi import Path as FastApiPath
     from fastapi.responses import FileResponse
 
     from lambdapipe.ui import deploys, functions, invocations, logs
@@ -57,6 +58,9 @@ def create_app(aws_conn_id: str = AWS_CONN_ID) -> "FastAPI":
     app.dependency_overrides[auth_manager_from_app] = get_auth_manager
     Days = Annotated[int, Query(ge=1, le=invocations.MAX_DAYS)]
     Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+    # Lambda's own alphabets: nothing else reaches a log group name or a CloudWatch filter pattern.
+    FunctionName = Annotated[str, FastApiPath(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+    RequestId = Annotated[str, Query(pattern=r"^[A-Za-z0-9-]{1,64}$")]
 
     def readable_dags(user: Any) -> Callable[[set[str]], set[str]]:
         """The DAG ids among those given that ``user`` may read."""
@@ -98,7 +102,7 @@ def create_app(aws_conn_id: str = AWS_CONN_ID) -> "FastAPI":
         return {"functions": deployed, "deploy_dag_id": deploy_dag, "last_deploy_run": history["dag_run"]}
 
     @app.get("/api/functions/{name}")
-    def get_function(name: str) -> dict[str, Any]:
+    def get_function(name: FunctionName) -> dict[str, Any]:
         try:
             return functions.function_details(name, aws_conn_id)
         except functions.FunctionNotFound as error:
@@ -107,7 +111,7 @@ def create_app(aws_conn_id: str = AWS_CONN_ID) -> "FastAPI":
             raise aws_failure(error, "Lambda GetFunctionConfiguration") from None
 
     @app.get("/api/functions/{name}/logs")
-    def get_request_logs(name: str, request_id: Annotated[str, Query(min_length=1)]) -> dict[str, Any]:
+    def get_request_logs(name: FunctionName, request_id: RequestId) -> dict[str, Any]:
         try:
             return {"request_id": request_id, **logs.request_log_lines(name, request_id, aws_conn_id)}
         except (BotoCoreError, ClientError) as error:

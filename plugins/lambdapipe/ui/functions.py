@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from lambdapipe.hooks.lambda_function import LambdaHook
+from lambdapipe.ui.aws_config import ui_botocore_config
 
 
 class FunctionNotFound(LookupError):
@@ -53,7 +54,7 @@ def _aliases(hook: LambdaHook, name: str) -> list[dict[str, Any]]:
 
 def deployed_functions(aws_conn_id: str | None = "aws_default") -> list[dict[str, Any]]:
     """Every function of the account and region, by name, with its aliases."""
-    hook = LambdaHook(aws_conn_id=aws_conn_id)
+    hook = LambdaHook(aws_conn_id=aws_conn_id, config=ui_botocore_config())
     configs = [
         config
         for page in hook.conn.get_paginator("list_functions").paginate()
@@ -67,7 +68,7 @@ def deployed_functions(aws_conn_id: str | None = "aws_default") -> list[dict[str
 
 def function_details(name: str, aws_conn_id: str | None = "aws_default") -> dict[str, Any]:
     """One function's $LATEST configuration and its aliases; ``FunctionNotFound`` if it does not exist."""
-    hook = LambdaHook(aws_conn_id=aws_conn_id)
+    hook = LambdaHook(aws_conn_id=aws_conn_id, config=ui_botocore_config())
     config = hook.get_configuration_or_none(name)
     if config is None:
         raise FunctionNotFound(f"no Lambda function {name!r} (connection {aws_conn_id!r})")

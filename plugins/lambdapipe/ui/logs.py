@@ -19,7 +19,9 @@ def request_log_lines(
     """``{log_group, log_stream, lines: [{timestamp, message}], complete}``; no lines if none were found."""
     from airflow.providers.amazon.aws.hooks.logs import AwsLogsHook
 
-    logs = AwsLogsHook(aws_conn_id=aws_conn_id).conn
+    from lambdapipe.ui.aws_config import ui_botocore_config
+
+    logs = AwsLogsHook(aws_conn_id=aws_conn_id, config=ui_botocore_config()).conn
     log_group = f"/aws/lambda/{function_name}"
     result: dict[str, Any] = {"log_group": log_group, "log_stream": None, "lines": [], "complete": False}
     try:
