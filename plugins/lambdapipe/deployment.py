@@ -145,12 +145,15 @@ class FunctionDeployer:
                 awaiting_update=True,
             )
         config_differs = bool(lambda_api.configuration_changes(self.manifest, role_arn, current))
+        code_differs = current["CodeSha256"] != package.code_sha256 or lambda_api.architecture_changed(
+            self.manifest, current
+        )
+        if self.publish and (code_differs or config_differs):
+            self._warn_about_latest_triggers(self.manifest.name)
         state = DeployState(
             self.manifest.name, current["FunctionArn"], package.code_sha256, role_arn, role_changed
         )
-        if current["CodeSha256"] != package.code_sha256 or lambda_api.architecture_changed(
-            self.manifest, current
-        ):
+        if code_differs:
             self.lambda_hook.conn.update_function_code(
                 **lambda_api.update_code_kwargs(self.manifest, self._code(package))
             )
@@ -204,6 +207,19 @@ class FunctionDeployer:
         return DeployResult(
             state.function_name, state.function_arn, version, state.code_sha256, state.changed, alias, tested
         )
+
+    def _warn_about_latest_triggers(self, function_name: str) -> None:
+        """Lambda updates ``$LATEST`` before a version can be published and smoke-tested, so whatever
+        invokes the bare function runs the new code untested; only the alias waits for the tests."""
+        triggers = self.lambda_hook.unqualified_triggers(function_name)
+        if triggers:
+            log.warning(
+                "%s: updating $LATEST, which %s invoke directly: they run the new code before its smoke "
+                "tests; point them at the alias %r instead",
+                function_name,
+                ", ".join(triggers),
+                self.alias_name,
+            )
 
     def _ensure_role(self) -> tuple[str, bool]:
         if self.role_arn:

@@ -222,3 +222,39 @@ def test_two_builds_of_a_folder_have_one_sha256_and_it_is_the_code_sha256_lambda
     )
     published = lambda_client.get_function_configuration(FunctionName="hello_world", Qualifier="live")
     assert published["CodeSha256"] == result.code_sha256
+
+
+def test_a_code_change_warns_about_triggers_that_run_latest_before_the_smoke_tests(
+    aws: LocalAws, deploy: Deploy, lambda_client: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = copy_function("hello_world", tmp_path / "greeter")
+    deploy(folder)
+    queue_arn = aws.client("sqs").get_queue_attributes(
+        QueueUrl=aws.client("sqs").create_queue(QueueName="jobs")["QueueUrl"], AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
+    lambda_client.create_event_source_mapping(EventSourceArn=queue_arn, FunctionName="greeter", Enabled=False)
+    lambda_client.add_permission(
+        FunctionName="greeter",
+        StatementId="uploads",
+        Action="lambda:InvokeFunction",
+        Principal="s3.amazonaws.com",
+    )
+    lambda_client.add_permission(  # through the alias: tested code only, no warning for this one
+        FunctionName="greeter",
+        Qualifier="live",
+        StatementId="topic",
+        Action="lambda:InvokeFunction",
+        Principal="sns.amazonaws.com",
+    )
+    replace_in_file(folder / "app.py", "Hello, AWS Lambda!", "Hello from version 2!")
+
+    with caplog.at_level("WARNING", logger="lambdapipe.deployment"):
+        deploy(folder)
+        deploy(folder)  # nothing changes: no update of $LATEST, no warning
+
+    warnings = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+    assert len(warnings) == 1, warnings
+    assert warnings[0].startswith(f"greeter: updating $LATEST, which event source {queue_arn}, ")
+    assert "s3.amazonaws.com (permission uploads)" in warnings[0]
+    assert "sns.amazonaws.com" not in warnings[0]
+    assert warnings[0].endswith("point them at the alias 'live' instead")

@@ -60,6 +60,29 @@ class LambdaHook(ProviderLambdaHook):
         except self.conn.exceptions.ResourceNotFoundException:
             return None
 
+    def unqualified_triggers(self, function_name: str) -> list[str]:
+        """What invokes the bare function (so ``$LATEST``): event source mappings and the services its
+        resource policy lets in (S3 and SNS notifications need such a permission)."""
+        found = [
+            f"event source {mapping.get('EventSourceArn', mapping['UUID'])}"
+            for page in self.conn.get_paginator("list_event_source_mappings").paginate(
+                FunctionName=function_name
+            )
+            for mapping in page["EventSourceMappings"]
+            if _qualifier(mapping["FunctionArn"]) in (None, "$LATEST")
+        ]
+        try:
+            policy = json.loads(self.conn.get_policy(FunctionName=function_name)["Policy"])
+        except self.conn.exceptions.ResourceNotFoundException:
+            return found
+        for statement in policy.get("Statement", []):
+            principal = statement.get("Principal", {})
+            if isinstance(principal, dict):
+                principal = principal.get("Service") or principal.get("AWS")
+            if _qualifier(statement.get("Resource", "")) in (None, "$LATEST"):
+                found.append(f"{principal} (permission {statement.get('Sid', '?')})")
+        return found
+
     def get_event_invoke_config_or_none(self, function_name: str) -> dict | None:
         try:
             return self.conn.get_function_event_invoke_config(FunctionName=function_name)
@@ -186,6 +209,12 @@ class LambdaHook(ProviderLambdaHook):
             status_message=f"Provisioned concurrency on {function_name}:{qualifier}",
             status_args=["Status", "StatusReason"],
         )
+
+
+def _qualifier(function_arn: str) -> str | None:
+    """``live`` of ``arn:aws:lambda:r:a:function:name:live``; None for an unqualified ARN."""
+    parts = function_arn.split(":")
+    return parts[7] if len(parts) > 7 else None
 
 
 def _decode_log(log_result: str) -> str:
