@@ -20,6 +20,12 @@ def is_aws_endpoint(endpoint_url: str | None) -> bool:
     return not endpoint_url or ".amazonaws.com" in endpoint_url
 
 
+def bare_function_name(function: str) -> str:
+    """``f`` of ``f``, ``f:live`` or ``arn:aws:lambda:region:account:function:f[:live]``: the Lambda
+    view's pages are per function."""
+    return function.split(":")[6] if function.startswith("arn:") else function.split(":")[0]
+
+
 class LambdaFunctionLink(BaseAwsLink):
     """The function's page."""
 
@@ -29,7 +35,7 @@ class LambdaFunctionLink(BaseAwsLink):
 
     def format_link(self, **kwargs: Any) -> str:
         if kwargs.get("local"):
-            return f"{LOCAL_VIEW_PATH}/{quote(kwargs['function_name'])}"
+            return f"{LOCAL_VIEW_PATH}/{quote(bare_function_name(kwargs['function_name']))}"
         return super().format_link(**kwargs)
 
 
@@ -48,7 +54,8 @@ class LambdaInvocationLogsLink(BaseAwsLink):
         if not function_name or not request_id:
             return ""
         if kwargs.get("local"):
-            return f"{LOCAL_VIEW_PATH}/{quote(function_name)}?{urlencode({'request_id': request_id})}"
+            page = quote(bare_function_name(function_name))
+            return f"{LOCAL_VIEW_PATH}/{page}?{urlencode({'request_id': request_id})}"
         # The console's fragment URL escapes values twice, with $ in place of % ("/" is $252F), but its
         # own "?" and "=" only once ($3F, $3D): "log-events$3FfilterPattern$3D$2522<id>$2522".
         log_group = quote(f"/aws/lambda/{function_name}", safe="").replace("%", "$25")

@@ -16,6 +16,7 @@ import pytest
 
 from lambdapipe.deployment import DeployResult, SmokeTestFailed
 from lambdapipe.local import LocalAws
+from lambdapipe.local.faults import FaultRule
 from lambdapipe.packaging import build_package, load_test_events
 from tests.deploy.helpers import copy_function, replace_in_file, write_calls
 from tests.lambda_functions.helpers import FUNCTIONS_DIR
@@ -258,3 +259,18 @@ def test_a_code_change_warns_about_triggers_that_run_latest_before_the_smoke_tes
     assert "s3.amazonaws.com (permission uploads)" in warnings[0]
     assert "sns.amazonaws.com" not in warnings[0]
     assert warnings[0].endswith("point them at the alias 'live' instead")
+
+
+def test_a_deploy_that_may_not_list_the_triggers_warns_and_still_deploys(
+    aws: LocalAws, deploy: Deploy, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = copy_function("hello_world", tmp_path / "greeter")
+    deploy(folder)
+    replace_in_file(folder / "app.py", "Hello, AWS Lambda!", "Hello from version 2!")
+    aws.faults.add(FaultRule(service="lambda", operation="ListEventSourceMappings", error="internal_error"))
+
+    with caplog.at_level("WARNING", logger="lambdapipe.deployment"):
+        result = deploy(folder)
+
+    assert (result.version, result.changed) == ("2", True)
+    assert any("could not check what invokes $LATEST" in r.getMessage() for r in caplog.records)

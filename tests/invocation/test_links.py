@@ -50,3 +50,12 @@ def test_only_amazonaws_endpoints_count_as_aws() -> None:
     assert is_aws_endpoint("https://lambda.eu-west-1.amazonaws.com")
     assert not is_aws_endpoint("http://127.0.0.1:4566")
     assert LambdaInvocationLogsLink().format_link(function_name="etl", request_id=None, local=True) == ""
+
+
+def test_a_local_link_names_the_bare_function_whether_the_operator_was_given_an_arn_or_an_alias() -> None:
+    arn = "arn:aws:lambda:us-east-1:000000000000:function:etl:live"
+
+    for given in ("etl", "etl:live", arn):
+        assert LambdaFunctionLink().format_link(function_name=given, local=True).endswith("/functions/etl")
+        logs = LambdaInvocationLogsLink().format_link(function_name=given, request_id="r-1", local=True)
+        assert logs.endswith("/functions/etl?request_id=r-1")

@@ -22,7 +22,9 @@ from urllib.parse import urlparse
 import boto3
 import pytest
 
+from lambdapipe.local import LocalAws
 from lambdapipe.local.admin_client import LocalAwsAdmin
+from lambdapipe.local.browser_guard import browser_refusal
 from lambdapipe.local.runtime_api import API_PREFIX, RuntimeApiServer
 from lambdapipe.utils.child_processes import spawn
 
@@ -242,3 +244,19 @@ def _serve_page(html: str) -> http.server.HTTPServer:
     server = http.server.HTTPServer(("127.0.0.1", 0), Page)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
+
+
+def test_a_stack_bound_to_every_interface_is_reached_at_loopback_and_accepts_that_host(
+    tmp_path: Path,
+) -> None:
+    everywhere = LocalAws(host="0.0.0.0", port=4566, state_dir=tmp_path)  # not started: no server binds
+
+    assert everywhere.endpoint_url == "http://127.0.0.1:4566"  # its runtimes and own clients use this
+    assert browser_refusal("POST", "/", {"host": "127.0.0.1:4566"}) is None
+    assert "'0.0.0.0' is not a loopback name" in browser_refusal("POST", "/", {"host": "0.0.0.0:4566"})
+
+
+@pytest.mark.parametrize("name", ["ip6-localhost", "localhost.localdomain", "attacker.example"])
+def test_only_names_a_browser_keeps_on_the_machine_count_as_loopback(name: str) -> None:
+    assert browser_refusal("GET", "/", {"host": f"{name}:4566"}) is not None
+    assert browser_refusal("GET", "/", {"host": "api.localhost:4566"}) is None

@@ -17,6 +17,7 @@ from lambdapipe.deployment import FunctionDeployer
 from lambdapipe.hooks.iam import INLINE_POLICY_NAME, IamHook
 from lambdapipe.hooks.lambda_function import LambdaHook
 from lambdapipe.local import LocalAws
+from lambdapipe.packaging import Manifest, ManifestError
 from lambdapipe.packaging.lambda_api import execution_role_name
 from tests.deploy.helpers import copy_function
 
@@ -71,3 +72,12 @@ def test_role_names_are_stable_and_short_names_keep_their_plain_form() -> None:
     assert execution_role_name("image_resize") == "lambdapipe-image_resize"  # existing roles are kept
     assert execution_role_name(long_name) == execution_role_name(long_name)
     assert execution_role_name(long_name).startswith("lambdapipe-" + long_name[:40])
+
+
+def test_no_function_name_maps_to_anothers_hashed_role_name() -> None:
+    hashed = execution_role_name("a" * 60)
+    lookalike = hashed.removeprefix("lambdapipe-")  # a name that would get this role unhashed
+
+    assert len(hashed) == 64
+    with pytest.raises(ManifestError, match="must be 1-64 letters, digits, - or _"):
+        Manifest(name=lookalike, runtime="python3.11", handler="app.handler")

@@ -2,9 +2,10 @@
 
 Binding to 127.0.0.1 keeps other machines out, not the pages open in a developer's browser: any page
 may send requests to a loopback port, and DNS rebinding makes them same-origin, so CORS alone cannot
-protect a server that checks no signature. Browsers mark their requests (``Origin`` on every CORS and
-every POST request, ``Sec-Fetch-Site`` on all of them, the page's host name in ``Host`` after
-rebinding); AWS SDKs and the AWS CLI send neither header and address the stack by a loopback name or
+protect a server that checks no signature. Browsers mark their requests: ``Origin`` on every CORS and
+every POST request, ``Sec-Fetch-Site`` on the rest (current Chromium, Firefox 90+, Safari 16.4+; a
+page in an older browser can still make a simple GET), the page's host name in ``Host`` after
+rebinding. AWS SDKs and the AWS CLI send neither header and address the stack by a loopback name or
 a host name it was told to accept, so they pass unchanged.
 """
 
@@ -17,7 +18,8 @@ from typing import Any
 
 ADMIN_PATH_PREFIXES = ("/_lambdapipe/", "/moto-api/")
 ADMIN_HEADER = "X-Lambdapipe-Admin"  # a custom header: a page cannot send it without a CORS preflight
-LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
+# Only names browsers resolve to loopback themselves: others go to DNS, which an attacker may rebind.
+LOOPBACK_NAMES = frozenset({"localhost"})
 READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
 
 StartResponse = Callable[..., Any]

@@ -59,7 +59,10 @@ class LocalAws:
 
     @property
     def endpoint_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        """Where clients on this machine (and the stack's own runtimes) reach it: loopback even when
+        bound to every interface, since the stack refuses a Host such as 0.0.0.0 (browser_guard)."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(self.host, self.host)
+        return f"http://{host}:{self.port}"
 
     def start(self) -> LocalAws:
         from moto.server import DomainDispatcherApplication, create_backend_app

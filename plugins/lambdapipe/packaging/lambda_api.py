@@ -118,7 +118,8 @@ def execution_role_name(function_name: str) -> str:
     if len(name) <= ROLE_NAME_LIMIT:
         return name
     digest = hashlib.sha256(function_name.encode()).hexdigest()[:10]
-    return f"{name[: ROLE_NAME_LIMIT - len(digest) - 1]}-{digest}"
+    # "." is allowed in role names, never in function names: no plain name can equal a hashed one.
+    return f"{name[: ROLE_NAME_LIMIT - len(digest) - 1]}.{digest}"
 
 
 def execution_role_policy(manifest: Manifest) -> dict[str, Any]:

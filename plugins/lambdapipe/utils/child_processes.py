@@ -38,7 +38,8 @@ def spawn(argv: list[str], *, grace_s: float = DEFAULT_GRACE_S, **popen_kwargs: 
     """
     owner = owner_identity()
     # The tether carries the mark too, so the program counts as ours from the moment it is spawned.
-    popen_kwargs["env"] = {**(popen_kwargs.get("env") or os.environ), OWNER_VARIABLE: owner}
+    environment = popen_kwargs.get("env")
+    popen_kwargs["env"] = {**(os.environ if environment is None else environment), OWNER_VARIABLE: owner}
     watch_read, watch_write = os.pipe()  # both ends non-inheritable: no other child holds them open
     try:
         tether = [sys.executable, "-I", "-S", str(TETHER), str(watch_read), owner, str(grace_s)]
