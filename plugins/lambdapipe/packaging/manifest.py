@@ -24,7 +24,7 @@ Example::
 
     [dependencies]                  # both off by default: what the build may run or fetch from
     install_scripts = false         # npm lifecycle scripts of the packages
-    package_sources = false         # --index-url, --extra-index-url, --trusted-host, URLs in requirements.txt
+    package_sources = false         # URLs, --trusted-host, --no-binary, -e ... in requirements.txt
 
 Every dataclass checks itself in ``__post_init__`` (so one built in code is checked too);
 :func:`load_manifest` adds the file and the full field path to the error.

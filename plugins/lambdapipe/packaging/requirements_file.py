@@ -1,24 +1,32 @@
-"""Read a ``requirements.txt`` with the files it includes, and find where it tells pip to fetch from.
+"""Read a ``requirements.txt`` with the files it includes, and refuse what would fetch or build code
+from elsewhere.
 
 A requirements file can redirect pip to any index (``--index-url``, ``--extra-index-url``,
-``--find-links``), trust a host without TLS (``--trusted-host``) or name a URL to download: in a
-deploy, that is code from anywhere running in the build. Such lines are refused unless the manifest
-sets ``package_sources = true`` under ``[dependencies]``. ``-r``/``-c`` includes are followed, so
-the cache key and the check cover every file pip will read.
+``--find-links``), trust a host without TLS (``--trusted-host``), name a URL or an editable VCS
+checkout, or turn off wheels-only (``--no-binary``, whose sdists run their ``setup.py`` in the
+build). pip accepts many spellings of each (abbreviated long options, values attached to short
+ones), so options are checked against an allowlist rather than a blocklist: anything else, and any
+URL, is refused unless the manifest sets ``package_sources = true`` under ``[dependencies]``.
+``-r``/``-c`` includes are followed, so the cache key and the check cover every file pip will read.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
 from lambdapipe.packaging.errors import ManifestError
 
-SOURCE_OPTIONS = ("-i", "--index-url", "--extra-index-url", "--trusted-host", "-f", "--find-links")
-INCLUDE_OPTIONS = ("-r", "--requirement", "-c", "--constraint")
-_OPTION = re.compile(r"^(?P<option>--?[A-Za-z][\w-]*)(?:[= ]\s*(?P<value>\S+))?")
-_URL = re.compile(r"(^|@\s*|\s)(https?|ftp|file|git\+\w+|hg\+\w+|svn\+\w+|bzr\+\w+)://", re.IGNORECASE)
+INCLUDE_OPTIONS = {"-r": "-r", "--requirement": "-r", "-c": "-c", "--constraint": "-c"}
+# Options that change neither where packages come from nor whether their build code runs.
+SAFE_OPTIONS = frozenset(
+    {"--require-hashes", "--pre", "--prefer-binary", "--no-index"}
+)  # not --only-binary: ":none:"
+REQUIREMENT_LINE_OPTIONS = frozenset({"--hash"})
+_ENV_VARIABLE = re.compile(r"\$\{([A-Z0-9_]+)\}")  # pip expands only this form
 
 
 @dataclass(frozen=True)
@@ -29,41 +37,80 @@ class RequirementLine:
     number: int
     text: str
 
+    def tokens(self) -> list[str]:
+        try:
+            return shlex.split(self.text, comments=False, posix=True)
+        except ValueError as error:
+            raise ManifestError(f"line {self.number}", f"cannot be read: {error}", self.path) from None
+
+    def include(self) -> str | None:
+        """The file a ``-r``/``-c`` line names (``-r x``, ``-rx``, ``--requirement=x``), else None."""
+        tokens = self.tokens()
+        if not tokens:
+            return None
+        option, _, attached = tokens[0].partition("=")
+        if option in INCLUDE_OPTIONS:
+            return attached or (tokens[1] if len(tokens) > 1 else None)
+        if tokens[0][:2] in ("-r", "-c") and not tokens[0].startswith("--"):
+            return tokens[0][2:]
+        return None
+
 
 def read_requirements(path: Path, _seen: frozenset[Path] = frozenset()) -> list[RequirementLine]:
-    """Every line of ``path`` and of the files it includes (``-r``/``-c``), in pip's reading order."""
+    """Every line of ``path`` and of the local files it includes, in pip's reading order."""
     path = path.resolve()
     if path in _seen:
         return []
     if not path.is_file():
         raise ManifestError(None, "included requirements file not found", path)
     lines: list[RequirementLine] = []
-    for number, text in _logical_lines(path.read_text(encoding="utf-8")):
-        lines.append(RequirementLine(path, number, text))
-        option = _OPTION.match(text)
-        if option and option["option"] in INCLUDE_OPTIONS and option["value"]:
-            lines += read_requirements(path.parent / option["value"], _seen | {path})
+    for number, text in _logical_lines(_decode(path.read_bytes())):
+        line = RequirementLine(path, number, text)
+        lines.append(line)
+        included = line.include()
+        if included and "://" not in included:  # a URL include is the source check's to refuse
+            expanded = _ENV_VARIABLE.sub(lambda match: os.environ.get(match[1], match[0]), included)
+            lines += read_requirements(path.parent / expanded, _seen | {path})
     return lines
 
 
 def check_package_sources(lines: list[RequirementLine], allowed: bool) -> None:
-    """Refuse a line naming an index, a trusted host or a URL, unless the manifest allows them."""
+    """Refuse a line that names a source or a build other than the default index's wheels."""
     if allowed:
         return
     for line in lines:
-        option = _OPTION.match(line.text)
-        if option and option["option"] in SOURCE_OPTIONS:
-            named = f"{option['option']} names a package source"
-        elif not option and _URL.search(line.text):
-            named = "a URL requirement downloads from outside the package index"
-        else:
-            continue
-        raise ManifestError(
-            f"line {line.number}",
-            f"{named} ({line.text!r}); set package_sources = true under [dependencies] in "
-            "function.toml to allow it",
-            line.path,
-        )
+        problem = _source_problem(line)
+        if problem:
+            raise ManifestError(
+                f"line {line.number}",
+                f"{problem} ({line.text!r}); set package_sources = true under [dependencies] in "
+                "function.toml to allow it",
+                line.path,
+            )
+
+
+def _source_problem(line: RequirementLine) -> str | None:
+    if "://" in line.text:
+        return "a URL downloads from outside the package index"
+    tokens = line.tokens()
+    if not tokens or line.include() is not None:
+        return None
+    if tokens[0].startswith("-"):
+        option = tokens[0].partition("=")[0]
+        return None if option in SAFE_OPTIONS else f"{option} is not an option a deploy allows"
+    for token in tokens[1:]:
+        option = token.partition("=")[0]
+        if token.startswith("-") and option not in REQUIREMENT_LINE_OPTIONS:
+            return f"{option} is not an option a deploy allows"
+    return None
+
+
+def _decode(data: bytes) -> str:
+    """As pip reads it: UTF-8 with or without a byte-order mark, else Latin-1 (any byte is valid)."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
 
 
 def _logical_lines(text: str) -> list[tuple[int, str]]:
@@ -73,11 +120,10 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
     for number, raw in enumerate(text.splitlines(), start=1):
         if not pending:
             start = number
-        line = re.sub(r"(^|\s)#.*$", "", raw)
-        if line.endswith("\\"):
-            pending += line[:-1] + " "
+        if raw.endswith("\\") and not re.match(r"\s*#", raw):  # as pip: a comment line ends here
+            pending += raw[:-1]  # pip joins without a space: an option may be split across lines
             continue
-        joined = (pending + line).strip()
+        joined = re.sub(r"(^|\s)#.*$", "", pending + raw).strip()
         pending = ""
         if joined:
             found.append((start, joined))
