@@ -11,13 +11,14 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
+    from lambdapipe.deployment import DeployResult
     from lambdapipe.local import LocalAws
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -145,3 +146,34 @@ def lambda_client(aws: LocalAws) -> Any:
     from botocore.config import Config
 
     return aws.client("lambda", config=Config(retries={"max_attempts": 0}, read_timeout=120))
+
+
+@pytest.fixture
+def aws_environment(aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The AWS variables pointing at the local stack, as a shell running ``lambdapipe deploy`` has them."""
+    environment = {
+        **aws.environ(),
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
+    for key, value in environment.items():
+        monkeypatch.setenv(key, value)
+    return environment
+
+
+@pytest.fixture
+def deploy(aws_environment: dict[str, str]) -> Callable[..., DeployResult]:
+    """``deploy(function_dir, **options)``: a synchronous deploy, as ``lambdapipe deploy`` runs it."""
+    from lambdapipe.deployment import FunctionDeployer
+    from lambdapipe.hooks.iam import IamHook
+    from lambdapipe.hooks.lambda_function import LambdaHook
+
+    def run(function_dir: Path, **options: Any) -> DeployResult:
+        return FunctionDeployer(
+            function_dir=function_dir,
+            lambda_hook=LambdaHook(aws_conn_id=None),
+            iam_hook=IamHook(aws_conn_id=None),
+            **options,
+        ).run()
+
+    return run

@@ -5,15 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import unquote
 
 import pytest
 
 from lambdapipe.deployment import DeployResult
-from lambdapipe.hooks.iam import INLINE_POLICY_NAME
 from lambdapipe.local import LocalAws
 from lambdapipe.packaging import ManifestError
-from tests.deploy.helpers import copy_function, write_calls
+from tests.deploy.helpers import inline_policy, with_permissions, write_calls
 
 Deploy = Callable[..., DeployResult]
 
@@ -29,20 +27,6 @@ ALL_OF_S3 = """
 actions = ["s3:*"]
 resources = ["arn:aws:s3:::uploads/*"]
 """
-
-
-def with_permissions(tmp_path: Path, name: str, permissions: str) -> Path:
-    folder = copy_function("hello_world", tmp_path / name)
-    with (folder / "function.toml").open("a", encoding="utf-8") as manifest:
-        manifest.write(permissions)
-    return folder
-
-
-def inline_policy(aws: LocalAws, function_name: str) -> dict:
-    document = aws.client("iam").get_role_policy(
-        RoleName=f"lambdapipe-{function_name}", PolicyName=INLINE_POLICY_NAME
-    )["PolicyDocument"]
-    return json.loads(unquote(document)) if isinstance(document, str) else document
 
 
 def test_role_gets_the_manifest_permissions_as_its_inline_policy(
