@@ -6,7 +6,8 @@ architecture, whatever the building machine is. The installer is the interpreter
 (``python -m pip install --platform ... --target``) when it has one, else ``uv pip install
 --target`` with the same options (``--python-platform``); the project's uv venv has no pip.
 Results are cached (see :mod:`lambdapipe.packaging.deps_cache`) by the requirements text (files
-included with ``-r``/``-c`` too), the runtime and the architecture: pin versions, since the cache does not re-resolve ranges.
+included with ``-r``/``-c`` too), the runtime and the architecture: pin versions, since the cache
+does not re-resolve ranges.
 Console scripts (``bin/``, whose shebangs name the building interpreter) and bytecode are dropped.
 
 Local runs: the package always targets the manifest's runtime, and the local stack runs Python

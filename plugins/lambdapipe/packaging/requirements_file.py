@@ -16,15 +16,15 @@ import os
 import re
 import shlex
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from lambdapipe.packaging.errors import ManifestError
 
 INCLUDE_OPTIONS = {"-r": "-r", "--requirement": "-r", "-c": "-c", "--constraint": "-c"}
-# Options that change neither where packages come from nor whether their build code runs.
-SAFE_OPTIONS = frozenset(
-    {"--require-hashes", "--pre", "--prefer-binary", "--no-index"}
-)  # not --only-binary: ":none:"
+# Options that change neither where packages come from nor whether their build code runs (not
+# --only-binary, whose ":none:" would turn wheels-only off).
+SAFE_OPTIONS = frozenset({"--require-hashes", "--pre", "--prefer-binary", "--no-index"})
 REQUIREMENT_LINE_OPTIONS = frozenset({"--hash"})
 _ENV_VARIABLE = re.compile(r"\$\{([A-Z0-9_]+)\}")  # pip expands only this form
 
@@ -37,6 +37,7 @@ class RequirementLine:
     number: int
     text: str
 
+    @cached_property  # read by both include() and the source check
     def tokens(self) -> list[str]:
         try:
             return shlex.split(self.text, comments=False, posix=True)
@@ -45,7 +46,7 @@ class RequirementLine:
 
     def include(self) -> str | None:
         """The file a ``-r``/``-c`` line names (``-r x``, ``-rx``, ``--requirement=x``), else None."""
-        tokens = self.tokens()
+        tokens = self.tokens
         if not tokens:
             return None
         option, _, attached = tokens[0].partition("=")
@@ -92,7 +93,7 @@ def check_package_sources(lines: list[RequirementLine], allowed: bool) -> None:
 def _source_problem(line: RequirementLine) -> str | None:
     if "://" in line.text:
         return "a URL downloads from outside the package index"
-    tokens = line.tokens()
+    tokens = line.tokens
     if not tokens or line.include() is not None:
         return None
     if tokens[0].startswith("-"):
