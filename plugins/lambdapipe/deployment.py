@@ -155,6 +155,7 @@ class FunctionDeployer:
         state = DeployState(
             self.manifest.name, current["FunctionArn"], package.code_sha256, role_arn, role_changed
         )
+        self._ensure_managed_tag(current["FunctionArn"])
         if code_differs:
             self.lambda_hook.conn.update_function_code(
                 **lambda_api.update_code_kwargs(self.manifest, self._code(package))
@@ -226,6 +227,16 @@ class FunctionDeployer:
                 ", ".join(triggers),
                 self.alias_name,
             )
+
+    def _ensure_managed_tag(self, function_arn: str) -> None:
+        """Tag a function created before deploys tagged them (or untagged since): the Lambda view shows
+        only tagged functions. Metadata, not the function: no new version, no smoke test."""
+        tags = self.lambda_hook.conn.list_tags(Resource=function_arn).get("Tags", {})
+        if tags.get(lambda_api.MANAGED_TAG) != lambda_api.MANAGED_TAG_VALUE:
+            self.lambda_hook.conn.tag_resource(
+                Resource=function_arn, Tags={lambda_api.MANAGED_TAG: lambda_api.MANAGED_TAG_VALUE}
+            )
+            log.info("%s: tagged %s", self.manifest.name, lambda_api.MANAGED_TAG)
 
     def _ensure_role(self) -> tuple[str, bool]:
         if self.role_arn:

@@ -29,4 +29,22 @@ def get_provider_info() -> dict[str, Any]:
             "lambdapipe.links.LambdaInvocationLogsLink",
         ],
         "connection-types": [],
+        "config": {
+            "lambdapipe": {
+                "description": "Settings of the lambdapipe provider.",
+                "options": {
+                    "ui_aws_conn_id": {
+                        "description": (
+                            "The AWS connection the Lambda view (on the API server) reads Lambda and "
+                            "CloudWatch Logs through. Grant it read-only access: lambda:GetFunction, "
+                            "lambda:ListAliases, lambda:ListVersionsByFunction, logs:FilterLogEvents."
+                        ),
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "aws_lambda_view",
+                        "default": "aws_default",
+                    },
+                },
+            },
+        },
     }

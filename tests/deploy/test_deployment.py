@@ -16,8 +16,8 @@ import pytest
 
 from lambdapipe.deployment import DeployResult, SmokeTestFailed
 from lambdapipe.local import LocalAws
-from lambdapipe.local.faults import FaultRule
 from lambdapipe.packaging import build_package, load_test_events
+from lambdapipe.packaging.lambda_api import MANAGED_TAG, MANAGED_TAG_VALUE
 from tests.deploy.helpers import copy_function, replace_in_file, write_calls
 from tests.lambda_functions.helpers import FUNCTIONS_DIR
 from tests.local.helpers import invoke_json
@@ -77,6 +77,25 @@ def test_second_deploy_of_the_same_folder_makes_no_write_call_and_uploads_nothin
     assert counts["lambda:GetFunctionConfiguration"] == 1, "the no-op was decided by reading, not skipped"
     assert (second.changed, second.smoke_tests) == (False, [])
     assert (second.version, second.code_sha256, second.alias) == (first.version, first.code_sha256, "live")
+
+
+def test_a_deploy_tags_the_function_managed_and_tags_one_deployed_before_tags_existed_once(
+    aws: LocalAws, deploy: Deploy, lambda_client: Any
+) -> None:
+    arn = deploy(HELLO_WORLD).function_arn
+    assert lambda_client.list_tags(Resource=arn)["Tags"] == {MANAGED_TAG: MANAGED_TAG_VALUE}
+    lambda_client.untag_resource(Resource=arn, TagKeys=[MANAGED_TAG])  # as deployed by an older version
+    aws.calls.reset()
+
+    retagging = deploy(HELLO_WORLD)
+    after_retagging = aws.calls.snapshot()
+    aws.calls.reset()
+    deploy(HELLO_WORLD)
+
+    assert lambda_client.list_tags(Resource=arn)["Tags"] == {MANAGED_TAG: MANAGED_TAG_VALUE}
+    assert write_calls(after_retagging) == {"lambda:TagResource": 1}
+    assert (retagging.changed, retagging.smoke_tests) == (False, []), "a tag is no new code to test"
+    assert write_calls(aws.calls.snapshot()) == {}
 
 
 def test_code_change_updates_code_publishes_version_2_and_moves_the_alias_to_the_new_code(
@@ -223,54 +242,3 @@ def test_two_builds_of_a_folder_have_one_sha256_and_it_is_the_code_sha256_lambda
     )
     published = lambda_client.get_function_configuration(FunctionName="hello_world", Qualifier="live")
     assert published["CodeSha256"] == result.code_sha256
-
-
-def test_a_code_change_warns_about_triggers_that_run_latest_before_the_smoke_tests(
-    aws: LocalAws, deploy: Deploy, lambda_client: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    folder = copy_function("hello_world", tmp_path / "greeter")
-    deploy(folder)
-    queue_arn = aws.client("sqs").get_queue_attributes(
-        QueueUrl=aws.client("sqs").create_queue(QueueName="jobs")["QueueUrl"], AttributeNames=["QueueArn"]
-    )["Attributes"]["QueueArn"]
-    lambda_client.create_event_source_mapping(EventSourceArn=queue_arn, FunctionName="greeter", Enabled=False)
-    lambda_client.add_permission(
-        FunctionName="greeter",
-        StatementId="uploads",
-        Action="lambda:InvokeFunction",
-        Principal="s3.amazonaws.com",
-    )
-    lambda_client.add_permission(  # through the alias: tested code only, no warning for this one
-        FunctionName="greeter",
-        Qualifier="live",
-        StatementId="topic",
-        Action="lambda:InvokeFunction",
-        Principal="sns.amazonaws.com",
-    )
-    replace_in_file(folder / "app.py", "Hello, AWS Lambda!", "Hello from version 2!")
-
-    with caplog.at_level("WARNING", logger="lambdapipe.deployment"):
-        deploy(folder)
-        deploy(folder)  # nothing changes: no update of $LATEST, no warning
-
-    warnings = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
-    assert len(warnings) == 1, warnings
-    assert warnings[0].startswith(f"greeter: updating $LATEST, which event source {queue_arn}, ")
-    assert "s3.amazonaws.com (permission uploads)" in warnings[0]
-    assert "sns.amazonaws.com" not in warnings[0]
-    assert warnings[0].endswith("point them at the alias 'live' instead")
-
-
-def test_a_deploy_that_may_not_list_the_triggers_warns_and_still_deploys(
-    aws: LocalAws, deploy: Deploy, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    folder = copy_function("hello_world", tmp_path / "greeter")
-    deploy(folder)
-    replace_in_file(folder / "app.py", "Hello, AWS Lambda!", "Hello from version 2!")
-    aws.faults.add(FaultRule(service="lambda", operation="ListEventSourceMappings", error="internal_error"))
-
-    with caplog.at_level("WARNING", logger="lambdapipe.deployment"):
-        result = deploy(folder)
-
-    assert (result.version, result.changed) == ("2", True)
-    assert any("could not check what invokes $LATEST" in r.getMessage() for r in caplog.records)

@@ -38,7 +38,7 @@ def deployed_configuration(**overrides: object) -> dict[str, object]:
     }
 
 
-def test_create_kwargs_carry_the_whole_configuration_and_code() -> None:
+def test_create_kwargs_carry_the_whole_configuration_code_and_the_managed_tag() -> None:
     kwargs = create_function_kwargs(
         manifest(memory=512, timeout=30, environment={"STAGE": "dev"}, architecture="arm64"),
         ROLE,
@@ -58,6 +58,7 @@ def test_create_kwargs_carry_the_whole_configuration_and_code() -> None:
         "PackageType": "Zip",
         "Architectures": ["arm64"],
         "Publish": False,
+        "Tags": {"lambdapipe:managed": "true"},
     }
 
 

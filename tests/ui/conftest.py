@@ -25,7 +25,7 @@ WAREHOUSE_BUCKET = "lambdapipe-ui-tests"
 
 @pytest.fixture(scope="session")
 def local_aws() -> Iterator[LocalAws]:
-    with LocalAws(idle_timeout_s=60) as aws:
+    with LocalAws(idle_timeout_s=60, check_signatures=True) as aws:
         yield aws
 
 

@@ -17,12 +17,14 @@ from starlette.routing import Mount
 
 from lambdapipe.links import LambdaFunctionLink, LambdaInvocationLogsLink
 from lambdapipe.local import LocalAws
+from lambdapipe.packaging.lambda_api import MANAGED_TAG, MANAGED_TAG_VALUE
 from lambdapipe.tables.catalog import ensure_table
 from lambdapipe.tables.config import TablesConfig
 from lambdapipe.tables.conform import rows_to_arrow
 from lambdapipe.tables.writer import append_rows
 from lambdapipe.ui import URL_PREFIX
 from lambdapipe.ui.invocations import read_invocations
+from tests.support.dags_in_db import register_invoking_dag
 
 HANDLER = """
 def handler(event, context):
@@ -82,8 +84,8 @@ def test_without_a_lambda_invocations_table_stats_and_invocations_are_empty(
     recent = client.get(f"{URL_PREFIX}/api/invocations", params={"errors": True}, headers=auth)
 
     assert stats.status_code == 200, stats.text
-    assert stats.json() == {"days": 14, "invocations": 0, "per_dag": [], "per_day": []}
-    assert recent.json() == {"days": 14, "invocations": []}
+    assert stats.json() == {"days": 14, "invocations": 0, "truncated": False, "per_dag": [], "per_day": []}
+    assert recent.json() == {"days": 14, "invocations": [], "next_cursor": None, "truncated": False}
 
 
 def _row(dag_id: str | None, at: datetime, ms: float, cost: float, **extra: Any) -> dict[str, Any]:
@@ -174,7 +176,7 @@ def test_rows_of_dags_the_user_may_not_read_are_left_out(invocations: dict[str, 
         asked.append(dag_ids)
         return dag_ids & {"uploads"}
 
-    rows = read_invocations(14, visible_dag_ids=only_uploads).to_pylist()
+    rows = read_invocations(14, visible_dag_ids=only_uploads).rows.to_pylist()
 
     assert asked == [{"orders", "uploads"}]
     assert sorted((row["dag_id"] or "") for row in rows) == ["", "uploads"], "rows outside Airflow stay"
@@ -182,7 +184,8 @@ def test_rows_of_dags_the_user_may_not_read_are_left_out(invocations: dict[str, 
 
 @pytest.fixture
 def greeter(connections: TablesConfig, local_aws: LocalAws) -> str:
-    """A function with a published version behind the alias ``live``."""
+    """A function lambdapipe manages, used by the DAG ``greets``, with a published version behind the
+    alias ``live``."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("app.py", HANDLER)
@@ -195,7 +198,9 @@ def greeter(connections: TablesConfig, local_aws: LocalAws) -> str:
         Handler="app.handler",
         Code={"ZipFile": buffer.getvalue()},
         MemorySize=256,
+        Tags={MANAGED_TAG: MANAGED_TAG_VALUE},
     )
+    register_invoking_dag("greets", "greeter")
     version = lambda_client.publish_version(FunctionName="greeter")["Version"]
     lambda_client.create_alias(FunctionName="greeter", Name="live", FunctionVersion=version)
     return "greeter"
@@ -212,6 +217,7 @@ def test_functions_list_deployed_functions_with_alias_version_and_code_sha(
     [function] = response.json()["functions"]
     assert (function["name"], function["runtime"], function["memory_mb"]) == (greeter, "python3.11", 256)
     assert function["code_sha256"] == expected_sha and function["last_modified"]
+    assert function["dag_ids"] == ["greets"]
     assert function["aliases"] == [
         {
             "name": "live",
@@ -297,6 +303,7 @@ def test_a_stalled_aws_endpoint_fails_the_page_with_502_after_two_attempts(
 ) -> None:
     from tests.aws_setup import use_aws_default_connection
 
+    register_invoking_dag("greets", "greeter")
     accepted: list[socket.socket] = []
     listener = socket.create_server(("127.0.0.1", 0))
     threading.Thread(target=lambda: _accept_forever(listener, accepted), daemon=True).start()

@@ -38,6 +38,11 @@ def function_configuration(manifest: Manifest, role_arn: str) -> dict[str, Any]:
     }
 
 
+# Marks the functions lambdapipe deploys: the Lambda view shows no other function of the account.
+MANAGED_TAG = "lambdapipe:managed"
+MANAGED_TAG_VALUE = "true"
+
+
 def create_function_kwargs(manifest: Manifest, role_arn: str, code: dict[str, Any]) -> dict[str, Any]:
     """Keyword arguments for ``create_function``; versions are published separately."""
     return {
@@ -46,6 +51,7 @@ def create_function_kwargs(manifest: Manifest, role_arn: str, code: dict[str, An
         "PackageType": "Zip",
         "Architectures": [manifest.architecture],
         "Publish": False,
+        "Tags": {MANAGED_TAG: MANAGED_TAG_VALUE},
     }
 
 

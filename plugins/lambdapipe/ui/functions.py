@@ -1,20 +1,23 @@
-"""The deployed functions as Lambda reports them: configuration, aliases and the version each points at.
+"""The functions lambdapipe manages as Lambda reports them: configuration, aliases and their versions.
 
-Read through the ``aws_default`` connection (or the one given), so against ``lambdapipe local`` the
-view shows the local stack and on AWS the account's functions. Two calls per function (aliases,
-versions) after the paginated list: fine for the tens of functions a project deploys.
+Read through the view's AWS connection, so against ``lambdapipe local`` the view shows the local
+stack and on AWS the account's functions. Only functions carrying the tag deploys set count as
+managed: the view is no window onto the account's other functions. Three calls per function (the
+function with its tags, aliases, versions) and no account-wide listing: the names come from the DAGs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from lambdapipe.hooks.lambda_function import LambdaHook
+from lambdapipe.packaging.lambda_api import MANAGED_TAG, MANAGED_TAG_VALUE
 from lambdapipe.ui.aws_config import ui_botocore_config
 
 
 class FunctionNotFound(LookupError):
-    """No function of that name (or ARN) exists for the connection's account and region."""
+    """No function of that name that lambdapipe manages exists for the connection's account and region."""
 
 
 def _summary(config: dict[str, Any]) -> dict[str, Any]:
@@ -52,24 +55,39 @@ def _aliases(hook: LambdaHook, name: str) -> list[dict[str, Any]]:
     ]
 
 
-def deployed_functions(aws_conn_id: str | None = "aws_default") -> list[dict[str, Any]]:
-    """Every function of the account and region, by name, with its aliases."""
+def _managed_configuration(hook: LambdaHook, name: str) -> dict[str, Any] | None:
+    """The function's $LATEST configuration, or None if it does not exist or lambdapipe does not manage it."""
+    try:
+        function = hook.conn.get_function(FunctionName=name)
+    except hook.conn.exceptions.ResourceNotFoundException:
+        return None
+    if (function.get("Tags") or {}).get(MANAGED_TAG) != MANAGED_TAG_VALUE:
+        return None
+    return function["Configuration"]
+
+
+def managed_functions(names: Iterable[str], aws_conn_id: str | None = "aws_default") -> list[dict[str, Any]]:
+    """Those of ``names`` that exist and lambdapipe manages, by name, with their aliases."""
     hook = LambdaHook(aws_conn_id=aws_conn_id, config=ui_botocore_config())
-    configs = [
-        config
-        for page in hook.conn.get_paginator("list_functions").paginate()
-        for config in page["Functions"]
-    ]
-    return [
-        {**_summary(config), "aliases": _aliases(hook, config["FunctionName"])}
-        for config in sorted(configs, key=lambda config: config["FunctionName"])
-    ]
+    found = [config for name in sorted(set(names)) if (config := _managed_configuration(hook, name))]
+    return [{**_summary(config), "aliases": _aliases(hook, config["FunctionName"])} for config in found]
 
 
 def function_details(name: str, aws_conn_id: str | None = "aws_default") -> dict[str, Any]:
-    """One function's $LATEST configuration and its aliases; ``FunctionNotFound`` if it does not exist."""
+    """One managed function's $LATEST configuration and its aliases; ``FunctionNotFound`` otherwise."""
     hook = LambdaHook(aws_conn_id=aws_conn_id, config=ui_botocore_config())
-    config = hook.get_configuration_or_none(name)
+    config = _managed_configuration(hook, name)
     if config is None:
-        raise FunctionNotFound(f"no Lambda function {name!r} (connection {aws_conn_id!r})")
+        raise FunctionNotFound(
+            f"no Lambda function {name!r} managed by lambdapipe (connection {aws_conn_id!r})"
+        )
     return {**_summary(config), "aliases": _aliases(hook, config["FunctionName"])}
+
+
+def require_managed(name: str, aws_conn_id: str | None = "aws_default") -> None:
+    """``FunctionNotFound`` unless the function exists and lambdapipe manages it."""
+    hook = LambdaHook(aws_conn_id=aws_conn_id, config=ui_botocore_config())
+    if _managed_configuration(hook, name) is None:
+        raise FunctionNotFound(
+            f"no Lambda function {name!r} managed by lambdapipe (connection {aws_conn_id!r})"
+        )

@@ -186,13 +186,14 @@
       { label: "Last deploy", value: (f) => (f.last_deploy
         ? [status(f.last_deploy.state), " ", taskInstanceLink(f.last_deploy), ` ${fmtTime(f.last_deploy.end_date || f.last_deploy.start_date)}`]
         : dash) },
-    ], rows, onlyNames ? "This DAG invoked none of the deployed functions in this period." : "No Lambda function is deployed."));
+    ], rows, onlyNames ? "This DAG invoked none of the deployed functions in this period." : "No function that lambdapipe deploys is used by a DAG you may read."));
   }
 
   function renderStats(stats, days) {
     const dagLabel = (id) => id ?? NO_DAG;
     document.getElementById("totals").replaceChildren(
       `${fmtInt(stats.invocations)} invocations, ${fmtUsd(stats.per_dag.reduce((sum, d) => sum + (d.cost_usd || 0), 0))}`,
+      stats.truncated ? " (the first invocations found only: choose a shorter period for all of them)" : "",
     );
     fill("per-dag", table("per-dag-table", [
       { label: "DAG", value: (d) => (d.dag_id ? airflowLink(`/dags/${enc(d.dag_id)}`, d.dag_id) : NO_DAG) },
