@@ -21,6 +21,7 @@ from airflow.providers.common.compat.sdk import AirflowException
 
 from lambdapipe.hooks.lambda_function import LambdaHook
 from lambdapipe.links import LambdaFunctionLink, LambdaInvocationLogsLink, is_aws_endpoint
+from lambdapipe.operators.rendered_payload import StoresRenderedPayloadSummary, check_policy, rendered_value
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 INVOCATIONS_XCOM_KEY = "lambda_invocations"
 
 
-class LambdaInvokeOperator(AwsBaseOperator[LambdaHook]):
+class LambdaInvokeOperator(StoresRenderedPayloadSummary, AwsBaseOperator[LambdaHook]):
     """Invoke a function and return its decoded JSON result (or, for ``Event``, its request id).
 
     :param function_name: Function name or ARN. Templated.
@@ -44,6 +45,9 @@ class LambdaInvokeOperator(AwsBaseOperator[LambdaHook]):
     :param max_throttle_retries: Retries of a throttled (429) invocation, with backoff and jitter.
     :param log_function_output: Print the function's log tail (its last 4 KB) in the task log at INFO;
         off by default (then at DEBUG), since a function's output may carry the data it processed.
+    :param store_rendered_payload: What Airflow stores of the rendered payload for its "Rendered
+        Template" tab: ``"auto"`` (in full up to 1 KB, else its size and sha256), ``"summary"`` (always
+        size and sha256: the payload is sensitive) or ``"full"``. See ``rendered_payload``.
     :return: The function's result (sync), or ``{function_name, qualifier, request_id, status_code}``.
         Every invocation also pushes its metrics record (see ``lambdapipe.lambda_metrics``) to the XCom
         key ``lambda_invocations``.
@@ -54,6 +58,7 @@ class LambdaInvokeOperator(AwsBaseOperator[LambdaHook]):
         "function_name", "payload", "qualifier", "offload_bucket"
     )
     template_fields_renderers = {"payload": "json"}
+    payload_fields = ("payload",)
     operator_extra_links = (LambdaFunctionLink(), LambdaInvocationLogsLink())
     ui_color = "#ff9900"
 
@@ -68,6 +73,7 @@ class LambdaInvokeOperator(AwsBaseOperator[LambdaHook]):
         offload_prefix: str = "lambdapipe/claims",
         max_throttle_retries: int = 8,
         log_function_output: bool = False,
+        store_rendered_payload: str = "auto",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -81,6 +87,7 @@ class LambdaInvokeOperator(AwsBaseOperator[LambdaHook]):
         self.offload_prefix = offload_prefix
         self.max_throttle_retries = max_throttle_retries
         self.log_function_output = log_function_output
+        self.store_rendered_payload = check_policy(store_rendered_payload)
 
     def execute(self, context: Context) -> Any:
         from lambdapipe import payloads
@@ -121,7 +128,7 @@ class LambdaInvokeOperator(AwsBaseOperator[LambdaHook]):
     def _payload_bytes(self, context: Context) -> bytes:
         from lambdapipe import payloads
 
-        body = payloads.encode_payload(self.payload)
+        body = payloads.encode_payload(rendered_value(self.payload))
         if len(body) <= payloads.size_limit(self.invocation_type):
             return body
         if not self.offload_bucket:

@@ -21,6 +21,7 @@ from airflow.providers.common.compat.sdk import AirflowException, conf
 
 from lambdapipe.hooks.lambda_function import LambdaHook
 from lambdapipe.links import LambdaFunctionLink, is_aws_endpoint
+from lambdapipe.operators.rendered_payload import StoresRenderedPayloadSummary, check_policy, rendered_value
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from lambdapipe.fanout.engine import FanOutConfig
 
 
-class LambdaMapOperator(AwsBaseOperator[LambdaHook]):
+class LambdaMapOperator(StoresRenderedPayloadSummary, AwsBaseOperator[LambdaHook]):
     """Invoke ``function_name`` once per batch of items and return a summary (results stay in S3).
 
     Exactly one item source: ``items`` (a list, e.g. an upstream XCom), ``items_s3_uri`` (every object
@@ -54,6 +55,9 @@ class LambdaMapOperator(AwsBaseOperator[LambdaHook]):
     :param tolerated_failure_percentage: Failed items the task tolerates, in percent of all items.
     :param progress_interval: Seconds between progress lines (done/total, failed, rate, ETA).
     :param deferrable: Run the fan-out in the triggerer (no worker slot held).
+    :param store_rendered_payload: What Airflow stores of the rendered ``items`` for its "Rendered
+        Template" tab: ``"auto"`` (in full up to 1 KB, else their size and sha256), ``"summary"`` or
+        ``"full"``. See ``rendered_payload``.
     :return: The summary: counts, invocations/s, cost, ``results_uri`` and ``metrics_uri``.
     """
 
@@ -62,6 +66,7 @@ class LambdaMapOperator(AwsBaseOperator[LambdaHook]):
         "function_name", "qualifier", "items", "items_s3_uri", "items_dynamodb_query", "results_bucket"
     )
     template_fields_renderers = {"items": "json", "items_dynamodb_query": "json"}
+    payload_fields = ("items",)
     operator_extra_links = (LambdaFunctionLink(),)
     ui_color = "#ff9900"
 
@@ -86,6 +91,7 @@ class LambdaMapOperator(AwsBaseOperator[LambdaHook]):
         tolerated_failure_percentage: float | None = None,
         progress_interval: float = 10.0,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        store_rendered_payload: str = "auto",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -118,6 +124,7 @@ class LambdaMapOperator(AwsBaseOperator[LambdaHook]):
         self.tolerated_failure_percentage = tolerated_failure_percentage
         self.progress_interval = progress_interval
         self.deferrable = deferrable
+        self.store_rendered_payload = check_policy(store_rendered_payload)
 
     def execute(self, context: Context) -> dict[str, Any]:
         from lambdapipe.fanout.engine import run_fan_out, startup_objects_frozen
@@ -216,7 +223,7 @@ class LambdaMapOperator(AwsBaseOperator[LambdaHook]):
 
             client = AwsBaseHook(client_type="dynamodb", **self._hook_parameters).conn
             return item_sources.dynamodb_items(client, self.items_dynamodb_query)
-        items = self.items
+        items = rendered_value(self.items)
         if isinstance(items, str):
             try:
                 items = json.loads(items)
