@@ -166,3 +166,29 @@ def test_a_latin_1_requirements_file_is_read_as_pip_reads_it(tmp_path: Path) -> 
     lines = read_requirements(tmp_path / "requirements.txt")
 
     assert [line.text for line in lines] == ["requests==2.32.3"]
+
+
+# jmespath 1.1.0's wheel, which boto3 needs too, so it is in uv's cache on every dev machine.
+JMESPATH_SHA256 = "a5663118de4908c91729bea0acadca56526eb2698e83de10cd116ae0f4e97c64"
+
+
+def test_require_hashes_installs_a_dependency_only_when_its_hash_matches(tmp_path: Path) -> None:
+    from lambdapipe.packaging import DependencyInstallError
+
+    def install(name: str, digest: str) -> Path:
+        function = tmp_path / name
+        function.mkdir()
+        (function / "requirements.txt").write_text(
+            f"--require-hashes\njmespath==1.1.0 --hash=sha256:{digest}\n"
+        )
+        installed = install_python_dependencies(function, PYTHON, tmp_path / "cache")
+        assert installed is not None
+        return installed.path
+
+    matching = install("matching", JMESPATH_SHA256)
+    with pytest.raises(DependencyInstallError) as refused:
+        install("tampered", "0" * 64)
+
+    assert (matching / "jmespath" / "__init__.py").is_file()
+    assert "tampered/requirements.txt" in str(refused.value)
+    assert "Hash mismatch for `jmespath==1.1.0`" in str(refused.value)

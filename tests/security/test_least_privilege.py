@@ -35,6 +35,10 @@ def _manifest_with(tmp_path: Path, permission: str) -> Path:
         "arn:aws:s3:::*/resized/*",
         "arn:aws:s3:::upload*/*",
         "arn:aws:dynamodb:*:*:table/*",
+        "arn:aws:dynamodb:us-east-1:*:table/orders",  # any account's table of that name
+        "arn:aws:sqs:*:000000000000:orders",  # any region
+        "arn:aws:logs:us-east-1:000000000000:log-group:/aws/lambda/*",  # every function's logs
+        "arn:aws:logs:us-east-1:000000000000:log-group:/aws/lambda/pay*:*",
     ],
 )
 def test_a_wildcard_resource_without_the_opt_in_is_refused_naming_the_statement(
@@ -49,6 +53,20 @@ def test_a_wildcard_resource_without_the_opt_in_is_refused_naming_the_statement(
         raised.value
     )
     assert str(raised.value).startswith(str(folder / "function.toml"))
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        "arn:aws:s3:::uploads/incoming/*",
+        "arn:aws:dynamodb:us-east-1:000000000000:table/orders/index/*",
+        "arn:aws:logs:us-east-1:000000000000:log-group:/aws/lambda/orders:*",
+    ],
+)
+def test_a_pattern_inside_one_named_resource_is_not_a_wildcard(tmp_path: Path, resource: str) -> None:
+    manifest = load_manifest(_manifest_with(tmp_path, f'resources = ["{resource}"]\n'))
+
+    assert manifest.permissions[0].resources == (resource,)
 
 
 def test_a_key_prefix_is_not_a_wildcard_and_the_opt_in_allows_one(tmp_path: Path) -> None:

@@ -159,14 +159,21 @@ class Permission:
 
 
 def _is_wildcard_resource(resource: str) -> bool:
-    """True for ``*`` and for ARNs whose service or named resource has a wildcard: for S3 the bucket
-    (keys may be a prefix with ``*``), elsewhere the resource type and name (``table/*``, ``function:*``)."""
+    """True for ``*`` and for ARNs with a wildcard in the service, region, account, resource type or
+    resource name. What follows a named resource may be a pattern: an S3 key prefix (``bucket/in/*``),
+    a table's indexes (``table/orders/index/*``), a log group's streams (``log-group:/aws/lambda/f:*``).
+    """
     parts = resource.split(":", 5)
     if len(parts) < 6:
         return "*" in resource or "?" in resource
-    service, named = parts[2], re.split(r"[/:]", parts[5])
-    checked = [service, *named[: 1 if service == "s3" else 2]]
-    return any("*" in part or "?" in part for part in checked)
+    service, region, account, path = parts[2], parts[3], parts[4], parts[5]
+    if service == "s3":
+        named = [path.split("/", 1)[0]]  # the bucket
+    elif service == "logs" and path.startswith("log-group:"):
+        named = ["log-group", path.removeprefix("log-group:").split(":", 1)[0]]  # the group's whole name
+    else:
+        named = re.split(r"[/:]", path)[:2]  # type and name: table/orders, function:f
+    return any("*" in part or "?" in part for part in (service, region, account, *named))
 
 
 @dataclass(frozen=True)
