@@ -41,6 +41,9 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 USERNAME = PASSWORD = "admin"
 REGION = "us-east-1"
+# The local stack checks every request's signature against these (its functions use their own).
+# The secret has 5+ characters: the secrets masker skips shorter ones, with a warning.
+AWS_KEY_ID, AWS_SECRET = "test", "testing"
 STOP_GRACE_SECONDS = 20.0
 READY_TIMEOUT_SECONDS = 240.0
 EXECUTORS = ("LocalExecutor", "CeleryExecutor")
@@ -103,8 +106,8 @@ class Settings:
         passwords = self.home / "simple_auth_manager_passwords.json"
         aws_connection = {
             "conn_type": "aws",
-            "login": "test",
-            "password": "testing",  # 5+ characters: the secrets masker skips shorter ones, with a warning
+            "login": AWS_KEY_ID,
+            "password": AWS_SECRET,
             "extra": {"endpoint_url": self.aws_url, "region_name": REGION},
         }
         return {
@@ -130,8 +133,8 @@ class Settings:
             "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(aws_connection),
             "AWS_ENDPOINT_URL": self.aws_url,
             "AWS_DEFAULT_REGION": REGION,
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_ACCESS_KEY_ID": AWS_KEY_ID,
+            "AWS_SECRET_ACCESS_KEY": AWS_SECRET,
             "LAMBDAPIPE_NODE_SDK_DIR": str(REPO / ".local" / "node-sdk"),
             # The local stack starts empty: the first commit creates the tables' warehouse bucket.
             "AIRFLOW__LAMBDAPIPE__TABLES_CREATE_BUCKET": "true",
@@ -221,6 +224,7 @@ def components(settings: Settings) -> list[Component]:
     else:
         local_argv = [str(BIN / "lambdapipe"), "local", "--port", str(settings.aws_port)]
         local_argv += ["--state-dir", str(settings.home / "local-aws")]
+        local_argv += ["--check-signatures", "--credentials", f"{AWS_KEY_ID}:{AWS_SECRET}"]
         stack.append(Component("local-aws", local_argv, f"{settings.aws_url}/_lambdapipe/health"))
     workers = settings.celery_workers if settings.executor == "CeleryExecutor" else 0
     return [

@@ -121,7 +121,9 @@ def local_aws_server() -> Iterator[LocalAws]:
     from lambdapipe.local import LocalAws
 
     sdk = os.environ.get("LAMBDAPIPE_NODE_SDK_DIR") or REPO_ROOT / ".local" / "node-sdk"
-    with LocalAws(async_retry_delays_s=(0.2, 0.4), idle_timeout_s=60, node_sdk_dir=sdk) as aws:
+    with LocalAws(
+        async_retry_delays_s=(0.2, 0.4), idle_timeout_s=60, node_sdk_dir=sdk, check_signatures=True
+    ) as aws:
         yield aws
 
 

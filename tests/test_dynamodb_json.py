@@ -35,7 +35,7 @@ def _item(number: int) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def dynamodb() -> Iterator[Any]:
-    with LocalAws() as aws:
+    with LocalAws(check_signatures=True) as aws:
         client = aws.client("dynamodb")
         client.create_table(
             TableName="items",

@@ -86,5 +86,5 @@ def local_aws_endpoint() -> Iterator[str]:
     """The local AWS stack on a free loopback port, for handlers that call S3."""
     from lambdapipe.local import LocalAws
 
-    with LocalAws() as aws:
+    with LocalAws(check_signatures=True) as aws:
         yield aws.endpoint_url

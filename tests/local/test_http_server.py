@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import socket
+from collections.abc import Iterator
 
 import pytest
 
@@ -16,6 +17,13 @@ from lambdapipe.local.server import LocalAws
 S3_AUTH = (
     "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0"
 )
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[LocalAws]:
+    """A stack that checks no signature: these raw requests carry a made-up one."""
+    with LocalAws() as stack:
+        yield stack
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from tests.local.conftest import FUNCTIONS
 from tests.local.helpers import zip_folder
 
 VENV_BIN = Path(sys.executable).parent
+KEY_ID, SECRET = "cli-key", "cli-secret"  # the server checks signatures: only these (and its own) pass
 
 
 def _processes_under(directory: Path) -> list[int]:
@@ -40,7 +41,10 @@ def _processes_under(directory: Path) -> list[int]:
 def server(tmp_path_factory) -> Iterator[dict]:
     state_dir = tmp_path_factory.mktemp("state")
     process = spawn(
-        [str(VENV_BIN / "lambdapipe"), "local", "--port", "0", "--state-dir", str(state_dir)],
+        [
+            *(str(VENV_BIN / "lambdapipe"), "local", "--port", "0", "--state-dir", str(state_dir)),
+            *("--check-signatures", "--credentials", f"{KEY_ID}:{SECRET}"),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -63,8 +67,8 @@ def cli_env(server, tmp_path_factory) -> dict[str, str]:
         "HOME": str(home),
         "AWS_ENDPOINT_URL": server["endpoint"],
         "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ACCESS_KEY_ID": KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": SECRET,
     }
 
 
@@ -85,6 +89,9 @@ def test_banner_names_the_endpoint_and_the_variables_to_export(server):
     banner = "".join(server["banner"])
     assert f"export AWS_ENDPOINT_URL={server['endpoint']}" in banner
     assert "export AWS_DEFAULT_REGION=us-east-1" in banner
+    assert (
+        f"export AWS_ACCESS_KEY_ID={KEY_ID}" in banner and f"export AWS_SECRET_ACCESS_KEY={SECRET}" in banner
+    )
     assert LocalAwsAdmin(server["endpoint"]).health() == {"status": "ok"}
 
 

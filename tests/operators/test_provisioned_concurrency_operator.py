@@ -48,7 +48,7 @@ for dag_id, deferrable in (("provision", False), ("provision_deferrable", True))
 
 @pytest.fixture(scope="module")
 def local_aws() -> Iterator[LocalAws]:
-    with LocalAws(idle_timeout_s=60) as aws:
+    with LocalAws(idle_timeout_s=60, check_signatures=True) as aws:
         yield aws
 
 

@@ -44,7 +44,7 @@ def pipeline_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipelin
     functions = tmp_path_factory.mktemp("functions")
     (functions / "image_resize").symlink_to(REPO / "lambda_functions" / "image_resize")
     catalog = tmp_path_factory.mktemp("tables") / "catalog.db"
-    with LocalAws(idle_timeout_s=120) as aws, pytest.MonkeyPatch.context() as patch:
+    with LocalAws(idle_timeout_s=120, check_signatures=True) as aws, pytest.MonkeyPatch.context() as patch:
         aws_default = {
             "conn_type": "aws",
             "login": "testing",

@@ -60,7 +60,7 @@ class NotifyingBucket:
 
 @pytest.fixture(scope="module")
 def local_aws() -> Iterator[LocalAws]:
-    with LocalAws() as aws:
+    with LocalAws(check_signatures=True) as aws:
         yield aws
 
 

@@ -19,7 +19,7 @@ WAREHOUSE_BUCKET = "lambdapipe-tables"
 
 @pytest.fixture(scope="session")
 def local_aws() -> Iterator[LocalAws]:
-    with LocalAws() as aws:
+    with LocalAws(check_signatures=True) as aws:
         yield aws
 
 

@@ -11,6 +11,7 @@ import threading
 from typing import Any
 
 INTERNAL_HEADER = "X-Lambdapipe-Internal"
+INTERNAL_CREDENTIALS = ("lambdapipe-internal", "lambdapipe-internal")  # access key id, secret key
 
 
 class InternalClients:
@@ -32,8 +33,8 @@ class InternalClients:
                     service,
                     endpoint_url=self.endpoint_url,
                     region_name=region,
-                    aws_access_key_id="lambdapipe-internal",
-                    aws_secret_access_key="lambdapipe-internal",
+                    aws_access_key_id=INTERNAL_CREDENTIALS[0],
+                    aws_secret_access_key=INTERNAL_CREDENTIALS[1],
                     config=Config(retries={"mode": "standard", "max_attempts": 3}, max_pool_connections=50),
                 )
                 client.meta.events.register("before-sign.*.*", _mark_internal)

@@ -20,9 +20,10 @@ from typing import Any
 
 from lambdapipe.local.calls import CallCounter
 from lambdapipe.local.faults import FaultInjector
-from lambdapipe.local.internal_clients import InternalClients
+from lambdapipe.local.internal_clients import INTERNAL_CREDENTIALS, InternalClients
 
 DEFAULT_REGION = "us-east-1"
+DEFAULT_CREDENTIALS = ("testing", "testing")  # access key id, secret key: what clients are told to use
 RUNTIME_ADMIN_PATHS = ("/_lambdapipe/runtime", "/_lambdapipe/reset")
 
 
@@ -39,8 +40,12 @@ class LocalAws:
         async_retry_delays_s: tuple[float, ...] = (1.0, 2.0),
         node_sdk_dir: str | Path | None = None,
         allowed_hosts: Collection[str] = (),
+        check_signatures: bool = False,
+        credentials: tuple[str, str] = DEFAULT_CREDENTIALS,
     ) -> None:
         self.host = host
+        self.check_signatures = check_signatures  # 403 for requests not signed with a key it accepts
+        self.credentials = credentials  # the access key id and secret key clients are told to use
         self.allowed_hosts = tuple(allowed_hosts)  # Host names besides loopback ones, e.g. a compose service
         self.port = port
         self._own_state_dir = state_dir is None
@@ -74,16 +79,19 @@ class LocalAws:
         from lambdapipe.local.invoke_api import InvokeFastPath
         from lambdapipe.local.middleware import AwsRequestMiddleware
         from lambdapipe.local.service_models import preload
+        from lambdapipe.local.signature_check import SignatureCheck
 
         preload("s3", "lambda", "dynamodb", "sqs", "sns")
 
         moto_app = DomainDispatcherApplication(create_backend_app)
         fast_paths = InvokeFastPath(DynamoDbFastPath(moto_app), lambda: self._service)
-        app = AwsRequestMiddleware(fast_paths, self.faults, self.calls)
+        app: Callable = self._runtime_admin(AwsRequestMiddleware(fast_paths, self.faults, self.calls))
+        if self.check_signatures:
+            app = SignatureCheck(app, self.accepted_keys())
         self._server = make_server(
             self.host,
             self.port,
-            BrowserGuard(self._runtime_admin(app), self.allowed_hosts),
+            BrowserGuard(app, self.allowed_hosts),
             threaded=True,
             request_handler=KeepAliveRequestHandler,
         )
@@ -130,8 +138,18 @@ class LocalAws:
         return {
             "AWS_ENDPOINT_URL": self.endpoint_url,
             "AWS_DEFAULT_REGION": region,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_ACCESS_KEY_ID": self.credentials[0],
+            "AWS_SECRET_ACCESS_KEY": self.credentials[1],
+        }
+
+    def accepted_keys(self) -> dict[str, str]:
+        """Access key id to secret key: the clients', the functions' and the stack's own."""
+        from lambdapipe.local.runtimes import DUMMY_CREDENTIALS
+
+        return {
+            self.credentials[0]: self.credentials[1],
+            DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"]: DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            INTERNAL_CREDENTIALS[0]: INTERNAL_CREDENTIALS[1],
         }
 
     def client(self, service: str, region: str = DEFAULT_REGION, **kwargs: Any) -> Any:
@@ -141,8 +159,8 @@ class LocalAws:
             service,
             endpoint_url=self.endpoint_url,
             region_name=region,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
+            aws_access_key_id=self.credentials[0],
+            aws_secret_access_key=self.credentials[1],
             **kwargs,
         )
 
@@ -215,12 +233,26 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME",
         help="a Host name to accept besides loopback ones (e.g. a compose service name); repeatable",
     )
+    parser.add_argument(
+        "--check-signatures",
+        action="store_true",
+        help="refuse requests not SigV4-signed with the credentials below (or the functions' own)",
+    )
+    parser.add_argument(
+        "--credentials",
+        default=os.environ.get("LAMBDAPIPE_LOCAL_CREDENTIALS", ":".join(DEFAULT_CREDENTIALS)),
+        metavar="KEY_ID:SECRET",
+        help="the access key clients use (default testing:testing, or $LAMBDAPIPE_LOCAL_CREDENTIALS)",
+    )
     parser.add_argument("--state-dir", help="where unpacked function code and runtime files live")
     parser.add_argument("--account-concurrency", type=int, default=1000, help="account concurrency limit")
     parser.add_argument(
         "--idle-timeout", type=float, default=300.0, help="seconds before an idle environment stops"
     )
     args = parser.parse_args(argv)
+    key_id, separator, secret = args.credentials.partition(":")
+    if not (key_id and separator and secret):
+        parser.error(f"--credentials must be KEY_ID:SECRET (got {args.credentials!r})")
     aws = LocalAws(
         port=args.port,
         host=args.host,
@@ -228,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
         account_concurrency=args.account_concurrency,
         idle_timeout_s=args.idle_timeout,
         allowed_hosts=args.allow_host,
+        check_signatures=args.check_signatures,
+        credentials=(key_id, secret),
     ).start()
     print(f"lambdapipe local AWS listening on {aws.endpoint_url}", flush=True)
     print("Point clients at it with:", flush=True)
