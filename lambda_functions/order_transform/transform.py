@@ -14,7 +14,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from rates import RATES_VERSION, USD_PER_UNIT
-from validation import Order, Rejection, parse_order
+from validation import Order, Rejection, check_money, parse_order
 
 CENT = Decimal("0.01")
 HIGH_TOTAL = "high_total"
@@ -28,9 +28,11 @@ def price_order(order: Order, anomaly_threshold_usd: Decimal) -> dict[str, Any]:
     rate = USD_PER_UNIT[order.currency]
     lines = []
     order_total = order_total_usd = Decimal(0)
-    for item in order.items:
-        line_total = item.qty * item.unit_price
-        line_total_usd = (line_total * rate).quantize(CENT, rounding=ROUND_HALF_EVEN)
+    for index, item in enumerate(order.items):
+        line_total = check_money(item.qty * item.unit_price, f"items[{index}].line_total")
+        line_total_usd = check_money(
+            (line_total * rate).quantize(CENT, rounding=ROUND_HALF_EVEN), f"items[{index}].line_total_usd"
+        )
         order_total += line_total
         order_total_usd += line_total_usd
         lines.append(
@@ -42,6 +44,8 @@ def price_order(order: Order, anomaly_threshold_usd: Decimal) -> dict[str, Any]:
                 "line_total_usd": money(line_total_usd),
             }
         )
+    check_money(order_total, "order_total")
+    check_money(order_total_usd, "order_total_usd")
     return {
         "order_id": order.order_id,
         "customer_id": order.customer_id,

@@ -5,14 +5,17 @@ Raw order: ``order_id``, ``customer_id``, ``created_at`` (ISO 8601), ``status``,
 first failure is reported as ``Rejection(reason, field)``, with ``field`` a path such as
 ``items[2].qty``. Numbers may arrive as JSON numbers or decimal strings (DynamoDB's Decimals are
 serialized as strings); booleans, lists, objects and non-numeric strings are wrong types.
-A timestamp without an offset is taken as UTC.
+A timestamp without an offset is taken as UTC. Values the order tables cannot hold are rejected
+here (``out_of_range``), with the columns' own limits: a quantity is an ``int``, money a
+``decimal(18,2)``; ``created_at`` lies in [1970, 9999) so its hour and day can be computed.
+An ``order_id`` is kept exactly as sent (whitespace included): it is the source table's key.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -29,6 +32,12 @@ NON_POSITIVE_QTY = "non_positive_qty"
 NEGATIVE_PRICE = "negative_price"
 TOO_MANY_DECIMALS = "too_many_decimals"
 DUPLICATE_SKU = "duplicate_sku"
+OUT_OF_RANGE = "out_of_range"
+
+MAX_INT = 2**31 - 1  # the tables' int columns (qty, quantity_total)
+MONEY_LIMIT = Decimal(10) ** 16  # decimal(18,2) holds amounts below this
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)  # leaves room for the hour and day that follow
 
 _COUNTRY = re.compile(r"[A-Z]{2}")
 
@@ -63,14 +72,21 @@ def _required(raw: dict[str, Any], name: str, path: str) -> Any:
     return raw[name]
 
 
-def _text(raw: dict[str, Any], name: str, path: str | None = None) -> str:
+def _text(raw: dict[str, Any], name: str, path: str | None = None, *, strip: bool = True) -> str:
     path = path or name
     value = _required(raw, name, path)
     if not isinstance(value, str):
         raise Rejection(INVALID_TYPE, path, f"{path} must be a string, got {type(value).__name__}")
     if not value.strip():
         raise Rejection(MISSING_FIELD, path, f"{path} must not be blank")
-    return value.strip()
+    return value.strip() if strip else value
+
+
+def check_money(amount: Decimal, path: str) -> Decimal:
+    """``amount`` if a decimal(18,2) column can hold it, else an ``out_of_range`` rejection."""
+    if abs(amount) >= MONEY_LIMIT:
+        raise Rejection(OUT_OF_RANGE, path, f"{path} is {amount:.2E}; amounts must be below 1E+16")
+    return amount
 
 
 def _decimal(value: Any, path: str) -> Decimal:
@@ -93,6 +109,12 @@ def _timestamp(raw: dict[str, Any]) -> datetime:
         raise Rejection(
             INVALID_TIMESTAMP, "created_at", f"created_at is not ISO 8601: {text!r:.40}"
         ) from None
+    offset = parsed.utcoffset() or timedelta(0)
+    wall_time = parsed.replace(tzinfo=None)
+    if not EARLIEST.replace(tzinfo=None) + offset <= wall_time < LATEST.replace(tzinfo=None) + offset:
+        raise Rejection(
+            OUT_OF_RANGE, "created_at", f"created_at {text!r:.40} is not between 1970 and 9999 (UTC)"
+        )
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
@@ -105,6 +127,8 @@ def _item(raw: Any, path: str) -> Item:
         raise Rejection(INVALID_TYPE, f"{path}.qty", f"{path}.qty must be a whole number, got {qty}")
     if qty <= 0:
         raise Rejection(NON_POSITIVE_QTY, f"{path}.qty", f"{path}.qty must be above 0, got {qty}")
+    if qty > MAX_INT:
+        raise Rejection(OUT_OF_RANGE, f"{path}.qty", f"{path}.qty is {qty:.2E}; at most {MAX_INT}")
     price = _decimal(_required(raw, "unit_price", f"{path}.unit_price"), f"{path}.unit_price")
     if price < 0:
         raise Rejection(NEGATIVE_PRICE, f"{path}.unit_price", f"{path}.unit_price must not be negative")
@@ -112,7 +136,7 @@ def _item(raw: Any, path: str) -> Item:
         raise Rejection(
             TOO_MANY_DECIMALS, f"{path}.unit_price", f"{path}.unit_price has more than 2 decimals"
         )
-    return Item(sku=sku, qty=int(qty), unit_price=price)
+    return Item(sku=sku, qty=int(qty), unit_price=check_money(price, f"{path}.unit_price"))
 
 
 def _items(raw: dict[str, Any], max_items: int) -> tuple[Item, ...]:
@@ -133,6 +157,8 @@ def _items(raw: dict[str, Any], max_items: int) -> tuple[Item, ...]:
             )
         seen.add(item.sku)
         parsed.append(item)
+    if sum(item.qty for item in parsed) > MAX_INT:
+        raise Rejection(OUT_OF_RANGE, "items", f"the order's quantities add up to more than {MAX_INT}")
     return tuple(parsed)
 
 
@@ -140,7 +166,7 @@ def parse_order(raw: Any, max_items: int) -> Order:
     """The typed order, or :class:`Rejection` for the first problem found."""
     if not isinstance(raw, dict):
         raise Rejection(INVALID_TYPE, "order", f"an order must be an object, got {type(raw).__name__}")
-    order_id = _text(raw, "order_id")
+    order_id = _text(raw, "order_id", strip=False)
     customer_id = _text(raw, "customer_id")
     created_at = _timestamp(raw)
     status = _text(raw, "status").lower()
