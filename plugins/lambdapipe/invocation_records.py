@@ -42,23 +42,39 @@ class CompletionRecord:
         }
 
 
-def parse_record(body: str) -> CompletionRecord | None:
-    """A destination record from a message body, or None for anything else on the queue."""
+def parse_record(body: Any) -> CompletionRecord | None:
+    """A destination record from a message body, or None for anything else on the queue (a record
+    without a request id is not one: it could belong to no waiter)."""
     try:
         document = json.loads(body)
-        context = document["requestContext"]
-        response = document.get("responseContext") or {}
-    except (ValueError, KeyError, TypeError):
+    except (TypeError, ValueError):
         return None
-    condition = context.get("condition", "")
+    context = document.get("requestContext") if isinstance(document, dict) else None
+    if not isinstance(context, dict) or not isinstance(context.get("requestId"), str):
+        return None
+    response = document.get("responseContext")
+    response = response if isinstance(response, dict) else {}
+    condition = context.get("condition") if isinstance(context.get("condition"), str) else ""
+    function_arn = context.get("functionArn")
     return CompletionRecord(
         request_id=context["requestId"],
         succeeded=condition == "Success" and not response.get("functionError"),
         condition=condition,
-        function_arn=context.get("functionArn", ""),
+        function_arn=function_arn if isinstance(function_arn, str) else "",
         response_payload=document.get("responsePayload"),
-        attempts=int(context.get("approximateInvokeCount", 1)),
+        attempts=_attempts(context.get("approximateInvokeCount")),
     )
+
+
+def _attempts(count: Any) -> int:
+    """Lambda's ``approximateInvokeCount``; 1 when it is missing or not a whole number."""
+    if isinstance(count, bool):
+        return 1
+    if isinstance(count, int):
+        return max(count, 1)
+    if isinstance(count, str) and count.strip().isdigit():
+        return max(int(count), 1)
+    return 1
 
 
 async def poll_once(sqs: Any, queue_urls: list[str], request_id: str, wait_s: int) -> CompletionRecord | None:

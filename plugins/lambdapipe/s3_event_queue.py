@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from lambdapipe.s3_events import NotAnS3Event, ObjectFilter, S3ObjectEvent, parse_message
+from lambdapipe.s3_events import NotAnS3Event, ObjectFilter, ParsedMessage, S3ObjectEvent, parse_message
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,8 @@ async def take_objects(
     and keep the queue's order.
     """
     messages = await _receive(sqs, queue_url, max_messages, wait_s, visibility_timeout)
-    matches = {message["MessageId"]: _wanted_records(message, wanted, bucket) for message in messages}
+    parsed = {message["MessageId"]: _wanted_records(message, wanted, bucket) for message in messages}
+    matches = {message_id: message.events for message_id, message in parsed.items()}
     mine = [message for message in messages if matches[message["MessageId"]]]
     others = [message for message in messages if not matches[message["MessageId"]]]
     visible = len(_unique(event for message in mine for event in matches[message["MessageId"]]))
@@ -56,6 +57,13 @@ async def take_objects(
         return QueuePoll([], visible)
     await _release(sqs, queue_url, others)
     deleted = await _delete(sqs, queue_url, mine)
+    for message_id in deleted:
+        if parsed[message_id].problems:  # deleted for its wanted records: say what else it held
+            log.warning(
+                "Message %s also held records that are not S3 object events: %s",
+                message_id,
+                "; ".join(parsed[message_id].problems),
+            )
     taken = _unique(
         event
         for message in mine
@@ -65,12 +73,14 @@ async def take_objects(
     return QueuePoll(taken, visible)
 
 
-def _wanted_records(message: dict[str, Any], wanted: ObjectFilter, bucket: str | None) -> list[S3ObjectEvent]:
+def _wanted_records(message: dict[str, Any], wanted: ObjectFilter, bucket: str | None) -> ParsedMessage:
+    """The wanted object events of a message, with what else it held that was not an object event."""
     try:
-        events = parse_message(message.get("Body", ""))
+        parsed = parse_message(message.get("Body", ""))
     except NotAnS3Event:
-        return []  # someone else's message: released untouched
-    return [event for event in events if wanted.matches(event) and bucket in (None, event.bucket)]
+        return ParsedMessage([], [])  # someone else's message: released untouched
+    found = [event for event in parsed.events if wanted.matches(event) and bucket in (None, event.bucket)]
+    return ParsedMessage(found, parsed.problems)
 
 
 def _unique(events: Iterable[S3ObjectEvent]) -> list[S3ObjectEvent]:

@@ -34,8 +34,20 @@ class S3ObjectEvent:
         return asdict(self)
 
 
-def parse_message(body: str) -> list[S3ObjectEvent]:
-    """The object events of one SQS message body ([] for a test event). Raises NotAnS3Event."""
+@dataclass(frozen=True)
+class ParsedMessage:
+    """The object events of one message, and the records that were not object events (each with its
+    index and why), so a bad record is reported and never costs its neighbours."""
+
+    events: list[S3ObjectEvent]
+    problems: list[str]
+
+
+def parse_message(body: Any) -> ParsedMessage:
+    """One SQS message body (no events for a test event). Raises NotAnS3Event when the body as a
+    whole is not an S3 event notification."""
+    if not isinstance(body, str):
+        raise NotAnS3Event(f"message body is a {type(body).__name__}, not JSON text")
     try:
         document = json.loads(body)
     except ValueError as error:
@@ -43,27 +55,49 @@ def parse_message(body: str) -> list[S3ObjectEvent]:
     if isinstance(document, dict) and document.get("Type") == "Notification" and "Message" in document:
         return parse_message(document["Message"])
     if isinstance(document, dict) and document.get("Event") == "s3:TestEvent":
-        return []
+        return ParsedMessage([], [])
     if not isinstance(document, dict) or not isinstance(document.get("Records"), list):
         raise NotAnS3Event(f"message body has no S3 Records: {body[:200]!r}")
-    events = []
-    for record in document["Records"]:
-        if record.get("eventSource") != "aws:s3":
-            raise NotAnS3Event(f"record from {record.get('eventSource')!r}, not aws:s3")
-        s3 = record["s3"]
-        obj = s3["object"]
-        events.append(
-            S3ObjectEvent(
-                bucket=s3["bucket"]["name"],
-                key=unquote_plus(obj["key"]),
-                event_name=record.get("eventName", ""),
-                size=obj.get("size"),
-                etag=(obj.get("eTag") or obj.get("etag") or "").strip('"') or None,
-                sequencer=obj.get("sequencer"),
-                event_time=record.get("eventTime"),
-            )
-        )
-    return events
+    if not any(
+        isinstance(record, dict) and record.get("eventSource") == "aws:s3" for record in document["Records"]
+    ):
+        raise NotAnS3Event("no record of the message comes from aws:s3")
+    events, problems = [], []
+    for index, record in enumerate(document["Records"]):
+        try:
+            events.append(_object_event(record))
+        except NotAnS3Event as error:
+            problems.append(f"Records[{index}]: {error}")
+    return ParsedMessage(events, problems)
+
+
+def _object_event(record: Any) -> S3ObjectEvent:
+    if not isinstance(record, dict):
+        raise NotAnS3Event(f"a record must be an object, not {type(record).__name__}")
+    if record.get("eventSource") != "aws:s3":
+        raise NotAnS3Event(f"record from {record.get('eventSource')!r}, not aws:s3")
+    s3 = record.get("s3")
+    bucket = s3.get("bucket") if isinstance(s3, dict) else None
+    obj = s3.get("object") if isinstance(s3, dict) else None
+    if not isinstance(bucket, dict) or not isinstance(bucket.get("name"), str) or not bucket["name"]:
+        raise NotAnS3Event("s3.bucket.name is missing or not a string")
+    if not isinstance(obj, dict) or not isinstance(obj.get("key"), str) or not obj["key"]:
+        raise NotAnS3Event("s3.object.key is missing or not a string")
+    size = obj.get("size")
+    etag = obj.get("eTag") or obj.get("etag")
+    return S3ObjectEvent(
+        bucket=bucket["name"],
+        key=unquote_plus(obj["key"]),
+        event_name=_text_or_none(record.get("eventName")) or "",
+        size=size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None,
+        etag=etag.strip('"') or None if isinstance(etag, str) else None,
+        sequencer=_text_or_none(obj.get("sequencer")),
+        event_time=_text_or_none(record.get("eventTime")),
+    )
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 @dataclass(frozen=True)

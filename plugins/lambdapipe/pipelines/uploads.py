@@ -62,11 +62,17 @@ def events_from_asset_events(asset_events: list[Any]) -> tuple[list[S3ObjectEven
         extra = getattr(asset_event, "extra", None) or {}
         payload = extra.get("payload") or {}
         for message in payload.get("message_batch", []):
-            body = message.get("Body", "")
+            if not isinstance(message, dict):
+                problems.append(f"a message that is a {type(message).__name__}, not an SQS message")
+                continue
+            name = f"message {message.get('MessageId', '?')}"
             try:
-                events.extend(parse_message(body))
+                parsed = parse_message(message.get("Body", ""))
             except NotAnS3Event as error:
-                problems.append(f"message {message.get('MessageId', '?')}: {error}")
+                problems.append(f"{name}: {error}")
+                continue
+            events.extend(parsed.events)
+            problems.extend(f"{name}, {problem}" for problem in parsed.problems)
     return events, problems
 
 
