@@ -6,7 +6,9 @@ idempotent: a rerun with nothing changed makes no write call and leaves the alia
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,6 +20,18 @@ from lambdapipe.operators.lambda_function import LambdaDeployFunctionOperator
 FUNCTIONS_DIR = Path(
     os.environ.get("LAMBDAPIPE_FUNCTIONS_DIR", Path(__file__).resolve().parents[1] / "lambda_functions")
 )
+
+
+FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # Lambda's names; all of them are task ids too
+
+
+def deploy_task_id(folder: Path) -> str:
+    """``deploy_<folder>``. A folder name no function may have is spelled safely instead (its deploy
+    then fails on the manifest, naming the folder): one bad folder never breaks the whole DAG."""
+    if FUNCTION_NAME.fullmatch(folder.name):
+        return f"deploy_{folder.name}"
+    readable = re.sub(r"[^A-Za-z0-9_-]", "_", folder.name)[:40]
+    return f"deploy_{readable}_{hashlib.sha256(folder.name.encode()).hexdigest()[:8]}"
 
 
 def function_folders(root: Path) -> list[Path]:
@@ -40,9 +54,9 @@ def function_folders(root: Path) -> list[Path]:
 def deploy_lambda_functions() -> None:
     for folder in function_folders(FUNCTIONS_DIR):
         LambdaDeployFunctionOperator(
-            task_id=f"deploy_{folder.name}",
+            task_id=deploy_task_id(folder),
             function_dir=str(folder),
-            outlets=[lambda_function_asset(folder.name)],
+            outlets=[lambda_function_asset(folder.name)] if FUNCTION_NAME.fullmatch(folder.name) else [],
         )
 
 

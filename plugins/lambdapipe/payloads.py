@@ -40,23 +40,37 @@ class ClaimCheck:
 
 
 def encode_payload(payload: Any) -> bytes:
-    """dict/list/number/None as JSON; a str must already be JSON text (a rendered template)."""
+    """dict/list/number/None as JSON; a str must already be JSON text (a rendered template). NaN and
+    Infinity are refused: Python writes them, but they are not JSON and other runtimes' parsers fail."""
     if payload is None:
         return b"{}"
     if isinstance(payload, bytes):
-        payload = payload.decode("utf-8")
+        try:
+            payload = payload.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise PayloadError(
+                f"payload bytes are not UTF-8 text ({error.reason} at byte {error.start})"
+            ) from None
     if isinstance(payload, str):
         try:
-            json.loads(payload)
+            json.loads(payload, parse_constant=_refuse_constant)
         except ValueError as error:
             raise PayloadError(
                 f"payload is a string but not JSON ({error}); pass a dict or JSON text"
             ) from None
         return payload.encode("utf-8")
     try:
-        return json.dumps(payload, separators=(",", ":"), default=_not_json).encode("utf-8")
+        return json.dumps(payload, separators=(",", ":"), default=_not_json, allow_nan=False).encode("utf-8")
     except TypeError as error:
         raise PayloadError(f"payload is not JSON-serializable: {error}") from None
+    except ValueError:
+        raise PayloadError(
+            "payload holds NaN or Infinity, which JSON cannot carry; send null or a string instead"
+        ) from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def _not_json(value: Any) -> Any:

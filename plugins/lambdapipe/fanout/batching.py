@@ -10,7 +10,20 @@ from lambdapipe.payloads import SYNC_LIMIT_BYTES
 
 
 class BatchingError(ValueError):
-    """An item cannot be sent at all (larger than Lambda's payload limit on its own)."""
+    """An item cannot be sent at all: not JSON (NaN, Infinity, an object JSON has no form for), or
+    larger than Lambda's payload limit on its own."""
+
+
+def encode_item(item: Any, position: int) -> bytes:
+    """The item as strict JSON; a ``BatchingError`` naming its position if it has no JSON form."""
+    try:
+        return json.dumps(item, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    except ValueError:
+        raise BatchingError(
+            f"item {position} holds NaN or Infinity, which JSON cannot carry; send null or a string"
+        ) from None
+    except TypeError as error:
+        raise BatchingError(f"item {position} is not JSON: {error}") from None
 
 
 @dataclass(frozen=True)
@@ -24,7 +37,7 @@ class Batch:
     def payload(self, batch_input_key: str | None) -> bytes:
         """One item as the event itself, or ``{batch_input_key: [items...]}`` for batching functions."""
         body = {batch_input_key: self.items} if batch_input_key else self.items[0]
-        return json.dumps(body, separators=(",", ":")).encode("utf-8")
+        return json.dumps(body, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
     def to_dict(self) -> dict[str, Any]:
         return {"index": self.index, "first_item": self.first_item, "items": self.items}
@@ -52,7 +65,7 @@ def make_batches(
     current_bytes = overhead
     first = 0
     for position, item in enumerate(items):
-        size = len(json.dumps(item, separators=(",", ":")).encode("utf-8")) + 1
+        size = len(encode_item(item, position)) + 1
         if size + overhead > byte_limit:
             raise BatchingError(
                 f"item {position} is {size:,} bytes encoded, above the {byte_limit:,}-byte batch limit"

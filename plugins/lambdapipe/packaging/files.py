@@ -2,7 +2,8 @@
 
 Symlinks are followed only while they stay inside the folder (the package stores the target's
 content under the link's name); one leaving it, a broken one or a loop is an error, as is any
-file that is not a regular file.
+file that is not a regular file, and a hard link whose other names are not all inside the folder
+(it could be any file of the user's, such as their AWS credentials).
 """
 
 from __future__ import annotations
@@ -52,14 +53,34 @@ def collect_files(root: Path, excludes: Excludes, prefix: str = "") -> list[Pack
             files.append(PackageFile(prefix + child_relative, path, bool(info.st_mode & 0o111), info.st_size))
 
     visit(root, "", frozenset({root_real}))
+    _check_hard_links(files)
     return sorted(files, key=lambda item: item.arcname)
 
 
+def _check_hard_links(files: list[PackageFile]) -> None:
+    """Refuse a file with more links than the package has names for: the others lie outside."""
+    names: dict[tuple[int, int], list[PackageFile]] = {}
+    for package_file in files:
+        info = package_file.source.stat()
+        if info.st_nlink > 1:
+            names.setdefault((info.st_dev, info.st_ino), []).append(package_file)
+    for linked in names.values():
+        links = linked[0].source.stat().st_nlink
+        if links > len({package_file.source.resolve() for package_file in linked}):
+            raise UnsafePathError(
+                f"{linked[0].source}: a hard link to a file with {links} names, not all inside the folder; "
+                "copy the file into the folder instead"
+            )
+
+
 def _check_symlink(path: Path, root: Path, root_real: Path) -> None:
-    target = path.resolve()
+    try:
+        target = path.resolve(strict=True)
+    except FileNotFoundError:
+        raise PackagingError(f"{path}: broken symlink to {os.readlink(path)}") from None
+    except (RuntimeError, OSError):  # Python 3.11 raises RuntimeError for a loop, later ones OSError
+        raise UnsafePathError(f"{path}: symlink loop ({os.readlink(path)})") from None
     if not target.is_relative_to(root_real):
         raise UnsafePathError(
             f"{path}: symlink to {os.readlink(path)} leaves {root}; copy the file into the folder instead"
         )
-    if not target.exists():
-        raise PackagingError(f"{path}: broken symlink to {os.readlink(path)}")

@@ -313,7 +313,10 @@ class Manifest:
         _check_type("environment", self.environment, dict, "a table of strings")
         for key, value in self.environment.items():
             if not _ENV_KEY.fullmatch(key):
-                raise ManifestError(f"environment.{key}", "name must be a letter then letters, digits or _")
+                raise ManifestError(
+                    f"environment.{key}",
+                    "name must be a letter then at least one more letter, digit or _ (Lambda's rule)",
+                )
             if key in RESERVED_ENVIRONMENT_KEYS:
                 raise ManifestError(f"environment.{key}", "is reserved: Lambda sets it itself")
             _check_type(f"environment.{key}", value, str, 'a string (quote numbers: MAX_SIDE = "256")')
@@ -370,6 +373,8 @@ def load_manifest(function_dir: Path | str) -> Manifest:
         raise ManifestError(None, "not found: every function folder needs a function.toml", path)
     try:
         table = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ManifestError(None, f"not UTF-8 text (byte {exc.start}): TOML files are UTF-8", path) from None
     except tomllib.TOMLDecodeError as exc:
         raise ManifestError(None, f"invalid TOML: {exc}", path) from None
     try:
