@@ -1,7 +1,9 @@
 """Open the catalog and the tables; creating the namespace, tables (and bucket, if asked) is idempotent.
 
 Every writer calls ``ensure_table`` before it commits, so a fresh environment needs no set-up step
-and two tasks creating the same table at once both end up with the one table.
+and two tasks creating the same table at once both end up with the one table. It also checks that
+the warehouse belongs to this catalog (``ownership``): a mistyped catalog setting fails, it does not
+start a second catalog over the same files.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from urllib.parse import urlparse
 
 from lambdapipe.tables.config import TablesConfig, catalog_properties, load_config, s3_client, s3_properties
 from lambdapipe.tables.definitions import table_spec
+from lambdapipe.tables.ownership import claim_warehouse
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
@@ -53,9 +56,11 @@ def ensure_table(name: str, config: TablesConfig | None = None, catalog: Catalog
     try:
         # Load first: creating writes a metadata file before the catalog refuses a duplicate.
         table = catalog.load_table(config.identifier(name))
+        claim_warehouse(config)
     except NoSuchTableError:
         if config.create_bucket:
             ensure_bucket(config)
+        claim_warehouse(config)  # before anything is written: another catalog may own the warehouse
         catalog.create_namespace_if_not_exists(config.namespace)
         table = catalog.create_table_if_not_exists(
             config.identifier(name),
