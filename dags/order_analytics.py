@@ -10,7 +10,8 @@ batched by size and fanned out to ``order_transform:live`` with LambdaMapOperato
 ``orders``, ``order_lines`` and ``order_rejects`` are replaced as a whole (run key: ``dag_id``,
 ``interval_start``, ``interval_end``), so a rerun, a retry or a stream run overlapping the hourly
 one never duplicates an order. Every extracted order must come back as a fact or a reject, or
-nothing is committed. Runs never overlap (``max_active_runs=1``): a later run always reads later.
+nothing is committed; then all the run's hours and tables are committed as one set (one snapshot per
+table, ``pipeline_runs`` last, set back if a commit fails). Runs never overlap (``max_active_runs=1``): a later run always reads later.
 One SNS summary per run, and an alert when the reject rate or the anomaly count passes its threshold.
 
 ``LAMBDAPIPE_ORDER_ANALYTICS_CATCHUP_FROM`` (an ISO 8601 hour with a UTC offset, set for the
@@ -148,12 +149,12 @@ def order_analytics() -> None:
         ]
     )
     def record_orders(manifest_uri: str, map_summary: dict[str, Any], **context: Any) -> dict[str, Any]:
-        """Account for every order, then replace each hour's facts and rejects; record the run."""
+        """Account for every order, then replace the run's hours in every table at once; record the run."""
         from datetime import UTC, datetime
 
         from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
-        from lambdapipe.operators.iceberg import commit_rows
+        from lambdapipe.operators.iceberg import commit_rows_together
         from lambdapipe.pipelines import order_facts as facts
         from lambdapipe.pipelines.orders import read_manifest
         from lambdapipe.pipelines.run_records import invocation_rows, pipeline_run_row
@@ -165,21 +166,31 @@ def order_analytics() -> None:
         window_of = facts.account(expected, output)
         lineage = {"dag_id": ti.dag_id, "run_id": ti.run_id}
         rows = facts.fact_rows(output, window_of, lineage, rejected_at=datetime.now(UTC))
-        for window in sorted(expected):
-            for table in FACT_TABLES:
-                commit_rows(table, rows[table].get(window, []), run_key=window.run_key(ti.dag_id))
-        commit_rows(
-            "lambda_invocations",
-            invocation_rows(s3, map_summary),
-            run_key={"dag_id": ti.dag_id, "run_id": ti.run_id, "task_id": "transform_orders"},
-        )
-        summary = facts.run_summary(sorted(expected), output, map_summary)
+        hours = sorted(expected)
+        summary = facts.run_summary(hours, output, map_summary)
         run_row = pipeline_run_row(
             context, summary["orders_in"], summary["orders_valid"], summary["orders_rejected"]
         )
-        if expected:  # the hours actually covered (a stream run's are not its data interval)
-            run_row.update(data_interval_start=min(expected).start, data_interval_end=max(expected).end)
-        commit_rows("pipeline_runs", [run_row])
+        if hours:  # the hours actually covered (a stream run's are not its data interval)
+            run_row.update(data_interval_start=hours[0].start, data_interval_end=hours[-1].end)
+        run = {"dag_id": ti.dag_id, "run_id": ti.run_id}
+        fact_commits = [
+            (table, [(hour.run_key(ti.dag_id), rows[table].get(hour, [])) for hour in hours])
+            for table in FACT_TABLES
+            if hours
+        ]
+        # All or nothing: every row checked first, one snapshot per table, pipeline_runs (the
+        # run's marker) last, tables set back if a commit fails (lambdapipe.tables.run_set).
+        commit_rows_together(
+            [
+                *fact_commits,
+                (
+                    "lambda_invocations",
+                    [({**run, "task_id": "transform_orders"}, invocation_rows(s3, map_summary))],
+                ),
+                ("pipeline_runs", [(run, [run_row])]),
+            ]
+        )
         return summary
 
     summary = record_orders(extracted["manifest_uri"], transform.output)

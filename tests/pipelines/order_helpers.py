@@ -69,6 +69,11 @@ def seed_orders(
     return orders
 
 
+def write_raw_orders(stack: PipelineStack, items: list[dict[str, Any]]) -> None:
+    """Store orders exactly as given (keys stamped by the caller), bad ones included."""
+    write_orders(_orders_table(stack), [SampleOrder(item, None) for item in items])
+
+
 def _orders_table(stack: PipelineStack) -> Any:
     import boto3
 

@@ -42,6 +42,7 @@ from tests.pipelines.order_helpers import (
     stop,
     table_rows,
     task_states,
+    write_raw_orders,
     xcom,
 )
 
@@ -211,6 +212,69 @@ def test_another_run_over_the_same_hour_replaces_its_rows_instead_of_adding_to_t
     assert sorted(hour_ids("orders", next_hour) + hour_ids("order_rejects", next_hour)) == expected_next
     (summary,) = sent_by(drain(order_stack, "notifications_inbox_url"), ORDER_DAG)  # a new run: its own
     assert json.loads(summary["Message"])["windows"] == [HOUR.to_dict(), next_hour.to_dict()]
+    drain(order_stack, "alerts_inbox_url")
+
+
+POISON_HOUR = Window(datetime(2026, 1, 17, 10, tzinfo=UTC))
+
+
+def _stamped(order_id: str, **fields: Any) -> dict[str, Any]:
+    """An order stored by the order service at 10:05 of POISON_HOUR, with the given fields."""
+    moment = POISON_HOUR.start + timedelta(minutes=5)
+    item = {"sku": "SKU-1", "qty": Decimal(1), "unit_price": Decimal("9.99")}
+    return {
+        "order_id": order_id,
+        "customer_id": "c-1",
+        "created_at": "2026-01-17T10:05:00Z",
+        "status": "paid",
+        "currency": "USD",
+        "shipping_country": "US",
+        "items": [item],
+        "order_hour": steps.order_hour(moment),
+        "order_time": steps.order_time(moment),
+        "order_bucket": steps.order_bucket(order_id, moment),
+        **fields,
+    }
+
+
+def test_a_run_with_poison_orders_commits_the_others_and_rejects_them_in_one_snapshot_per_table(
+    order_stack: PipelineStack,
+) -> None:
+    from lambdapipe.tables.catalog import ensure_table
+
+    good = seed_orders(order_stack, POISON_HOUR.start, 20, seed=104, invalid_share=0)
+    poison = {
+        "qty-1e30": [{"sku": "SKU-1", "qty": Decimal("1E+30"), "unit_price": Decimal("1.00")}],
+        "price-1e20": [{"sku": "SKU-1", "qty": Decimal(1), "unit_price": Decimal("1E+20")}],
+    }
+    write_raw_orders(
+        order_stack,
+        [
+            *(_stamped(order_id, items=items) for order_id, items in poison.items()),
+            _stamped("year-one", created_at="0001-01-01T00:30:00+01:00"),
+            _stamped(" spaced-id "),  # a legal key: kept exactly, so the accounting finds it
+        ],
+    )
+    drain(order_stack, "notifications_inbox_url")
+
+    run = shipped_dag(ORDER_DAG).test(run_after=POISON_HOUR.end, logical_date=POISON_HOUR.end)
+
+    assert set(task_states(ORDER_DAG, run.run_id).values()) == {"success"}
+    assert hour_ids("orders", POISON_HOUR) == sorted([*(order.order_id for order in good), " spaced-id "])
+    rejects = {
+        row["order_id"]: (row["reason"], row["field"]) for row in hour_rows("order_rejects", POISON_HOUR)
+    }
+    assert rejects == {
+        "qty-1e30": ("out_of_range", "items[0].qty"),
+        "price-1e20": ("out_of_range", "items[0].unit_price"),
+        "year-one": ("out_of_range", "created_at"),
+    }
+    for table in ("orders", "order_lines", "order_rejects", "lambda_invocations", "pipeline_runs"):
+        snapshots = [
+            s for s in ensure_table(table).snapshots() if s.summary.get("airflow.run_id") == run.run_id
+        ]
+        assert len(snapshots) == 1, f"{table}: the run's rows came in {len(snapshots)} snapshots"
+    drain(order_stack, "notifications_inbox_url")
     drain(order_stack, "alerts_inbox_url")
 
 

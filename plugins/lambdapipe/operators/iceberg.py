@@ -148,6 +148,41 @@ def commit_rows(
     return result.to_dict()
 
 
+def commit_rows_together(
+    commits: Sequence[tuple[str, Sequence[tuple[Mapping[str, Any], Sequence[Mapping[str, Any]]]]]],
+    *,
+    tables_conn_id: str = DEFAULT_CONN_ID,
+    context: Context | None = None,
+) -> list[dict[str, Any]]:
+    """Commit several tables' rows as one run: ``[(table_name, [(run_key, rows), ...]), ...]``.
+
+    Every row is checked before anything is written, each table gets one snapshot for all its run
+    keys, in the order given (put the run's marker table last), and a failure sets the tables
+    already committed back (see ``lambdapipe.tables.run_set``). Returns one result per table.
+    """
+    from lambdapipe.tables.catalog import ensure_table
+    from lambdapipe.tables.config import load_config
+    from lambdapipe.tables.conform import rows_to_arrow
+    from lambdapipe.tables.run_set import TableRuns, commit_together
+    from lambdapipe.tables.writer import airflow_snapshot_properties
+
+    if context is None:
+        from airflow.sdk import get_current_context
+
+        context = get_current_context()
+    ti = context["ti"]
+    config = load_config(tables_conn_id)
+    table_runs = [
+        TableRuns(ensure_table(name, config), [(key, rows_to_arrow(rows)) for key, rows in parts])
+        for name, parts in commits
+    ]
+    properties = airflow_snapshot_properties(ti.dag_id, ti.run_id, ti.task_id, ti.try_number, ti.map_index)
+    results = [result.to_dict() for result in commit_together(table_runs, properties)]
+    for (name, _), result in zip(commits, results, strict=True):
+        _record_asset_event(context, name, result)
+    return results
+
+
 def _default_run_key(table_name: str, ti: Any) -> dict[str, Any]:
     from lambdapipe.tables.definitions import TABLES
 

@@ -19,7 +19,7 @@ import json
 import logging
 import uuid
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -83,11 +83,50 @@ def commit_run(
     Rows missing a run-key column get the key's value; rows carrying another value are refused
     (they would escape the next replace and be duplicated). An empty ``data`` removes the run's rows.
     """
+    return replace_runs(table, [(run_key, data)], snapshot_properties, max_attempts=max_attempts)
+
+
+@dataclass(frozen=True)
+class PreparedRuns:
+    """Rows for several run keys, conformed to the table and checked against their keys."""
+
+    keys: list[dict[str, Any]]
+    data: pa.Table
+
+
+def prepare_runs(table: Table, parts: Sequence[tuple[Mapping[str, Any], pa.Table]]) -> PreparedRuns:
+    """Conform and check each ``(run_key, data)`` part; raises before anything is written."""
+    import pyarrow as pa
+
+    if not parts:
+        raise ValueError("at least one (run_key, data) part is needed")
     name = ".".join(table.name())
-    key = _check_run_key(table, run_key)
-    data = _apply_run_key(conform_table(data, table.schema().as_arrow(), table_name=name), key, name)
-    row_filter = run_key_filter(key)
-    properties = _properties(snapshot_properties, key)
+    schema = table.schema().as_arrow()
+    keys = [_check_run_key(table, run_key) for run_key, _ in parts]
+    conformed = [
+        _apply_run_key(conform_table(rows, schema, table_name=name), key, name)
+        for key, (_, rows) in zip(keys, parts, strict=True)
+    ]
+    return PreparedRuns(keys, pa.concat_tables(conformed))
+
+
+def replace_runs(
+    table: Table,
+    parts: Sequence[tuple[Mapping[str, Any], pa.Table]] | PreparedRuns,
+    snapshot_properties: Mapping[str, str] | None = None,
+    *,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+) -> CommitResult:
+    """Replace the rows of several run keys, each with its own data, in ONE snapshot (an order run's
+    hours: readers see all of them replaced or none). Each part is checked as ``commit_run`` checks."""
+    from pyiceberg.expressions import AlwaysFalse, Or
+
+    prepared = parts if isinstance(parts, PreparedRuns) else prepare_runs(table, parts)
+    name, keys, data = ".".join(table.name()), prepared.keys, prepared.data
+    row_filter: BooleanExpression = AlwaysFalse()
+    for key in keys:
+        row_filter = Or(row_filter, run_key_filter(key))
+    properties = _properties(snapshot_properties, keys[0] if len(keys) == 1 else keys)
 
     def replace(current: Table) -> None:
         with warnings.catch_warnings():
@@ -95,11 +134,17 @@ def commit_run(
             with current.transaction() as transaction:
                 transaction.overwrite(data, overwrite_filter=row_filter, snapshot_properties=properties)
 
-    _, attempts = retry_on_conflict(table, replace, what=f"commit {key} to {name}", max_attempts=max_attempts)
+    what = f"commit {keys[0] if len(keys) == 1 else f'{len(keys)} run keys'} to {name}"
+    _, attempts = retry_on_conflict(table, replace, what=what, max_attempts=max_attempts)
     result = CommitResult(
-        name, "replace_run", data.num_rows, table.metadata.current_snapshot_id, attempts, _jsonable(key)
+        name,
+        "replace_run",
+        data.num_rows,
+        table.metadata.current_snapshot_id,
+        attempts,
+        _jsonable(keys[0]) if len(keys) == 1 else {"run_keys": [_jsonable(key) for key in keys]},
     )
-    log.info("Committed %d rows for %s to %s (snapshot %s)", data.num_rows, key, name, result.snapshot_id)
+    log.info("Committed %d rows for %s to %s (snapshot %s)", data.num_rows, what, name, result.snapshot_id)
     return result
 
 
@@ -193,11 +238,15 @@ def _arrow_value(value: Any) -> Any:
     return value.isoformat() if isinstance(value, dt.datetime) else value
 
 
-def _properties(extra: Mapping[str, str] | None, run_key: Mapping[str, Any]) -> dict[str, str]:
+def _properties(
+    extra: Mapping[str, str] | None, run_key: Mapping[str, Any] | Sequence[Mapping[str, Any]]
+) -> dict[str, str]:
+    """Snapshot properties: the caller's, a commit id, and the run key (or keys) replaced."""
     properties = {str(key): str(value) for key, value in (extra or {}).items()}
     properties[COMMIT_ID_PROPERTY] = uuid.uuid4().hex
     if run_key:
-        properties[RUN_KEY_PROPERTY] = json.dumps(_jsonable(run_key), sort_keys=True)
+        shown = _jsonable(run_key) if isinstance(run_key, Mapping) else [_jsonable(key) for key in run_key]
+        properties[RUN_KEY_PROPERTY] = json.dumps(shown, sort_keys=True)
     return properties
 
 

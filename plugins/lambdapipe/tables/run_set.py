@@ -1,0 +1,86 @@
+"""Commit one run's rows to several tables as a unit: all of them, or, after an error, none.
+
+Iceberg commits one table at a time. An order run used to commit table after table and hour after
+hour (3 x N snapshots): a failure part-way left some hours and tables new and the rest old. Now:
+
+1. every table's rows are conformed and checked against their run keys first, so nothing is
+   written while a row could still be refused;
+2. each table gets ONE snapshot holding all the run's keys (every hour), in the order given; the
+   last table is the run's marker (``pipeline_runs``): when its row is there, the run is complete;
+3. if a commit fails, the tables already committed are set back to the snapshot they had before,
+   unless another writer has committed to one since (that table is left as it is, and the error
+   says which). A writer killed between two commits cannot set anything back: its retry replaces
+   the same run keys again and converges.
+
+A reader between two commits sees the earlier tables new and the later ones old; one that needs a
+consistent view reads each table as of the snapshot tagged with the run (``snapshot_for_run``) once
+the run's ``pipeline_runs`` row exists.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from lambdapipe.tables.writer import CommitResult, PreparedRuns, prepare_runs, replace_runs
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from pyiceberg.table import Table
+
+log = logging.getLogger(__name__)
+
+
+class RunSetError(RuntimeError):
+    """A commit of the set failed; says which tables were set back and which could not be."""
+
+
+@dataclass(frozen=True)
+class TableRuns:
+    """The rows one table receives from a run: ``(run_key, rows)`` per key (an order run's hours)."""
+
+    table: Table
+    parts: Sequence[tuple[Mapping[str, Any], pa.Table]]
+
+
+def commit_together(
+    commits: Sequence[TableRuns], snapshot_properties: Mapping[str, str] | None = None
+) -> list[CommitResult]:
+    """One snapshot per table, in order; all checked first; set back on failure (see the module doc)."""
+    prepared: list[tuple[Table, PreparedRuns]] = [(c.table, prepare_runs(c.table, c.parts)) for c in commits]
+    before = {id(table): table.metadata.current_snapshot_id for table, _ in prepared}
+    done: list[tuple[Table, PreparedRuns, CommitResult]] = []
+    for table, runs in prepared:
+        try:
+            done.append((table, runs, replace_runs(table, runs, snapshot_properties)))
+        except Exception as error:
+            undone, kept = _set_back(done, before)
+            raise RunSetError(
+                f"committing to {'.'.join(table.name())} failed ({type(error).__name__}: {error}); "
+                f"set back: {undone or 'nothing'}; left as committed (another writer came after): "
+                f"{kept or 'nothing'}"
+            ) from error
+    return [result for _, _, result in done]
+
+
+def _set_back(
+    done: list[tuple[Table, PreparedRuns, CommitResult]], before: dict[int, int | None]
+) -> tuple[list[str], list[str]]:
+    """Undo the commits made so far, newest first; returns the tables set back and those kept."""
+    undone, kept = [], []
+    for table, runs, result in reversed(done):
+        name = ".".join(table.name())
+        table.refresh()
+        if table.metadata.current_snapshot_id != result.snapshot_id:
+            kept.append(name)
+            continue
+        previous = before[id(table)]
+        if previous is None:  # a new table: as before is without the run's rows
+            replace_runs(table, PreparedRuns(runs.keys, runs.data.slice(0, 0)))
+        else:
+            table.manage_snapshots().rollback_to_snapshot(previous).commit()
+        undone.append(name)
+    log.warning("Run set failed: set back %s, kept %s", undone, kept)
+    return undone, kept
