@@ -14,11 +14,17 @@ import json
 import time
 import uuid
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from lambdapipe.pipelines.orders import order_hour, order_time, orders_table_definition
+from lambdapipe.pipelines.orders import (
+    order_hour,
+    order_time,
+    orders_table_definition,
+    windows_from_asset_events,
+)
 from lambdapipe.triggers.dynamodb import (
     CREATION_TIME_SLACK,
     DynamoDBStreamTrigger,
@@ -175,6 +181,47 @@ def test_removals_are_read_past_but_not_reported(pipeline_stack: PipelineStack, 
     assert [record["event_name"] for record in payload["records"]] == ["INSERT", "INSERT"]
     (position,) = checkpoint["positions"].values()
     assert int(position) > int(payload["records"][-1]["sequence_number"])  # read past the REMOVE
+
+
+def test_a_removed_order_and_a_moved_one_name_the_hours_they_left_and_unstamped_ones_are_named(
+    pipeline_stack: PipelineStack, table: str
+) -> None:
+    dynamodb = pipeline_stack.client("dynamodb")
+
+    def store(order_id: str, hour: str | None) -> None:
+        item = {"order_id": {"S": order_id}, "status": {"S": "paid"}}
+        if hour:
+            item["order_hour"] = {"S": hour}
+        dynamodb.put_item(TableName=table, Item=item)
+
+    store("moved", "2026-01-15T10")
+    store("removed", "2026-01-15T11")
+    store("moved", "2026-01-15T12")  # the order service re-stamped it: it leaves 10:00
+    dynamodb.delete_item(TableName=table, Key={"order_id": {"S": "removed"}})
+    store("unstamped", None)
+    trigger = watcher(table, event_names=["INSERT", "MODIFY", "REMOVE"])
+    state = JsonStateStore()
+
+    async def scenario() -> dict[str, Any]:
+        trigger.asset_state_store = state
+        events = trigger.run()
+        event = await asyncio.wait_for(anext(events), HANG_GUARD_S)
+        await stop(events, state)
+        return event.payload
+
+    payload = asyncio.run(scenario())
+    windows, unstamped = windows_from_asset_events([SimpleNamespace(extra={"payload": payload})])
+
+    assert [record["event_name"] for record in payload["records"]] == [
+        "INSERT",
+        "INSERT",
+        "MODIFY",
+        "REMOVE",
+        "INSERT",
+    ]
+    assert payload["records"][3]["old_image"] == {"order_hour": "2026-01-15T11"}
+    assert [window.hour for window in windows] == ["2026-01-15T10", "2026-01-15T11", "2026-01-15T12"]
+    assert unstamped == [{"order_id": "unstamped"}]
 
 
 def test_a_stream_that_splits_is_read_parent_first_then_children_from_their_horizon() -> None:

@@ -81,7 +81,8 @@ def orders_table_definition(table_name: str) -> dict[str, Any]:
             }
         ],
         "BillingMode": "PAY_PER_REQUEST",
-        "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+        # Old images too: a removed order, or one whose hour changed, names the hour it leaves.
+        "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
     }
 
 
@@ -147,20 +148,32 @@ def windows_between(start: datetime, end: datetime) -> list[Window]:
     return windows
 
 
-def windows_from_asset_events(asset_events: Iterable[Any]) -> tuple[list[Window], int]:
-    """The hours of the orders named by stream events (``DynamoDBStreamTrigger`` payloads); plus how
-    many records named no readable ``order_hour`` (those are left to the hourly run)."""
+def windows_from_asset_events(asset_events: Iterable[Any]) -> tuple[list[Window], list[dict[str, Any]]]:
+    """The hours named by stream events (``DynamoDBStreamTrigger`` payloads): each record's new
+    ``order_hour`` and, for a removed or moved order, its old one, so the hour it left is rebuilt
+    without it. Plus the keys of records naming no readable hour: orders stored without the
+    service's keys, which no extraction can find (the GSI is sparse), to be reported."""
     hours: set[Window] = set()
-    unreadable = 0
+    unstamped: list[dict[str, Any]] = []
     for asset_event in asset_events:
         payload = (getattr(asset_event, "extra", None) or {}).get("payload") or {}
         for record in payload.get("records", []):
-            hour = (record.get("image") or {}).get("order_hour")
-            try:
-                hours.add(Window.from_hour(hour))
-            except (OrderExtractError, TypeError):
-                unreadable += 1
-    return sorted(hours), unreadable
+            named = [
+                hour
+                for image in ("image", "old_image")
+                if (hour := _window_or_none((record.get(image) or {}).get("order_hour")))
+            ]
+            hours.update(named)
+            if not named:
+                unstamped.append(record.get("keys") or {})
+    return sorted(hours), unstamped
+
+
+def _window_or_none(hour: Any) -> Window | None:
+    try:
+        return Window.from_hour(hour)
+    except (OrderExtractError, TypeError):
+        return None
 
 
 def has_index(dynamodb: Any, table_name: str, index_name: str = ORDERS_INDEX) -> bool:

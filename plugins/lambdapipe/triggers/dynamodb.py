@@ -163,11 +163,13 @@ class DynamoDBStreamTrigger(BaseEventTrigger):
     """Yield ``{"table_name", "stream_arn", "count", "records": [...]}`` for new stream records.
 
     Each record: ``event_name``, ``shard_id``, ``sequence_number``, ``created_at`` (ISO 8601),
-    ``keys`` and ``image`` (the ``attributes`` of the new image), as plain JSON (numbers: int when
-    whole, else exact decimal strings).
+    ``keys`` and ``image`` (the ``attributes`` of the new image), plus ``old_image`` (the same
+    attributes of the old image) when the stream carries old images (``NEW_AND_OLD_IMAGES``: a
+    removed or changed item's former place), as plain JSON (numbers: int when whole, else exact
+    decimal strings).
 
     :param table_name: The table whose (latest) stream to read.
-    :param attributes: New-image attributes to include in each record (none: keys only).
+    :param attributes: Image attributes to include in each record (none: keys only).
     :param event_names: Stream event types to report (others are read past silently).
     :param initial_position: ``TRIM_HORIZON`` or ``LATEST``, for the first start only.
     :param poll_interval: Seconds between sweeps over all shards.
@@ -455,7 +457,8 @@ class _StreamReader:
             if shard_id in self.skip_before and created < self.skip_before[shard_id]:
                 return None
         image = stream_record.get("NewImage", {})
-        return {
+        old_image = stream_record.get("OldImage", {})
+        summary = {
             "event_name": record["eventName"],
             "shard_id": shard_id,
             "sequence_number": stream_record["SequenceNumber"],
@@ -463,3 +466,8 @@ class _StreamReader:
             "keys": plain_item(stream_record.get("Keys", {})),
             "image": plain_item({name: image[name] for name in self.trigger.attributes if name in image}),
         }
+        if old_image:  # NEW_AND_OLD_IMAGES: where a changed or removed item was before
+            summary["old_image"] = plain_item(
+                {name: old_image[name] for name in self.trigger.attributes if name in old_image}
+            )
+        return summary
