@@ -55,3 +55,30 @@ def test_the_same_catalog_spelled_another_way_or_with_another_password_is_the_sa
 
     assert relative == absolute
     assert rotated == {"postgresql://db:5432/tables#lambdapipe"}, "no credentials in the owner's name"
+
+
+def test_a_reader_with_a_mistyped_catalog_path_creates_nothing_and_says_which_path(tmp_path: Path) -> None:
+    from lambdapipe.tables.catalog import CatalogNotFoundError, load_table
+
+    mistyped = tmp_path / "airflw" / "lambdapipe" / "catalog.db"
+
+    with pytest.raises(CatalogNotFoundError) as refused:
+        load_table("orders", config(f"sqlite:///{mistyped}", "s3://bucket/warehouse"))
+
+    assert f"no catalog at {mistyped}: nothing has been committed with these settings" in str(refused.value)
+    assert not (tmp_path / "airflw").exists(), "no file and no folder left behind"
+
+
+def test_tables_list_with_a_mistyped_catalog_path_fails_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lambdapipe.commands.tables import main
+
+    mistyped = tmp_path / "typo" / "catalog.db"
+    monkeypatch.setenv("AIRFLOW__LAMBDAPIPE__TABLES_CATALOG_URI", f"sqlite:///{mistyped}")
+
+    exit_code = main(["list"])
+
+    assert exit_code != 0
+    assert f"no catalog at {mistyped}" in capsys.readouterr().err
+    assert not mistyped.parent.exists()

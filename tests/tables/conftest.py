@@ -45,7 +45,7 @@ def tables_config(aws: LocalAws, tmp_path: Path) -> TablesConfig:
 
 @pytest.fixture
 def catalog(tables_config: TablesConfig):
-    return open_catalog(tables_config)
+    return open_catalog(tables_config, create=True)  # as a writer opens it
 
 
 @pytest.fixture

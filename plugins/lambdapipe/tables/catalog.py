@@ -29,8 +29,14 @@ class TableNotFoundError(LookupError):
     """The table has not been created yet (nothing was committed to it)."""
 
 
-def open_catalog(config: TablesConfig | None = None) -> Catalog:
-    """The configured catalog (``load_config()`` when no config is given)."""
+class CatalogNotFoundError(TableNotFoundError):
+    """No SQLite catalog exists at the configured path: a reader never creates one (a mistyped
+    setting would leave an empty catalog and its folder behind); the first writer does."""
+
+
+def open_catalog(config: TablesConfig | None = None, *, create: bool = False) -> Catalog:
+    """The configured catalog (``load_config()`` when no config is given). A SQLite catalog file is
+    created only with ``create`` (writers); otherwise a missing one raises ``CatalogNotFoundError``."""
     config = config or load_config()
     properties = catalog_properties(config)
     if config.catalog_type == "glue":
@@ -39,7 +45,14 @@ def open_catalog(config: TablesConfig | None = None) -> Catalog:
         return GlueCatalog(config.catalog_name, **properties)
     from pyiceberg.catalog.sql import SqlCatalog
 
-    _create_sqlite_folder(config.sql_uri)
+    database = _sqlite_file(config.sql_uri)
+    if database is not None and not database.exists():
+        if not create:
+            raise CatalogNotFoundError(
+                f"no catalog at {database}: nothing has been committed with these settings; check "
+                "[lambdapipe] tables_catalog_uri or the lambdapipe_tables connection"
+            )
+        database.parent.mkdir(parents=True, exist_ok=True)
     return SqlCatalog(config.catalog_name, **properties)
 
 
@@ -51,7 +64,7 @@ def ensure_table(name: str, config: TablesConfig | None = None, catalog: Catalog
 
     spec = table_spec(name)
     config = config or load_config()
-    catalog = catalog or open_catalog(config)
+    catalog = catalog or open_catalog(config, create=True)
     schema = spec.schema()
     try:
         # Load first: creating writes a metadata file before the catalog refuses a duplicate.
@@ -110,8 +123,10 @@ def ensure_bucket(config: TablesConfig) -> None:
         client.create_bucket(Bucket=bucket, **location)
 
 
-def _create_sqlite_folder(uri: str) -> None:
+def _sqlite_file(uri: str) -> Path | None:
+    """The file of a SQLite catalog URI (None for another database or an in-memory one)."""
     parsed = urlparse(uri)
     if parsed.scheme.startswith("sqlite") and parsed.path not in ("", "/", "/:memory:"):
         # sqlite:///relative/path has path "/relative/path"; sqlite:////abs/path has "//abs/path".
-        Path(parsed.path[1:]).parent.mkdir(parents=True, exist_ok=True)
+        return Path(parsed.path[1:])
+    return None
