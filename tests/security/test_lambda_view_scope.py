@@ -93,6 +93,16 @@ def functions(client: Any, aws: LocalAws, aws_connection: str) -> dict[str, str]
     return request_ids
 
 
+def _page_and_logs(client: Any, function: str, request_id: str, username: str) -> tuple[Any, Any]:
+    """The function's page and one request's log lines, as ``username`` asks for them."""
+    headers = _headers(username)
+    page = client.get(f"{URL_PREFIX}/api/functions/{function}", headers=headers)
+    logs = client.get(
+        f"{URL_PREFIX}/api/functions/{function}/logs", params={"request_id": request_id}, headers=headers
+    )
+    return page, logs
+
+
 def test_a_user_sees_only_the_functions_of_dags_they_may_read(client: Any, functions: dict[str, str]) -> None:
     reader = client.get(f"{URL_PREFIX}/api/functions", headers=_headers(READER_PREFIX + ORDERS_DAG))
     admin = client.get(f"{URL_PREFIX}/api/functions", headers=_headers("admin", "admin"))
@@ -105,15 +115,9 @@ def test_a_user_sees_only_the_functions_of_dags_they_may_read(client: Any, funct
 def test_the_page_and_logs_of_a_function_no_readable_dag_uses_are_a_404_without_any_aws_call(
     client: Any, functions: dict[str, str], aws: LocalAws
 ) -> None:
-    headers = _headers(READER_PREFIX + ORDERS_DAG)
     aws.calls.reset()
 
-    page = client.get(f"{URL_PREFIX}/api/functions/payroll_fn", headers=headers)
-    logs = client.get(
-        f"{URL_PREFIX}/api/functions/payroll_fn/logs",
-        params={"request_id": functions["payroll_fn"]},
-        headers=headers,
-    )
+    page, logs = _page_and_logs(client, "payroll_fn", functions["payroll_fn"], READER_PREFIX + ORDERS_DAG)
 
     assert (page.status_code, logs.status_code) == (404, 404)
     assert "payroll line" not in logs.text
@@ -124,15 +128,9 @@ def test_the_page_and_logs_of_a_function_no_readable_dag_uses_are_a_404_without_
 def test_a_function_lambdapipe_does_not_manage_is_a_404_even_when_a_readable_dag_names_it(
     client: Any, functions: dict[str, str], aws: LocalAws
 ) -> None:
-    headers = _headers(READER_PREFIX + ORDERS_DAG)
     aws.calls.reset()
 
-    page = client.get(f"{URL_PREFIX}/api/functions/untagged_fn", headers=headers)
-    logs = client.get(
-        f"{URL_PREFIX}/api/functions/untagged_fn/logs",
-        params={"request_id": functions["untagged_fn"]},
-        headers=headers,
-    )
+    page, logs = _page_and_logs(client, "untagged_fn", functions["untagged_fn"], READER_PREFIX + ORDERS_DAG)
 
     assert (page.status_code, logs.status_code) == (404, 404)
     assert "managed by lambdapipe" in logs.json()["detail"]
@@ -142,14 +140,7 @@ def test_a_function_lambdapipe_does_not_manage_is_a_404_even_when_a_readable_dag
 def test_the_function_of_a_readable_dag_shows_its_page_and_logs(
     client: Any, functions: dict[str, str]
 ) -> None:
-    headers = _headers(READER_PREFIX + ORDERS_DAG)
-
-    page = client.get(f"{URL_PREFIX}/api/functions/orders_fn", headers=headers)
-    logs = client.get(
-        f"{URL_PREFIX}/api/functions/orders_fn/logs",
-        params={"request_id": functions["orders_fn"]},
-        headers=headers,
-    )
+    page, logs = _page_and_logs(client, "orders_fn", functions["orders_fn"], READER_PREFIX + ORDERS_DAG)
 
     assert (page.status_code, logs.status_code) == (200, 200), (page.text, logs.text)
     assert logs.json()["lines"][0]["message"].startswith(f"START RequestId: {functions['orders_fn']}")
