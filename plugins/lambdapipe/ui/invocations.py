@@ -184,7 +184,8 @@ def recent_page(
         rows = _after_cursor(part.rows, after) if first and after else part.rows
         found.append(rows.sort_by([("invoked_at", "descending"), ("request_id", "descending")]))
         end, window, first = start, window * 2, False
-    ordered = pa.concat_tables(found).to_pylist() if found else []
+    # One row past the page says whether a next page exists; only these become Python objects.
+    ordered = pa.concat_tables(found).slice(0, limit + 1).to_pylist() if found else []
     page = ordered[:limit]
     return {
         "invocations": page,
