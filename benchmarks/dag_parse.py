@@ -105,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             "AIRFLOW_HOME": scratch,
             "AIRFLOW__CORE__DAGS_FOLDER": str(args.dags_folder),
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+            "AIRFLOW__LAMBDAPIPE__TABLE_DEFINITIONS": "lambdapipe_demo.tables",
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         }

@@ -3,11 +3,11 @@
 The same steps the ``order_analytics`` DAG's three tasks run, on one busy hour of orders:
 
 - extract: the hour's orders from DynamoDB (GSI query in parallel time slices, every page), staged to S3
-  as JSON lines plus the manifest (``lambdapipe.pipelines.orders``);
+  as JSON lines plus the manifest (``lambdapipe_demo.orders``);
 - transform: the staged items batched by size (<= 1,000 orders, <= 1 MB) and fanned out to
   ``order_transform:live`` (``LambdaMapOperator``'s fan-out engine, results in S3);
 - commit: every order accounted for, rows built, the hour replaced in ``orders``, ``order_lines`` and
-  ``order_rejects`` (``lambdapipe.pipelines.order_facts`` + the tables' exactly-once writer).
+  ``order_rejects`` (``lambdapipe_demo.order_facts`` + the tables' exactly-once writer).
 
 Not timed (set-up): the local AWS server started as its own process (so it does not share the GIL with
 the pipeline), the orders bulk-loaded with DynamoDB's ImportTable from S3, ``order_transform``
@@ -113,7 +113,7 @@ def bulk_load(count: int, invalid_share: float) -> int:
     from boto3.dynamodb.types import TypeSerializer
 
     from include.sample_orders import generate_orders
-    from lambdapipe.pipelines.orders import orders_table_definition
+    from lambdapipe_demo.orders import orders_table_definition
 
     orders = generate_orders(count, start=HOUR_START, hours=1, invalid_share=invalid_share, seed=2026)
     serializer = TypeSerializer()
@@ -168,7 +168,7 @@ def extract(window: Any) -> tuple[Any, float]:
     """The DAG's extract step; returns what it staged and how long reading DynamoDB alone took."""
     import boto3
 
-    from lambdapipe.pipelines import orders as steps
+    from lambdapipe_demo import orders as steps
 
     clock = time.monotonic()
     found = steps.extract_orders(boto3.client("dynamodb"), TABLE, [window])
@@ -183,7 +183,7 @@ def read_with_boto3_deserializer(window: Any) -> tuple[int, float]:
     import boto3
     from boto3.dynamodb.types import TypeDeserializer
 
-    from lambdapipe.pipelines.orders import bucket_query
+    from lambdapipe_demo.orders import bucket_query
 
     dynamodb, deserializer = boto3.client("dynamodb"), TypeDeserializer()
 
@@ -241,12 +241,12 @@ def transform(staged: Any, concurrency: int) -> dict[str, Any]:
 def commit(staged: Any, map_summary: dict[str, Any]) -> dict[str, int]:
     import boto3
 
-    from lambdapipe.pipelines import order_facts as facts
-    from lambdapipe.pipelines.orders import read_manifest
     from lambdapipe.tables.catalog import ensure_table
     from lambdapipe.tables.config import load_config
     from lambdapipe.tables.conform import rows_to_arrow
     from lambdapipe.tables.writer import airflow_snapshot_properties, commit_run
+    from lambdapipe_demo import order_facts as facts
+    from lambdapipe_demo.orders import read_manifest
 
     s3 = boto3.client("s3")
     expected = read_manifest(s3, staged.manifest_uri)
@@ -279,7 +279,7 @@ def main() -> int:
     try:
         with local_aws_process(work / "aws") as url:
             environment(url, work / "airflow")
-            from lambdapipe.pipelines.orders import Window
+            from lambdapipe_demo.orders import Window
 
             print(f"local AWS (own process) at {url}")
             set_up(url)

@@ -2,7 +2,7 @@
 
 Runs whenever new orders or uploads are committed (scheduled on the ``orders`` and ``uploads`` table
 Assets, either one), rebuilds the ``daily_report`` table from the facts in one atomic snapshot (see
-lambdapipe/pipelines/daily_report.py), and sends one SNS message per run with the headline numbers.
+lambdapipe_demo/daily_report.py), and sends one SNS message per run with the headline numbers.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from airflow.sdk import Param, dag, task
 
 from lambdapipe.assets import table_asset
 from lambdapipe.operators.sns import SnsNotifyOperator
-from lambdapipe.pipelines import settings
+from lambdapipe_demo import settings
 
 AWS_CONN_ID = "aws_default"
 
@@ -37,7 +37,7 @@ def analytics_report() -> None:
         from datetime import UTC, datetime
 
         from lambdapipe.operators.iceberg import commit_rows
-        from lambdapipe.pipelines import daily_report as steps
+        from lambdapipe_demo import daily_report as steps
 
         ti = context["ti"]
         report = steps.build_report(steps.read_facts(), top_skus=context["params"]["top_skus"])

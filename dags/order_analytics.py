@@ -36,8 +36,8 @@ from airflow.timetables.trigger import CronTriggerTimetable
 from lambdapipe.assets import table_asset
 from lambdapipe.operators.lambda_map import LambdaMapOperator
 from lambdapipe.operators.sns import SnsNotifyOperator
-from lambdapipe.pipelines import settings
 from lambdapipe.triggers.dynamodb import DynamoDBStreamTrigger
+from lambdapipe_demo import settings
 
 log = logging.getLogger(__name__)
 AWS_CONN_ID = "aws_default"
@@ -97,7 +97,7 @@ def order_analytics() -> None:
         from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
         from lambdapipe.fanout.run_store import RunLocation
-        from lambdapipe.pipelines import orders as steps
+        from lambdapipe_demo import orders as steps
 
         asset_events = [event for events in context["triggering_asset_events"].values() for event in events]
         if context["params"]["hours"]:
@@ -164,9 +164,9 @@ def order_analytics() -> None:
         from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
         from lambdapipe.operators.iceberg import commit_rows_together
-        from lambdapipe.pipelines import order_facts as facts
-        from lambdapipe.pipelines.orders import read_manifest
-        from lambdapipe.pipelines.run_records import invocation_rows, pipeline_run_row
+        from lambdapipe_demo import order_facts as facts
+        from lambdapipe_demo.orders import read_manifest
+        from lambdapipe_demo.run_records import invocation_rows, pipeline_run_row
 
         s3 = AwsBaseHook(client_type="s3", aws_conn_id=AWS_CONN_ID).conn
         ti = context["ti"]
@@ -207,7 +207,7 @@ def order_analytics() -> None:
     @task
     def alert_message(summary: dict[str, Any], **context: Any) -> dict[str, Any] | None:
         """The alert to send, or None when the run is within its thresholds."""
-        from lambdapipe.pipelines.order_facts import alert_message
+        from lambdapipe_demo.order_facts import alert_message
 
         params = context["params"]
         return alert_message(summary, params["alert_reject_rate"], params["alert_anomalies"])

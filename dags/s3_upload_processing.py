@@ -21,7 +21,7 @@ from airflow.timetables.trigger import CronTriggerTimetable
 from lambdapipe.assets import table_asset
 from lambdapipe.operators.lambda_map import LambdaMapOperator
 from lambdapipe.operators.sns import SnsNotifyOperator
-from lambdapipe.pipelines import settings
+from lambdapipe_demo import settings
 
 AWS_CONN_ID = "aws_default"
 
@@ -68,9 +68,9 @@ def s3_upload_processing() -> None:
         from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
         from lambdapipe.idempotency import IdempotencyStore
-        from lambdapipe.pipelines import uploads as steps
-        from lambdapipe.pipelines.run_records import table_rows
         from lambdapipe.s3_events import ObjectFilter
+        from lambdapipe_demo import uploads as steps
+        from lambdapipe_demo.run_records import table_rows
 
         s3 = AwsBaseHook(client_type="s3", aws_conn_id=AWS_CONN_ID).conn
         dynamodb = AwsBaseHook(client_type="dynamodb", aws_conn_id=AWS_CONN_ID).conn
@@ -112,8 +112,8 @@ def s3_upload_processing() -> None:
 
         from lambdapipe.idempotency import IdempotencyStore
         from lambdapipe.operators.iceberg import commit_rows
-        from lambdapipe.pipelines import uploads as steps
-        from lambdapipe.pipelines.run_records import invocation_rows, pipeline_run_row, run_rows, run_url
+        from lambdapipe_demo import uploads as steps
+        from lambdapipe_demo.run_records import invocation_rows, pipeline_run_row, run_rows, run_url
 
         s3 = AwsBaseHook(client_type="s3", aws_conn_id=AWS_CONN_ID).conn
         store = IdempotencyStore(

@@ -1,6 +1,6 @@
 """Daily upkeep of the analytics tables: expire old snapshots, then delete orphan files.
 
-One task per table in ``lambdapipe/tables/definitions.py`` (tables not created yet are skipped).
+One task per registered table (the provider's and ``[lambdapipe] table_definitions``) (tables not created yet are skipped).
 Snapshots older than ``snapshot_max_age_days`` are expired, keeping at least the newest
 ``retain_last``; then files no kept snapshot references (those of expired snapshots, and those of
 killed or conflicting writers) are deleted once older than ``orphan_min_age_hours``: a commit in
@@ -20,7 +20,7 @@ from typing import Any
 from airflow.providers.common.compat.sdk import conf
 from airflow.sdk import Param, dag, task
 
-from lambdapipe.tables.definitions import TABLES
+from lambdapipe.tables.definitions import registered_tables
 
 
 @dag(
@@ -66,7 +66,7 @@ def table_maintenance() -> None:
             dry_run=params["dry_run"],
         )
 
-    for name in TABLES:
+    for name in registered_tables():
         maintain.override(task_id=f"maintain_{name}")(name)
 
 

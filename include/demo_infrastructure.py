@@ -105,7 +105,7 @@ def ensure_topic_with_inbox(sns: Any, sqs: Any, topic_name: str) -> tuple[str, s
 
 def ensure_orders_table(dynamodb: Any, table_name: str) -> str:
     """The DynamoDB orders table (GSI by order hour, stream with new images); returns the stream ARN."""
-    from lambdapipe.pipelines.orders import orders_table_definition
+    from lambdapipe_demo.orders import orders_table_definition
 
     try:
         table = dynamodb.describe_table(TableName=table_name)["Table"]
@@ -136,7 +136,7 @@ def deploy_functions(aws_conn_id: str | None, functions_dir: Path = FUNCTIONS_DI
 def ensure_infrastructure(aws_conn_id: str | None = None, deploy: bool = True) -> dict[str, Any]:
     """Create or confirm every demo resource; returns their names, URLs and ARNs."""
     from lambdapipe.idempotency import IdempotencyStore
-    from lambdapipe.pipelines import settings
+    from lambdapipe_demo import settings
 
     s3, sqs, sns = (_client(service, aws_conn_id) for service in ("s3", "sqs", "sns"))
     for bucket in (settings.UPLOADS_BUCKET, settings.PIPELINE_BUCKET, settings.TABLES_BUCKET):

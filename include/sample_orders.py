@@ -4,7 +4,7 @@ An order is what a shop's order service would store in the DynamoDB table ``orde
 ``customer_id``, ``created_at`` (ISO 8601, sometimes with a local offset or milliseconds),
 ``status``, ``currency``, ``shipping_country`` and ``items`` (``sku``, ``qty``, ``unit_price`` as
 Decimal; now and then a number sent as a string, which the transform accepts), plus the service's
-own keys ``order_hour`` / ``order_time`` / ``order_bucket`` that the pipeline reads by (lambdapipe/pipelines/orders.py).
+own keys ``order_hour`` / ``order_time`` / ``order_bucket`` that the pipeline reads by (lambdapipe_demo/orders.py).
 
 ``invalid_share`` of the orders carry exactly one defect each, the first problem the transform will
 find: a missing field, a wrong type, qty <= 0, an unknown currency, a price with too many decimals, a
@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from lambdapipe.pipelines.orders import order_bucket, order_hour, order_time
+from lambdapipe_demo.orders import order_bucket, order_hour, order_time
 
 # Defect -> the reason order_transform reports for it (lambda_functions/order_transform/validation.py).
 DEFECTS: dict[str, str] = {
@@ -212,7 +212,7 @@ def _table(table_name: str, aws_conn_id: str | None) -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from lambdapipe.pipelines import settings
+    from lambdapipe_demo import settings
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1000, help="orders to write (default 1000)")

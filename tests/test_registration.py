@@ -195,3 +195,12 @@ def test_provider_info_uses_only_keys_airflow_knows(repo_root: Path) -> None:
         known |= set(json.loads((airflow_dir / schema).read_text())["properties"])
 
     assert set(get_provider_info()) - known == set()
+
+
+def test_the_wheel_holds_the_provider_package_only(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as archive:
+        top_level = {name.split("/")[0] for name in archive.namelist()}
+
+    packages = {name for name in top_level if not name.endswith(".dist-info")}
+    assert packages == {"lambdapipe"}
+    assert not any(name.startswith("lambdapipe/pipelines/") for name in archive.namelist())

@@ -44,6 +44,18 @@ def get_provider_info() -> dict[str, Any]:
                         "example": "aws_lambda_view",
                         "default": "aws_default",
                     },
+                    "table_definitions": {
+                        "description": (
+                            "Modules (comma-separated) that each define TABLES, a sequence of "
+                            "lambdapipe.tables.definitions.TableSpec: the project's analytics tables, "
+                            "known to commit_rows, the table_maintenance DAG and 'lambdapipe tables'. "
+                            "The provider's own table, lambda_invocations, is always registered."
+                        ),
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "lambdapipe_demo.tables",
+                        "default": "",
+                    },
                 },
             },
         },

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from lambdapipe.local import LocalAws
-from lambdapipe.pipelines.uploads import events_from_asset_events
 from lambdapipe.s3_event_queue import take_objects
 from lambdapipe.s3_events import NotAnS3Event, ObjectFilter, parse_message
+from lambdapipe_demo.uploads import events_from_asset_events
 
 
 def record(key: Any = "uploads/good.png", **overrides: Any) -> dict[str, Any]:

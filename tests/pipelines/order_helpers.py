@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from include.sample_orders import SampleOrder, generate_orders, write_orders
-from lambdapipe.pipelines import settings
-from lambdapipe.pipelines.orders import Window
+from lambdapipe_demo import settings
+from lambdapipe_demo.orders import Window
 from tests.pipelines.conftest import PipelineStack
 
 REPO = Path(__file__).resolve().parents[2]

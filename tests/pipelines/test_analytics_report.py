@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from include.sample_orders import SampleOrder
-from lambdapipe.pipelines.orders import Window
+from lambdapipe_demo.orders import Window
 from tests.pipelines.conftest import PipelineStack
 from tests.pipelines.order_helpers import (
     ORDER_DAG,

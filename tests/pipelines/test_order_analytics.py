@@ -21,8 +21,8 @@ import pytest
 from airflow.sdk.module_loading import import_string
 
 from include.sample_orders import SampleOrder, generate_orders, write_orders
-from lambdapipe.pipelines import orders as steps
-from lambdapipe.pipelines.orders import Window, orders_table_definition
+from lambdapipe_demo import orders as steps
+from lambdapipe_demo.orders import Window, orders_table_definition
 from tests.pipelines.conftest import PipelineStack
 from tests.pipelines.order_helpers import (
     HANG_GUARD_S,

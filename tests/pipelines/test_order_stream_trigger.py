@@ -19,18 +19,18 @@ from typing import Any
 
 import pytest
 
-from lambdapipe.pipelines.orders import (
-    order_hour,
-    order_time,
-    orders_table_definition,
-    windows_from_asset_events,
-)
 from lambdapipe.triggers.dynamodb import (
     CREATION_TIME_SLACK,
     DynamoDBStreamTrigger,
     ShardStart,
     StreamCheckpoint,
     plan_shards,
+)
+from lambdapipe_demo.orders import (
+    order_hour,
+    order_time,
+    orders_table_definition,
+    windows_from_asset_events,
 )
 from tests.pipelines.conftest import PipelineStack
 from tests.pipelines.order_helpers import HANG_GUARD_S, JsonStateStore, start, stop

@@ -23,8 +23,8 @@ from typing import Any
 
 from include.sample_orders import SampleOrder, generate_orders, write_orders
 from include.sample_uploads import make_samples, upload_samples
-from lambdapipe.pipelines import settings as pipeline_settings
-from lambdapipe.pipelines.orders import Window
+from lambdapipe_demo import settings as pipeline_settings
+from lambdapipe_demo.orders import Window
 from tests.platform.stacks import REPO, Platform
 
 DEPLOY_DAG = "deploy_lambda_functions"

@@ -17,7 +17,7 @@ import pytest
 from lambdapipe.commands.tables import format_table, main
 from lambdapipe.tables.catalog import ensure_table
 from lambdapipe.tables.config import TablesConfig
-from lambdapipe.tables.definitions import TABLES
+from lambdapipe.tables.definitions import registered_tables
 from lambdapipe.tables.writer import airflow_snapshot_properties, commit_run
 from tests.tables.helpers import DAG_ID, order_table, run_key
 
@@ -64,7 +64,7 @@ def test_list_shows_every_defined_table_with_its_size_and_last_run(
     out = capsys.readouterr().out
     table = out[out.index("table  ") :].splitlines()  # in-process, Airflow's INFO logs share stdout
     lines = {line.split()[0]: line.split() for line in table[2:]}
-    assert set(lines) == set(TABLES)
+    assert set(lines) == set(registered_tables())
     assert lines["orders"][:3] == ["orders", "5", "2"]  # rows, data files
     assert lines["orders"][4:6] == ["KiB", "2"]  # size unit, snapshots
     assert lines["orders"][-1] == "r2"

@@ -8,11 +8,18 @@ from lambdapipe.lambda_metrics import InvocationRecord
 from lambdapipe.tables.catalog import ensure_table
 from lambdapipe.tables.config import TablesConfig
 from lambdapipe.tables.conform import rows_to_arrow
-from lambdapipe.tables.definitions import TABLES, Column, TableDefinitionError, TableSpec, table_spec
+from lambdapipe.tables.definitions import (
+    Column,
+    TableDefinitionError,
+    TableSpec,
+    registered_tables,
+    table_spec,
+)
 from lambdapipe.tables.query import read_table
 from lambdapipe.tables.writer import commit_run
+from tests.support.table_registry import register_tables
 
-# The tables of the analytics-tables feature; other pipelines add theirs to definitions.py.
+# The provider's ledger and the demo's tables (registered by the suite's [lambdapipe] table_definitions).
 PARTITIONS = {
     "uploads": [("processed_at_day", "day")],
     "orders": [("order_date", "identity")],
@@ -25,7 +32,7 @@ PARTITIONS = {
 def test_every_table_is_created_with_its_columns_and_partitioning(
     tables_config: TablesConfig, catalog
 ) -> None:
-    for name, spec in TABLES.items():
+    for name, spec in registered_tables().items():
         table = ensure_table(name, tables_config, catalog)
 
         assert [field.name for field in table.schema().fields] == spec.column_names
@@ -102,3 +109,43 @@ def test_definitions_that_cannot_work_are_refused(spec, message) -> None:
 def test_unknown_table_names_list_the_defined_ones() -> None:
     with pytest.raises(TableDefinitionError, match=r"no table named 'order'; defined tables: \[.*'orders'"):
         table_spec("order")
+
+
+def test_without_a_project_setting_only_the_providers_ledger_is_registered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AIRFLOW__LAMBDAPIPE__TABLE_DEFINITIONS", "")
+
+    assert list(registered_tables()) == ["lambda_invocations"]
+
+
+def test_a_projects_module_registers_its_tables_beside_the_providers(monkeypatch: pytest.MonkeyPatch) -> None:
+    events = TableSpec("events", "an event per row", (Column("dag_id", "string"), Column("run_id", "string")))
+    register_tables(monkeypatch, events)
+
+    assert list(registered_tables()) == ["lambda_invocations", "events"]
+    assert table_spec("events") is events
+
+
+@pytest.mark.parametrize(
+    ("module", "message"),
+    [
+        ("no_such_module_anywhere", r"table_definitions: cannot import 'no_such_module_anywhere'"),
+        ("json", r"table_definitions: json must define TABLES, a sequence of TableSpec"),
+    ],
+)
+def test_a_setting_naming_an_unusable_module_says_which_and_why(
+    monkeypatch: pytest.MonkeyPatch, module: str, message: str
+) -> None:
+    monkeypatch.setenv("AIRFLOW__LAMBDAPIPE__TABLE_DEFINITIONS", module)
+
+    with pytest.raises(TableDefinitionError, match=message):
+        registered_tables()
+
+
+def test_a_project_table_named_like_the_providers_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    clash = TableSpec("lambda_invocations", "mine", (Column("dag_id", "string"), Column("run_id", "string")))
+    module = register_tables(monkeypatch, clash)
+
+    with pytest.raises(TableDefinitionError, match=rf"{module} defines table 'lambda_invocations' again"):
+        registered_tables()

@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import pytest
 
-from lambdapipe.tables import definitions
 from lambdapipe.tables.catalog import ensure_table
 from lambdapipe.tables.config import TablesConfig
 from lambdapipe.tables.conform import ConformError, rows_to_arrow
@@ -15,6 +14,8 @@ from lambdapipe.tables.definitions import Column
 from lambdapipe.tables.evolution import add_missing_columns
 from lambdapipe.tables.query import read_table, snapshot_for_run
 from lambdapipe.tables.writer import airflow_snapshot_properties, commit_run
+from lambdapipe_demo.tables import ORDERS
+from tests.support.table_registry import register_tables
 from tests.tables.helpers import DAG_ID, order_ids, order_rows, order_table, run_key
 
 
@@ -78,15 +79,15 @@ def test_adding_a_column_keeps_old_rows_and_old_snapshots_readable(orders) -> No
 def test_a_column_added_to_a_definition_reaches_the_existing_table(
     tables_config: TablesConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    grown = definitions.ORDERS
+    grown = ORDERS
     original = dataclasses.replace(grown, columns=tuple(c for c in grown.columns if c.name != "usd_per_unit"))
-    monkeypatch.setitem(definitions.TABLES, "orders", original)
+    register_tables(monkeypatch, original)
     created = ensure_table("orders", tables_config)
     commit_run(created, order_table("r1", 2).drop_columns(["usd_per_unit"]), run_key("r1"))
     grown_more = dataclasses.replace(
         grown, columns=(*grown.columns, Column("channel", "string", "web or app"))
     )
-    monkeypatch.setitem(definitions.TABLES, "orders", grown_more)
+    register_tables(monkeypatch, grown_more)
 
     table = ensure_table("orders", tables_config)
 

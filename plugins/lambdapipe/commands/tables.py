@@ -71,7 +71,7 @@ def _list(config: TablesConfig) -> str:
     from pyiceberg.exceptions import NoSuchNamespaceError
 
     from lambdapipe.tables.catalog import open_catalog
-    from lambdapipe.tables.definitions import TABLES
+    from lambdapipe.tables.definitions import registered_tables
 
     catalog = open_catalog(config)
     try:
@@ -79,7 +79,7 @@ def _list(config: TablesConfig) -> str:
     except NoSuchNamespaceError:
         existing = set()
     rows = []
-    for name in sorted(existing | set(TABLES)):
+    for name in sorted(existing | set(registered_tables())):
         if name not in existing:
             rows.append([name, None, None, None, None, "not created yet", None])
             continue
@@ -103,22 +103,23 @@ def _list(config: TablesConfig) -> str:
 
 def _show(config: TablesConfig, name: str, snapshot_count: int) -> str:
     from lambdapipe.tables.catalog import TableNotFoundError, load_table
-    from lambdapipe.tables.definitions import TABLES
+    from lambdapipe.tables.definitions import registered_tables
 
     try:
         table = load_table(name, config)
     except TableNotFoundError:
-        if name not in TABLES:
+        spec = registered_tables().get(name)
+        if spec is None:
             raise
-        spec = TABLES[name]
         columns = format_table(["column", "type", "doc"], [[c.name, c.type, c.doc] for c in spec.columns])
         return f"{name}: {spec.description}\nnot created yet (the first commit creates it)\n\n{columns}"
     return "\n\n".join([_overview(table, name), _columns(table), _snapshots(table, snapshot_count)])
 
 
 def _overview(table: Table, name: str) -> str:
-    from lambdapipe.tables.definitions import TABLES
+    from lambdapipe.tables.definitions import registered_tables
 
+    defined = registered_tables().get(name)
     spec = table.spec()
     schema = table.schema()
     partitioning = ", ".join(f"{schema.find_column_name(f.source_id)} ({f.transform})" for f in spec.fields)
@@ -130,11 +131,11 @@ def _overview(table: Table, name: str) -> str:
         if snapshot
         else "none (no commit yet)"
     )
-    description = table.properties.get("comment") or (TABLES[name].description if name in TABLES else "")
+    description = table.properties.get("comment") or (defined.description if defined else "")
     lines = [
         ["location", table.location()],
         ["partitioned by", partitioning or "(unpartitioned)"],
-        ["run key", ", ".join(TABLES[name].run_key) if name in TABLES else "(not defined here)"],
+        ["run key", ", ".join(defined.run_key) if defined else "(not defined here)"],
         ["current snapshot", current],
     ]
     return f"{name}: {description}\n" + "\n".join(f"{key:<17} {value}" for key, value in lines)

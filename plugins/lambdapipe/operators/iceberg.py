@@ -39,7 +39,7 @@ _IDENTITY_COLUMNS = ("dag_id", "run_id", "task_id", "map_index")
 class IcebergCommitOperator(BaseOperator):
     """Commit rows from XCom, or Parquet staging files on S3, to a lambdapipe table.
 
-    :param table_name: A table from ``lambdapipe/tables/definitions.py`` (created on first commit)
+    :param table_name: A registered table (``[lambdapipe] table_definitions``; created on first commit)
         or any existing table of the namespace. Not templated: it also names the outlet Asset.
     :param rows: A list of dicts, e.g. an upstream task's ``.output``. Templated.
     :param staging_uri: A Parquet file or prefix (``s3://bucket/staging/run-1/``), read through the
@@ -117,7 +117,7 @@ def commit_rows(
     from lambdapipe.tables.catalog import ensure_table, load_table
     from lambdapipe.tables.config import load_config
     from lambdapipe.tables.conform import read_staging, rows_to_arrow
-    from lambdapipe.tables.definitions import TABLES
+    from lambdapipe.tables.definitions import registered_tables
     from lambdapipe.tables.evolution import add_missing_columns
     from lambdapipe.tables.writer import airflow_snapshot_properties, append_rows, commit_run
 
@@ -129,7 +129,11 @@ def commit_rows(
         context = get_current_context()
     ti = context["ti"]
     config = load_config(tables_conn_id)
-    table = ensure_table(table_name, config) if table_name in TABLES else load_table(table_name, config)
+    table = (
+        ensure_table(table_name, config)
+        if table_name in registered_tables()
+        else load_table(table_name, config)
+    )
     if staging_uri is not None:
         arrow = read_staging(table.io, staging_uri)
     elif data is None:  # e.g. an upstream task that returned nothing: never read as "no rows"
@@ -184,9 +188,10 @@ def commit_rows_together(
 
 
 def _default_run_key(table_name: str, ti: Any) -> dict[str, Any]:
-    from lambdapipe.tables.definitions import TABLES
+    from lambdapipe.tables.definitions import registered_tables
 
-    columns = TABLES[table_name].run_key if table_name in TABLES else ("dag_id", "run_id")
+    spec = registered_tables().get(table_name)
+    columns = spec.run_key if spec else ("dag_id", "run_id")
     unknown = [column for column in columns if column not in _IDENTITY_COLUMNS]
     if unknown:
         raise ValueError(f"table {table_name!r}: run key columns {unknown} need an explicit run_key=")

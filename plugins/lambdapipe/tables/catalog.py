@@ -57,7 +57,7 @@ def open_catalog(config: TablesConfig | None = None, *, create: bool = False) ->
 
 
 def ensure_table(name: str, config: TablesConfig | None = None, catalog: Catalog | None = None) -> Table:
-    """The table ``name`` from definitions.py, created if missing and given any column added since."""
+    """The registered table ``name``, created if missing and given any column added since."""
     from pyiceberg.exceptions import NoSuchTableError
 
     from lambdapipe.tables.evolution import add_missing_columns

@@ -62,7 +62,7 @@ def conform_table(data: pa.Table, schema: pa.Schema, *, table_name: str) -> pa.T
     if extra:
         raise ConformError(
             f"table {table_name!r} has no column(s) {extra}; its columns are {schema.names}. "
-            "Add them in lambdapipe/tables/definitions.py, or commit with evolve_schema=True."
+            "Add them to the table's TableSpec, or commit with evolve_schema=True."
         )
     columns = [
         cast_column(data[field.name], field, table_name)

@@ -1,4 +1,7 @@
-"""The analytics tables, in one place: columns, partitioning and the run key each writer replaces.
+"""Table definitions (columns, partitioning, the run key each writer replaces) and their registry.
+
+The provider defines its own ledger, ``lambda_invocations``; a project registers its tables through
+``[lambdapipe] table_definitions`` (see ``registered_tables``).
 
 Definitions are plain data so DAG files, the CLI and Assets can list tables without importing
 pyiceberg; ``TableSpec.schema()`` and ``partition_spec()`` build the pyiceberg objects when a table
@@ -11,6 +14,8 @@ Column types: ``string``, ``int``, ``long``, ``double``, ``boolean``, ``date``, 
 
 from __future__ import annotations
 
+import functools
+import importlib
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -147,7 +152,7 @@ def _iceberg_type(text: str, ids: Any) -> Any:
     return types.ListType(next(ids), _iceberg_type(element.group(1), ids), element_required=False)
 
 
-def _lineage(*extra: Column) -> tuple[Column, ...]:
+def lineage_columns(*extra: Column) -> tuple[Column, ...]:
     """The columns that say which Airflow run wrote a row (and make up the default run key)."""
     return (
         Column("dag_id", "string", "DAG that wrote the row"),
@@ -155,75 +160,6 @@ def _lineage(*extra: Column) -> tuple[Column, ...]:
         *extra,
     )
 
-
-def _order_hour(*extra: Column) -> tuple[Column, ...]:
-    """The hour an order fact belongs to: with ``dag_id``, the order pipeline's run key (an hour's rows
-    are replaced as a whole, whichever run rewrites them; see lambdapipe/pipelines/orders.py)."""
-    return (
-        Column("interval_start", "timestamptz", "start of the order's UTC hour (run key)"),
-        Column("interval_end", "timestamptz", "end of that hour, exclusive (run key)"),
-        *extra,
-    )
-
-
-UPLOADS = TableSpec(
-    name="uploads",
-    description="One row per processed S3 upload: what it was, what became of it.",
-    columns=(
-        Column("bucket", "string"),
-        Column("key", "string"),
-        Column("etag", "string"),
-        Column("size", "long", "object size in bytes"),
-        Column("content_type", "string"),
-        Column("width", "int", "output width in pixels"),
-        Column("height", "int", "output height in pixels"),
-        Column("output_key", "string"),
-        Column("status", "string", "resized | skipped | rejected"),
-        Column("reason", "string", "why the upload was skipped or rejected"),
-        Column("processed_at", "timestamptz"),
-        *_lineage(),
-    ),
-    partition_by=(("processed_at", "day"),),
-)
-
-ORDERS = TableSpec(
-    name="orders",
-    description="Validated and priced orders (order facts); money in exact decimals.",
-    columns=(
-        Column("order_id", "string"),
-        Column("customer_id", "string"),
-        Column("created_at", "timestamptz"),
-        Column("order_date", "date", "UTC date of created_at; the partition"),
-        Column("status", "string"),
-        Column("currency", "string", "ISO 4217 code of the order's prices"),
-        Column("shipping_country", "string", "ISO 3166 alpha-2"),
-        Column("item_count", "int"),
-        Column("quantity_total", "int"),
-        Column("order_total", "decimal(18,2)", "in the order's currency"),
-        Column("order_total_usd", "decimal(18,2)"),
-        Column("usd_per_unit", "decimal(18,6)", "exchange rate used"),
-        Column("rates_version", "string"),
-        Column("anomalies", "list<string>", "flags such as high_total"),
-        *_lineage(),
-        *_order_hour(),
-    ),
-    partition_by=(("order_date", "identity"),),
-)
-
-ORDER_REJECTS = TableSpec(
-    name="order_rejects",
-    description="Raw orders that failed validation, with the first problem found.",
-    columns=(
-        Column("order_id", "string", "as sent (may be missing)"),
-        Column("reason", "string", "e.g. missing_field, unknown_currency"),
-        Column("field", "string", "path of the offending field, e.g. items[2].qty"),
-        Column("detail", "string"),
-        Column("rejected_at", "timestamptz"),
-        *_lineage(),
-        *_order_hour(),
-    ),
-    partition_by=(("rejected_at", "day"),),
-)
 
 LAMBDA_INVOCATIONS = TableSpec(
     name="lambda_invocations",
@@ -241,7 +177,7 @@ LAMBDA_INVOCATIONS = TableSpec(
         Column("memory_size_mb", "int"),
         Column("max_memory_used_mb", "int"),
         Column("cost_usd", "double"),
-        *_lineage(
+        *lineage_columns(
             Column("task_id", "string"),
             Column("map_index", "int", "null when the task is not mapped"),
             Column("try_number", "int"),
@@ -251,88 +187,57 @@ LAMBDA_INVOCATIONS = TableSpec(
     partition_by=(("invoked_at", "day"),),
 )
 
-PIPELINE_RUNS = TableSpec(
-    name="pipeline_runs",
-    description="One row per pipeline run: its data interval, counts in/out/rejected and outcome.",
-    columns=(
-        *_lineage(),
-        Column("data_interval_start", "timestamptz"),
-        Column("data_interval_end", "timestamptz"),
-        Column("count_in", "long"),
-        Column("count_out", "long"),
-        Column("count_rejected", "long"),
-        Column("status", "string"),
-        Column("finished_at", "timestamptz"),
-    ),
-)
+PROVIDER_TABLES: tuple[TableSpec, ...] = (LAMBDA_INVOCATIONS,)
+DEFINITIONS_SETTING = "table_definitions"
 
-# --- Order analytics (dags/order_analytics.py, dags/analytics_report.py) ---------------------------
 
-ORDER_LINES = TableSpec(
-    name="order_lines",
-    description="One row per line of a valid order: SKU, quantity, prices; for SKU and basket analysis.",
-    columns=(
-        Column("order_id", "string"),
-        Column("line_number", "int", "1-based position in the order"),
-        Column("sku", "string"),
-        Column("qty", "int"),
-        Column("unit_price", "decimal(18,2)", "in the order's currency"),
-        Column("line_total", "decimal(18,2)", "qty * unit_price, in the order's currency"),
-        Column("line_total_usd", "decimal(18,2)", "rounded half-even; the lines add up to order_total_usd"),
-        Column("currency", "string"),
-        Column("shipping_country", "string"),
-        Column("order_date", "date", "UTC date of the order's created_at; the partition"),
-        *_lineage(),
-        *_order_hour(),
-    ),
-    partition_by=(("order_date", "identity"),),
-    run_key=("dag_id", "interval_start", "interval_end"),
-)
+def registered_tables() -> dict[str, TableSpec]:
+    """The provider's tables plus those of the modules named by ``[lambdapipe] table_definitions``.
 
-DAILY_REPORT = TableSpec(
-    name="daily_report",
-    description=(
-        "Daily summary built from the facts, one section per question: revenue_by_country, top_skus, "
-        "uploads, lambda_cost. Rebuilt whole by each report run."
-    ),
-    columns=(
-        Column("report_date", "date"),
-        Column("section", "string", "revenue_by_country | top_skus | uploads | lambda_cost"),
-        Column("dimension", "string", "country, SKU, upload status or pipeline (dag_id)"),
-        Column("rank", "int", "top_skus: 1 = highest revenue that day"),
-        Column("orders", "long"),
-        Column("quantity", "long"),
-        Column("revenue_usd", "decimal(18,2)"),
-        Column("uploads", "long"),
-        Column("upload_bytes", "long"),
-        Column("invocations", "long"),
-        Column("lambda_cost_usd", "double"),
-        Column("built_at", "timestamptz"),
-        *_lineage(),
-    ),
-    partition_by=(("report_date", "month"),),
-    run_key=("dag_id",),
-)
+    A project declares its tables in its own module (a ``TABLES`` sequence of ``TableSpec``) and
+    names it in that setting (comma-separated for several), so the CLI, the maintenance DAG and
+    ``commit_rows`` know them without the provider importing the project.
+    """
+    from airflow.configuration import conf
 
-# ----------------------------------------------------------------------------------------------------
+    return _tables_of(conf.get("lambdapipe", DEFINITIONS_SETTING, fallback="") or "")
 
-TABLES: dict[str, TableSpec] = {
-    spec.name: spec
-    for spec in (
-        UPLOADS,
-        ORDERS,
-        ORDER_REJECTS,
-        LAMBDA_INVOCATIONS,
-        PIPELINE_RUNS,
-        ORDER_LINES,
-        DAILY_REPORT,
-    )
-}
+
+@functools.lru_cache(maxsize=8)
+def _tables_of(module_names: str) -> dict[str, TableSpec]:
+    tables = {spec.name: spec for spec in PROVIDER_TABLES}
+    for module_name in filter(None, (name.strip() for name in module_names.split(","))):
+        for spec in _module_tables(module_name):
+            if spec.name in tables:
+                raise TableDefinitionError(
+                    f"[lambdapipe] {DEFINITIONS_SETTING}: {module_name} defines table {spec.name!r} again"
+                )
+            tables[spec.name] = spec
+    return tables
+
+
+def _module_tables(module_name: str) -> tuple[TableSpec, ...]:
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise TableDefinitionError(
+            f"[lambdapipe] {DEFINITIONS_SETTING}: cannot import {module_name!r}: {error}"
+        ) from error
+    specs = tuple(getattr(module, "TABLES", ()))
+    if not specs or not all(isinstance(spec, TableSpec) for spec in specs):
+        raise TableDefinitionError(
+            f"[lambdapipe] {DEFINITIONS_SETTING}: {module_name} must define TABLES, a sequence of TableSpec"
+        )
+    return specs
 
 
 def table_spec(name: str) -> TableSpec:
     """The definition of ``name``; a clear error lists the defined tables."""
+    tables = registered_tables()
     try:
-        return TABLES[name]
+        return tables[name]
     except KeyError:
-        raise TableDefinitionError(f"no table named {name!r}; defined tables: {sorted(TABLES)}") from None
+        raise TableDefinitionError(
+            f"no table named {name!r}; defined tables: {sorted(tables)} (a project's tables are "
+            f"registered by [lambdapipe] {DEFINITIONS_SETTING})"
+        ) from None

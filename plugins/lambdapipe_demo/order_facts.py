@@ -16,7 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from lambdapipe.pipelines.orders import Window
+from lambdapipe_demo.orders import Window
 
 SAMPLE_IDS = 5
 # What order_transform returns for a valid order (and its lines) that the tables keep.
