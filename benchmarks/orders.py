@@ -211,7 +211,7 @@ def transform(staged: Any, concurrency: int) -> dict[str, Any]:
     from lambdapipe.fanout.engine import FanOutConfig, run_fan_out
     from lambdapipe.fanout.items import s3_items
     from lambdapipe.hooks.lambda_function import LambdaHook
-    from lambdapipe.lambda_metrics import TaskIdentity
+    from lambdapipe.invoking.metrics import TaskIdentity
 
     s3 = boto3.client("s3")
     items = s3_items(s3, staged.items_uri, "jsonl")

@@ -67,8 +67,8 @@ def s3_upload_processing() -> None:
         """The uploads this run owns: from the triggering S3 events, or (reconcile) all of incoming/."""
         from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
+        from lambdapipe.events.s3_events import ObjectFilter
         from lambdapipe.idempotency import IdempotencyStore
-        from lambdapipe.s3_events import ObjectFilter
         from lambdapipe_demo import uploads as steps
         from lambdapipe_demo.run_records import table_rows
 

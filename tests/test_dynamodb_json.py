@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from lambdapipe.dynamodb_json import UnknownAttributeTypeError, plain_item, plain_value, read_items
+from lambdapipe.events.dynamodb_json import UnknownAttributeTypeError, plain_item, plain_value, read_items
 from lambdapipe.local import LocalAws
 
 ITEMS = 250  # with Limit=40: seven pages

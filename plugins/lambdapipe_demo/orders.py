@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from lambdapipe.dynamodb_json import read_items
+from lambdapipe.events.dynamodb_json import read_items
 
 ORDERS_INDEX = "by_order_hour"
 ORDER_BUCKETS = 8  # changing it means rewriting every order's order_bucket

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from lambdapipe.events.s3_events import NotAnS3Event, ObjectFilter, S3ObjectEvent, parse_message
 from lambdapipe.idempotency import IdempotencyStore
-from lambdapipe.s3_events import NotAnS3Event, ObjectFilter, S3ObjectEvent, parse_message
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from lambdapipe.invocation_records import parse_record
+from lambdapipe.invoking.completion_records import parse_record
 
 GOOD_CONTEXT = {"requestId": "r-1", "condition": "Success", "functionArn": "arn", "approximateInvokeCount": 2}
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from lambdapipe.fanout.batching import BatchingError, make_batches
-from lambdapipe.payloads import PayloadError, encode_payload
+from lambdapipe.invoking.payloads import PayloadError, encode_payload
 
 BAD_PAYLOADS = [
     ("NaN in a dict", {"price": float("nan")}, "NaN or Infinity"),

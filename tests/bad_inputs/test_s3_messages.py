@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from lambdapipe.events.s3_events import NotAnS3Event, ObjectFilter, parse_message
+from lambdapipe.events.s3_queue import take_objects
 from lambdapipe.local import LocalAws
-from lambdapipe.s3_event_queue import take_objects
-from lambdapipe.s3_events import NotAnS3Event, ObjectFilter, parse_message
 from lambdapipe_demo.uploads import events_from_asset_events
 
 

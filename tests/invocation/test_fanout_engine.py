@@ -15,7 +15,7 @@ from lambdapipe.fanout import run_store
 from lambdapipe.fanout.batching import BatchingError, make_batches
 from lambdapipe.fanout.concurrency import AdaptiveLimiter
 from lambdapipe.fanout.engine import FanOut, FanOutConfig
-from lambdapipe.invocation import FunctionInfo
+from lambdapipe.invoking.invoker import FunctionInfo
 from lambdapipe.local import LocalAws
 from lambdapipe.local.faults import FaultRule
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from airflow.sdk import DAG
 
-from lambdapipe.lambda_metrics import LambdaPricing, parse_report
+from lambdapipe.invoking.metrics import LambdaPricing, parse_report
 from lambdapipe.operators.lambda_invoke import INVOCATIONS_XCOM_KEY, LambdaInvokeOperator
 from tests.deploy.dag_runs import task_states
 from tests.invocation.helpers import run_dag, task_log, xcom

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 from airflow.sdk import DAG
 
-import lambdapipe.invocation
+import lambdapipe.invoking.invoker
 from lambdapipe.local import LocalAws
 from lambdapipe.local.faults import FaultRule
 from lambdapipe.operators.lambda_invoke import INVOCATIONS_XCOM_KEY, LambdaInvokeOperator
@@ -204,7 +204,7 @@ def test_a_read_timeout_is_never_retried_so_the_function_runs_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The client gives up after 3 - 2 = 1 s while the function (timeout 3 s) runs for 2.5 s.
-    monkeypatch.setattr(lambdapipe.invocation, "READ_TIMEOUT_MARGIN_S", -2)
+    monkeypatch.setattr(lambdapipe.invoking.invoker, "READ_TIMEOUT_MARGIN_S", -2)
     make_function("slow", "sleep", Timeout=3)
     with DAG(dag_id="invoke_read_timeout", schedule=None) as dag:
         LambdaInvokeOperator(task_id="invoke", function_name="slow", payload={"seconds": 2.5})

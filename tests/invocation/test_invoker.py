@@ -13,7 +13,7 @@ import pytest
 from aiobotocore.session import get_session
 from botocore.config import Config
 
-from lambdapipe.invocation import (
+from lambdapipe.invoking.invoker import (
     READ_TIMEOUT_MARGIN_S,
     FunctionInfo,
     InvocationError,

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from airflow.sdk import DAG
 
+from lambdapipe.events.s3_events import ObjectFilter
+from lambdapipe.events.s3_queue import take_objects
 from lambdapipe.local import LocalAws
-from lambdapipe.s3_event_queue import take_objects
-from lambdapipe.s3_events import ObjectFilter
 from lambdapipe.sensors.s3 import S3UploadSensor
 from tests.aws_setup import use_aws_default_connection
 from tests.deploy.dag_runs import register, task_states, xcom_return_values

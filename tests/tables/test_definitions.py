@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lambdapipe.lambda_metrics import InvocationRecord
+from lambdapipe.invoking.metrics import InvocationRecord
 from lambdapipe.tables.catalog import ensure_table
 from lambdapipe.tables.config import TablesConfig
 from lambdapipe.tables.conform import rows_to_arrow

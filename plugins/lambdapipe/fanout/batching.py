@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from lambdapipe.payloads import SYNC_LIMIT_BYTES
+from lambdapipe.invoking.payloads import SYNC_LIMIT_BYTES
 
 
 class BatchingError(ValueError):

@@ -24,7 +24,7 @@ from lambdapipe.fanout import run_store
 from lambdapipe.fanout.batching import Batch
 from lambdapipe.fanout.concurrency import AdaptiveLimiter
 from lambdapipe.fanout.run_store import RunLocation
-from lambdapipe.invocation import (
+from lambdapipe.invoking.invoker import (
     FunctionInfo,
     InvocationError,
     InvocationOutcome,
@@ -34,7 +34,7 @@ from lambdapipe.invocation import (
     ThrottledError,
     ThrottlePolicy,
 )
-from lambdapipe.lambda_metrics import LambdaPricing, TaskIdentity
+from lambdapipe.invoking.metrics import LambdaPricing, TaskIdentity
 
 log = logging.getLogger(__name__)
 

@@ -52,8 +52,8 @@ def s3_items(s3_client: Any, uri: str, mode: str) -> list[Any]:
 
 def dynamodb_items(dynamodb_client: Any, query: dict[str, Any]) -> list[Any]:
     """Every item of a low-level ``Query`` (all pages), as plain JSON: numbers exact (int or decimal
-    string), binary values as base64 text (see :func:`lambdapipe.dynamodb_json.read_items`)."""
-    from lambdapipe.dynamodb_json import read_items
+    string), binary values as base64 text (see :func:`lambdapipe.events.dynamodb_json.read_items`)."""
+    from lambdapipe.events.dynamodb_json import read_items
 
     if "TableName" not in query:
         raise ItemSourceError("items_dynamodb_query needs TableName (and the Query's other parameters)")

@@ -13,7 +13,7 @@ from airflow.providers.amazon.aws.hooks.lambda_function import LambdaHook as Pro
 from airflow.providers.amazon.aws.utils.waiter_with_logging import wait
 from botocore.config import Config
 
-from lambdapipe.invocation import FunctionInfo, invoke_client_config
+from lambdapipe.invoking.invoker import FunctionInfo, invoke_client_config
 
 # A freshly created IAM role takes a few seconds before Lambda may assume it.
 ROLE_PROPAGATION_RETRY_S = (2, 4, 8, 16, 30)
@@ -121,7 +121,7 @@ class LambdaHook(ProviderLambdaHook):
         )
 
     def invoke_client_config(self, function: FunctionInfo, max_pool_connections: int = 10) -> Config:
-        """The connection's botocore config plus the safe-invoke settings (see ``lambdapipe.invocation``)."""
+        """The connection's botocore config plus the safe-invoke settings (see ``lambdapipe.invoking.invoker``)."""
         return invoke_client_config(function, self.config, max_pool_connections)
 
     def async_invoke_client(self, function: FunctionInfo, max_pool_connections: int = 10) -> Any:

@@ -26,7 +26,7 @@ from lambdapipe.operators.rendered_payload import StoresRenderedPayloadSummary, 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from lambdapipe.invocation import FunctionInfo, InvocationOutcome
+    from lambdapipe.invoking.invoker import FunctionInfo, InvocationOutcome
 
 INVOCATIONS_XCOM_KEY = "lambda_invocations"
 
@@ -49,7 +49,7 @@ class LambdaInvokeOperator(StoresRenderedPayloadSummary, AwsBaseOperator[LambdaH
         Template" tab: ``"auto"`` (in full up to 1 KB, else its size and sha256), ``"summary"`` (always
         size and sha256: the payload is sensitive) or ``"full"``. See ``rendered_payload``.
     :return: The function's result (sync), or ``{function_name, qualifier, request_id, status_code}``.
-        Every invocation also pushes its metrics record (see ``lambdapipe.lambda_metrics``) to the XCom
+        Every invocation also pushes its metrics record (see ``lambdapipe.invoking.metrics``) to the XCom
         key ``lambda_invocations``.
     """
 
@@ -90,8 +90,8 @@ class LambdaInvokeOperator(StoresRenderedPayloadSummary, AwsBaseOperator[LambdaH
         self.store_rendered_payload = check_policy(store_rendered_payload)
 
     def execute(self, context: Context) -> Any:
-        from lambdapipe import payloads
-        from lambdapipe.lambda_metrics import TaskIdentity
+        from lambdapipe.invoking import payloads
+        from lambdapipe.invoking.metrics import TaskIdentity
 
         function = self.hook.function_info(self.function_name, self.qualifier)
         LambdaFunctionLink.persist(context=context, operator=self, **self._link_fields())
@@ -126,7 +126,7 @@ class LambdaInvokeOperator(StoresRenderedPayloadSummary, AwsBaseOperator[LambdaH
         return outcome.json()
 
     def _payload_bytes(self, context: Context) -> bytes:
-        from lambdapipe import payloads
+        from lambdapipe.invoking import payloads
 
         body = payloads.encode_payload(rendered_value(self.payload))
         if len(body) <= payloads.size_limit(self.invocation_type):
@@ -144,7 +144,7 @@ class LambdaInvokeOperator(StoresRenderedPayloadSummary, AwsBaseOperator[LambdaH
         return json.dumps(claim.to_payload()).encode("utf-8")
 
     async def _invoke(self, function: FunctionInfo, body: bytes, task: Any) -> InvocationOutcome:
-        from lambdapipe.invocation import Invoker, ThrottlePolicy
+        from lambdapipe.invoking.invoker import Invoker, ThrottlePolicy
 
         async with self.hook.async_invoke_client(function) as client:
             invoker = Invoker(
@@ -170,7 +170,7 @@ class LambdaInvokeOperator(StoresRenderedPayloadSummary, AwsBaseOperator[LambdaH
         }
 
     def _report(self, context: Context, outcome: InvocationOutcome) -> None:
-        from lambdapipe import payloads
+        from lambdapipe.invoking import payloads
 
         if outcome.log_tail:
             level = logging.INFO if self.log_function_output else logging.DEBUG

@@ -169,7 +169,7 @@ class LambdaMapOperator(StoresRenderedPayloadSummary, AwsBaseOperator[LambdaHook
         from lambdapipe.fanout import run_store
         from lambdapipe.fanout.batching import make_batches
         from lambdapipe.fanout.engine import FanOutConfig
-        from lambdapipe.lambda_metrics import TaskIdentity
+        from lambdapipe.invoking.metrics import TaskIdentity
 
         function = self.hook.function_info(self.function_name, self.qualifier)
         s3 = S3Hook(**self._hook_parameters).conn

@@ -82,7 +82,7 @@ class LambdaInvocationSensor(AwsBaseSensor[LambdaHook]):
         from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
         from airflow.providers.common.compat.sdk import PokeReturnValue
 
-        from lambdapipe.invocation_records import poll_once
+        from lambdapipe.invoking.completion_records import poll_once
 
         async def poll() -> Any:
             hook = AwsBaseHook(client_type="sqs", **self._hook_parameters)
@@ -109,7 +109,7 @@ class LambdaInvocationSensor(AwsBaseSensor[LambdaHook]):
         return self._result(event["record"])
 
     def _result(self, record: dict[str, Any]) -> Any:
-        from lambdapipe.invocation_records import CompletionRecord
+        from lambdapipe.invoking.completion_records import CompletionRecord
 
         completion = CompletionRecord(**record)
         if not completion.succeeded:
@@ -125,7 +125,7 @@ class LambdaInvocationSensor(AwsBaseSensor[LambdaHook]):
             return list(self.queue_urls)
         from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
-        from lambdapipe.invocation_records import destination_queue_urls
+        from lambdapipe.invoking.completion_records import destination_queue_urls
 
         sqs = AwsBaseHook(client_type="sqs", **self._hook_parameters).conn
         self.queue_urls = destination_queue_urls(self.hook.conn, sqs, self.function_name, self.qualifier)

@@ -15,7 +15,7 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowSensorT
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from lambdapipe.s3_events import ObjectFilter
+    from lambdapipe.events.s3_events import ObjectFilter
 
 
 class S3UploadSensor(AwsBaseSensor[SqsHook]):
@@ -123,7 +123,7 @@ class S3UploadSensor(AwsBaseSensor[SqsHook]):
         from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
         from airflow.providers.common.compat.sdk import PokeReturnValue
 
-        from lambdapipe.s3_event_queue import take_objects
+        from lambdapipe.events.s3_queue import take_objects
 
         async def poll() -> Any:
             hook = AwsBaseHook(client_type="sqs", **self._hook_parameters)
@@ -166,7 +166,7 @@ class S3UploadSensor(AwsBaseSensor[SqsHook]):
         return objects
 
     def _filter(self) -> ObjectFilter:
-        from lambdapipe.s3_events import ObjectFilter
+        from lambdapipe.events.s3_events import ObjectFilter
 
         return ObjectFilter(self.prefix, self.suffix, self.pattern, self.created_only)
 

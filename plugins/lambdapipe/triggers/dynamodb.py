@@ -35,7 +35,7 @@ from typing import Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
-from lambdapipe.dynamodb_json import plain_item
+from lambdapipe.events.dynamodb_json import plain_item
 
 CHECKPOINT_KEY_PREFIX = "dynamodb_stream"
 INITIAL_POSITIONS = ("TRIM_HORIZON", "LATEST")

@@ -38,7 +38,7 @@ class LambdaInvocationTrigger(AwsConnectionTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
-        from lambdapipe.invocation_records import poll_once
+        from lambdapipe.invoking.completion_records import poll_once
 
         hook = AwsBaseHook(client_type="sqs", **self.hook_parameters)
         deadline = time.monotonic() + self.timeout

@@ -15,7 +15,7 @@ class S3UploadTrigger(BaseTrigger):
 
     Yields ``{"status": "success", "objects": [...]}`` (their messages are deleted) or
     ``{"status": "timeout", "visible": N, ...}`` (nothing consumed). The filter arguments are those of
-    ``lambdapipe.s3_events.ObjectFilter``. A triggerer restart starts the wait again from the queue,
+    ``lambdapipe.events.s3_events.ObjectFilter``. A triggerer restart starts the wait again from the queue,
     which is safe: nothing is deleted before the objects are handed over.
     """
 
@@ -80,8 +80,8 @@ class S3UploadTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
-        from lambdapipe.s3_event_queue import take_objects
-        from lambdapipe.s3_events import ObjectFilter
+        from lambdapipe.events.s3_events import ObjectFilter
+        from lambdapipe.events.s3_queue import take_objects
 
         wanted = ObjectFilter(self.prefix, self.suffix, self.pattern, self.created_only)
         hook = AwsBaseHook(

@@ -28,7 +28,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from lambdapipe.lambda_metrics import (
+from lambdapipe.invoking.metrics import (
     InvocationRecord,
     LambdaPricing,
     ReportMetrics,

@@ -15,7 +15,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from lambdapipe.s3_events import NotAnS3Event, ObjectFilter, ParsedMessage, S3ObjectEvent, parse_message
+from lambdapipe.events.s3_events import (
+    NotAnS3Event,
+    ObjectFilter,
+    ParsedMessage,
+    S3ObjectEvent,
+    parse_message,
+)
 
 log = logging.getLogger(__name__)
 
