@@ -19,13 +19,8 @@ from typing import Any
 
 import pytest
 
-from lambdapipe.triggers.dynamodb import (
-    CREATION_TIME_SLACK,
-    DynamoDBStreamTrigger,
-    ShardStart,
-    StreamCheckpoint,
-    plan_shards,
-)
+from lambdapipe.events.dynamodb_stream import CREATION_TIME_SLACK, ShardStart, StreamCheckpoint, plan_shards
+from lambdapipe.triggers.dynamodb import DynamoDBStreamTrigger
 from lambdapipe_demo.orders import (
     order_hour,
     order_time,
