@@ -36,7 +36,7 @@ def analytics_report() -> None:
         """Recompute the report from all facts and replace the table's rows in one snapshot."""
         from datetime import UTC, datetime
 
-        from lambdapipe.operators.iceberg import commit_rows
+        from lambdapipe.tables.commit import commit_rows
         from lambdapipe_demo import daily_report as steps
 
         ti = context["ti"]

@@ -163,7 +163,7 @@ def order_analytics() -> None:
 
         from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
-        from lambdapipe.operators.iceberg import commit_rows_together
+        from lambdapipe.tables.commit import commit_rows_together
         from lambdapipe_demo import order_facts as facts
         from lambdapipe_demo.orders import read_manifest
         from lambdapipe_demo.run_records import invocation_rows, pipeline_run_row

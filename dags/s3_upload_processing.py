@@ -111,7 +111,7 @@ def s3_upload_processing() -> None:
         from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
         from lambdapipe.idempotency import IdempotencyStore
-        from lambdapipe.operators.iceberg import commit_rows
+        from lambdapipe.tables.commit import commit_rows
         from lambdapipe_demo import uploads as steps
         from lambdapipe_demo.run_records import invocation_rows, pipeline_run_row, run_rows, run_url
 
