@@ -153,7 +153,6 @@ def order_analytics() -> None:
     @task(
         outlets=[
             *(table_asset(name) for name in FACT_TABLES),
-            table_asset("lambda_invocations"),
             table_asset("pipeline_runs"),
         ]
     )
@@ -166,7 +165,7 @@ def order_analytics() -> None:
         from lambdapipe.tables.commit import commit_rows_together
         from lambdapipe_demo import order_facts as facts
         from lambdapipe_demo.orders import read_manifest
-        from lambdapipe_demo.run_records import invocation_rows, pipeline_run_row
+        from lambdapipe_demo.run_records import pipeline_run_row
 
         s3 = AwsBaseHook(client_type="s3", aws_conn_id=AWS_CONN_ID).conn
         ti = context["ti"]
@@ -193,10 +192,6 @@ def order_analytics() -> None:
         commit_rows_together(
             [
                 *fact_commits,
-                (
-                    "lambda_invocations",
-                    [({**run, "task_id": "transform_orders"}, invocation_rows(s3, map_summary))],
-                ),
                 ("pipeline_runs", [(run, [run_row])]),
             ]
         )

@@ -103,7 +103,7 @@ def s3_upload_processing() -> None:
         aws_conn_id=AWS_CONN_ID,
     )
 
-    @task(outlets=[table_asset("uploads"), table_asset("lambda_invocations"), table_asset("pipeline_runs")])
+    @task(outlets=[table_asset("uploads"), table_asset("pipeline_runs")])
     def record_uploads(
         uploads: list[dict[str, Any]], map_summary: dict[str, Any], **context: Any
     ) -> dict[str, Any]:
@@ -113,7 +113,7 @@ def s3_upload_processing() -> None:
         from lambdapipe.idempotency import IdempotencyStore
         from lambdapipe.tables.commit import commit_rows
         from lambdapipe_demo import uploads as steps
-        from lambdapipe_demo.run_records import invocation_rows, pipeline_run_row, run_rows, run_url
+        from lambdapipe_demo.run_records import pipeline_run_row, run_rows, run_url
 
         s3 = AwsBaseHook(client_type="s3", aws_conn_id=AWS_CONN_ID).conn
         store = IdempotencyStore(
@@ -132,15 +132,6 @@ def s3_upload_processing() -> None:
             if row["status"] == "rejected":
                 row["output_key"] = steps.quarantine(s3, row)
         commit_rows("uploads", steps.merge_rows(earlier, recorded))
-        commit_rows(
-            "lambda_invocations",
-            invocation_rows(s3, map_summary),
-            run_key={
-                "dag_id": context["ti"].dag_id,
-                "run_id": context["ti"].run_id,
-                "task_id": "resize_images",
-            },
-        )
         result = steps.summary(steps.merge_rows(earlier, rows), map_summary, problems=[])
         result["run_url"] = run_url(ti)
         commit_rows(

@@ -44,6 +44,17 @@ def get_provider_info() -> dict[str, Any]:
                         "example": "aws_lambda_view",
                         "default": "aws_default",
                     },
+                    "record_invocations": {
+                        "description": (
+                            "Whether LambdaInvokeOperator and LambdaMapOperator record their invocations "
+                            "in the lambda_invocations table (read by the Lambda view and cost reports). "
+                            "An operator's record_invocations argument overrides it."
+                        ),
+                        "version_added": "0.1.0",
+                        "type": "boolean",
+                        "example": "False",
+                        "default": "True",
+                    },
                     "table_definitions": {
                         "description": (
                             "Modules (comma-separated) that each define TABLES, a sequence of "

@@ -1,27 +1,9 @@
-"""Rows every pipeline records about itself: its Lambda invocations and its run summary."""
+"""Rows every pipeline records about itself: its run summary (operators record their invocations)."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
-
-
-def invocation_rows(s3: Any, map_summary: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """The ``lambda_invocations`` records a LambdaMapOperator wrote under its ``metrics_uri``."""
-    if not map_summary or not map_summary.get("metrics_uri"):
-        return []
-    bucket, _, prefix = map_summary["metrics_uri"].removeprefix("s3://").partition("/")
-    rows = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for obj in page.get("Contents", []):
-            body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
-            for line in body.splitlines():
-                if line.strip():
-                    row = json.loads(line)
-                    row["invoked_at"] = datetime.fromisoformat(row["invoked_at"])
-                    rows.append(row)
-    return rows
 
 
 def pipeline_run_row(

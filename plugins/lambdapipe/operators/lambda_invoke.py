@@ -22,6 +22,7 @@ from airflow.providers.common.compat.sdk import AirflowException
 from lambdapipe.hooks.lambda_function import LambdaHook
 from lambdapipe.links import LambdaFunctionLink, LambdaInvocationLogsLink, is_aws_endpoint
 from lambdapipe.operators.rendered_payload import StoresRenderedPayloadSummary, check_policy, rendered_value
+from lambdapipe.tables.config import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -48,9 +49,13 @@ class LambdaInvokeOperator(StoresRenderedPayloadSummary, AwsBaseOperator[LambdaH
     :param store_rendered_payload: What Airflow stores of the rendered payload for its "Rendered
         Template" tab: ``"auto"`` (in full up to 1 KB, else its size and sha256), ``"summary"`` (always
         size and sha256: the payload is sensitive) or ``"full"``. See ``rendered_payload``.
+    :param record_invocations: Record each synchronous invocation in the ``lambda_invocations`` table
+        (the Lambda view and cost figures read it). None follows ``[lambdapipe] record_invocations``
+        (default true). See ``lambdapipe.invoking.ledger``.
+    :param tables_conn_id: Connection holding the tables' catalog settings, for that record.
     :return: The function's result (sync), or ``{function_name, qualifier, request_id, status_code}``.
-        Every invocation also pushes its metrics record (see ``lambdapipe.invoking.metrics``) to the XCom
-        key ``lambda_invocations``.
+        Every synchronous invocation also pushes its metrics record (see ``lambdapipe.invoking.metrics``)
+        to the XCom key ``lambda_invocations``.
     """
 
     aws_hook_class = LambdaHook
@@ -74,6 +79,8 @@ class LambdaInvokeOperator(StoresRenderedPayloadSummary, AwsBaseOperator[LambdaH
         max_throttle_retries: int = 8,
         log_function_output: bool = False,
         store_rendered_payload: str = "auto",
+        record_invocations: bool | None = None,
+        tables_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -88,6 +95,8 @@ class LambdaInvokeOperator(StoresRenderedPayloadSummary, AwsBaseOperator[LambdaH
         self.max_throttle_retries = max_throttle_retries
         self.log_function_output = log_function_output
         self.store_rendered_payload = check_policy(store_rendered_payload)
+        self.record_invocations = record_invocations
+        self.tables_conn_id = tables_conn_id
 
     def execute(self, context: Context) -> Any:
         from lambdapipe.invoking import payloads
@@ -170,7 +179,7 @@ class LambdaInvokeOperator(StoresRenderedPayloadSummary, AwsBaseOperator[LambdaH
         }
 
     def _report(self, context: Context, outcome: InvocationOutcome) -> None:
-        from lambdapipe.invoking import payloads
+        from lambdapipe.invoking import ledger, payloads
 
         if outcome.log_tail:
             level = logging.INFO if self.log_function_output else logging.DEBUG
@@ -191,6 +200,9 @@ class LambdaInvokeOperator(StoresRenderedPayloadSummary, AwsBaseOperator[LambdaH
             )
         self.log.info("Result: %s", payloads.describe(outcome.payload))
         context["ti"].xcom_push(key=INVOCATIONS_XCOM_KEY, value=[record.to_dict()])
+        if ledger.recording_enabled(self.record_invocations):
+            run_key = ledger.task_run_key(context, per_try=True)
+            ledger.record_invocations([record.to_dict()], run_key, context, self.log, self.tables_conn_id)
 
     def _link_fields(self) -> dict[str, Any]:
         return {

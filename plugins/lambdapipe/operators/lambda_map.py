@@ -22,6 +22,7 @@ from airflow.providers.common.compat.sdk import AirflowException, conf
 from lambdapipe.hooks.lambda_function import LambdaHook
 from lambdapipe.links import LambdaFunctionLink, is_aws_endpoint
 from lambdapipe.operators.rendered_payload import StoresRenderedPayloadSummary, check_policy, rendered_value
+from lambdapipe.tables.config import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -58,6 +59,10 @@ class LambdaMapOperator(StoresRenderedPayloadSummary, AwsBaseOperator[LambdaHook
     :param store_rendered_payload: What Airflow stores of the rendered ``items`` for its "Rendered
         Template" tab: ``"auto"`` (in full up to 1 KB, else their size and sha256), ``"summary"`` or
         ``"full"``. See ``rendered_payload``.
+    :param record_invocations: Record every invocation of the fan-out (all tries) in the
+        ``lambda_invocations`` table when it ends, failed or not. None follows ``[lambdapipe]
+        record_invocations`` (default true). See ``lambdapipe.invoking.ledger``.
+    :param tables_conn_id: Connection holding the tables' catalog settings, for those records.
     :return: The summary: counts, invocations/s, cost, ``results_uri`` and ``metrics_uri``.
     """
 
@@ -92,6 +97,8 @@ class LambdaMapOperator(StoresRenderedPayloadSummary, AwsBaseOperator[LambdaHook
         progress_interval: float = 10.0,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         store_rendered_payload: str = "auto",
+        record_invocations: bool | None = None,
+        tables_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -125,6 +132,8 @@ class LambdaMapOperator(StoresRenderedPayloadSummary, AwsBaseOperator[LambdaHook
         self.progress_interval = progress_interval
         self.deferrable = deferrable
         self.store_rendered_payload = check_policy(store_rendered_payload)
+        self.record_invocations = record_invocations
+        self.tables_conn_id = tables_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
         from lambdapipe.fanout.engine import run_fan_out, startup_objects_frozen
@@ -154,13 +163,13 @@ class LambdaMapOperator(StoresRenderedPayloadSummary, AwsBaseOperator[LambdaHook
             )
         with startup_objects_frozen():
             summary = asyncio.run(run_fan_out(config, self._hook_parameters, self.log.info))
-        return self._finish(summary)
+        return self._finish(context, summary)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         if not event or event.get("status") != "success":
             message = (event or {}).get("message", "no event")
             raise AirflowException(f"Fan-out of {self.function_name} failed in the triggerer: {message}")
-        return self._finish(event["summary"])
+        return self._finish(context, event["summary"])
 
     def _prepare(self, context: Context) -> FanOutConfig:
         """Resolve the items, batch them and store them as the run's input (reused on a retry)."""
@@ -235,7 +244,8 @@ class LambdaMapOperator(StoresRenderedPayloadSummary, AwsBaseOperator[LambdaHook
             raise item_sources.ItemSourceError(f"items must be a list (got {type(items).__name__})")
         return list(items)
 
-    def _finish(self, summary: dict[str, Any]) -> dict[str, Any]:
+    def _finish(self, context: Context, summary: dict[str, Any]) -> dict[str, Any]:
+        self._record_invocations(context, summary)
         self.log.info(
             "%s: %d/%d items succeeded, %d failed (tolerated %d), %d invocations, %.1f/s, cost $%.6f; results %s",
             summary["function_name"],
@@ -256,3 +266,20 @@ class LambdaMapOperator(StoresRenderedPayloadSummary, AwsBaseOperator[LambdaHook
                 "unstarted batches."
             )
         return summary
+
+    def _record_invocations(self, context: Context, summary: dict[str, Any]) -> None:
+        """Replace this task instance's ledger rows with every try's records under ``metrics_uri``."""
+        from lambdapipe.invoking import ledger
+
+        if not ledger.recording_enabled(self.record_invocations) or not summary.get("metrics_uri"):
+            return
+        try:
+            from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+            rows = ledger.records_under(S3Hook(**self._hook_parameters).conn, summary["metrics_uri"])
+        except Exception as error:  # never fail (and re-invoke) over the ledger
+            self.log.warning("Invocation records under %s not read: %s", summary["metrics_uri"], error)
+            return
+        ledger.record_invocations(
+            rows, ledger.task_run_key(context, per_try=False), context, self.log, self.tables_conn_id
+        )
