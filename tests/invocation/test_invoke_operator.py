@@ -218,3 +218,52 @@ def test_a_read_timeout_is_never_retried_so_the_function_runs_once(
     assert "not retried because the function may have run" in log
     assert aws.calls.snapshot()["lambda:Invoke:slow"] == 1
     assert executions("slow") == 1
+
+
+def test_the_hooks_invoke_json_retries_a_throttle_like_the_operator(
+    aws: LocalAws, aws_connection: str, make_function: Callable[..., str]
+) -> None:
+    """``lambdapipe invoke`` and deploy smoke tests go through ``invoke_json``: one 429 must not fail them."""
+    from lambdapipe.hooks.lambda_function import LambdaHook
+
+    make_function("echo", "echo")
+    aws.faults.add(
+        FaultRule(
+            service="lambda", operation="Invoke", function_name="echo", error="lambda_throttle", count=1
+        )
+    )
+
+    outcome = LambdaHook(aws_conn_id=aws_connection).invoke_json("echo", {"order_id": 7})
+
+    assert (outcome.json(), outcome.throttles, outcome.function_error) == (
+        {"received": {"order_id": 7}},
+        1,
+        None,
+    )
+    assert aws.calls.snapshot()["lambda:Invoke:echo"] == 2
+
+
+def test_an_event_invocation_is_queued_through_the_invoker_and_retried_when_throttled(
+    aws: LocalAws, aws_connection: str, make_function: Callable[..., str], executions: Callable[[str], int]
+) -> None:
+    make_function("queued_echo", "echo")
+    aws.faults.add(
+        FaultRule(
+            service="lambda",
+            operation="Invoke",
+            function_name="queued_echo",
+            error="lambda_throttle",
+            count=2,
+        )
+    )
+    with DAG(dag_id="invoke_event_throttled", schedule=None) as dag:
+        LambdaInvokeOperator(
+            task_id="queue", function_name="queued_echo", payload={}, invocation_type="Event"
+        )
+
+    run = run_dag(dag)
+
+    assert task_states(run) == {"queue": "success"}
+    assert xcom(run, "queue")["status_code"] == 202
+    assert aws.calls.snapshot()["lambda:Invoke:queued_echo"] == 3
+    wait_until(lambda: executions("queued_echo") == 1, timeout_s=30, what="the queued event ran once")

@@ -38,10 +38,13 @@ def main(argv: list[str] | None = None) -> int:
         from lambdapipe.hooks.lambda_function import LambdaHook
 
         hook = LambdaHook(aws_conn_id=args.aws_conn_id, region_name=args.region)
-        result = hook.invoke_json(args.function_name, args.event, qualifier=args.qualifier, log_tail=args.log)
+        result = hook.invoke_json(args.function_name, args.event, qualifier=args.qualifier)
     if args.log and result.log_tail:
         print(result.log_tail, file=sys.stderr)
-    print(json.dumps(result.payload, indent=2))
+    try:
+        print(json.dumps(result.json(), indent=2))
+    except ValueError:  # a function may answer with any bytes; show them as text
+        print(result.payload.decode("utf-8", "replace"))
     if result.function_error:
         print(f"lambdapipe invoke: {args.function_name} failed: {result.error_summary}", file=sys.stderr)
         return 1

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -13,7 +13,7 @@ from airflow.providers.amazon.aws.hooks.lambda_function import LambdaHook as Pro
 from airflow.providers.amazon.aws.utils.waiter_with_logging import wait
 from botocore.config import Config
 
-from lambdapipe.invoking.invoker import FunctionInfo, invoke_client_config
+from lambdapipe.invoking.invoker import FunctionInfo, InvocationOutcome, invoke_client_config
 
 # A freshly created IAM role takes a few seconds before Lambda may assume it.
 ROLE_PROPAGATION_RETRY_S = (2, 4, 8, 16, 30)
@@ -22,26 +22,6 @@ ROLE_NOT_READY = "cannot be assumed by Lambda"
 WAITERS_PATH = Path(__file__).parents[1] / "waiters" / "lambda.json"
 PROVISIONED_CONCURRENCY_READY = "provisioned_concurrency_ready"
 PROVISIONED_CONCURRENCY_DELETED = "provisioned_concurrency_deleted"
-
-
-@dataclass(frozen=True)
-class InvocationResult:
-    """A synchronous invocation: the decoded payload and, when the function failed, its error type."""
-
-    status_code: int
-    payload: Any
-    function_error: str | None
-    executed_version: str | None
-    request_id: str
-    log_tail: str | None = None
-
-    @property
-    def error_summary(self) -> str:
-        if not self.function_error:
-            return ""
-        if isinstance(self.payload, dict):
-            return f"{self.payload.get('errorType', 'Error')}: {self.payload.get('errorMessage', '')}"
-        return str(self.payload)
 
 
 class LambdaHook(ProviderLambdaHook):
@@ -132,10 +112,6 @@ class LambdaHook(ProviderLambdaHook):
             deferrable=True,
         )
 
-    def invoke_client(self, function: FunctionInfo) -> Any:
-        """A boto3 Lambda client configured for Invoke (botocore retries off, long read timeout)."""
-        return self.get_client_type(region_name=self.region_name, config=self.invoke_client_config(function))
-
     def function_info(self, function_name: str, qualifier: str | None = None) -> FunctionInfo:
         """Timeout, memory and architecture of the version that ``qualifier`` names."""
         configuration = self.get_configuration_or_none(function_name, qualifier)
@@ -153,33 +129,23 @@ class LambdaHook(ProviderLambdaHook):
         return self.conn.meta.endpoint_url
 
     def invoke_json(
-        self, function_name: str, payload: Any, qualifier: str | None = None, log_tail: bool = False
-    ) -> InvocationResult:
-        """Invoke synchronously with a JSON payload and decode the JSON answer.
+        self, function_name: str, payload: Any, qualifier: str | None = None, max_throttle_retries: int = 8
+    ) -> InvocationOutcome:
+        """Invoke synchronously with a JSON payload, from code that is not async (the CLI, deploys).
 
-        Uses the safe-invoke client (no botocore retries, read timeout above the function's), so a
-        slow function is never run twice by a client retry.
+        The operators' invoker and retry rules: only throttling and failures to connect are retried,
+        so a function never runs twice because of a client retry.
         """
-        kwargs: dict[str, Any] = {"FunctionName": function_name, "Payload": json.dumps(payload).encode()}
-        if qualifier:
-            kwargs["Qualifier"] = qualifier
-        if log_tail:
-            kwargs["LogType"] = "Tail"
-        response = self.invoke_client(self.function_info(function_name, qualifier)).invoke(**kwargs)
-        raw = response["Payload"].read()
-        try:
-            decoded = json.loads(raw) if raw else None
-        except ValueError:
-            decoded = raw.decode("utf-8", "replace")
-        log_result = response.get("LogResult")
-        return InvocationResult(
-            status_code=response["StatusCode"],
-            payload=decoded,
-            function_error=response.get("FunctionError"),
-            executed_version=response.get("ExecutedVersion"),
-            request_id=response["ResponseMetadata"]["RequestId"],
-            log_tail=_decode_log(log_result) if log_result else None,
-        )
+        from lambdapipe.invoking.invoker import Invoker, ThrottlePolicy
+
+        function = self.function_info(function_name, qualifier)
+
+        async def invoke() -> InvocationOutcome:
+            async with self.async_invoke_client(function) as client:
+                invoker = Invoker(client, function, throttle_policy=ThrottlePolicy(max_throttle_retries))
+                return await invoker.invoke(json.dumps(payload).encode(), qualifier)
+
+        return asyncio.run(invoke())
 
     @cached_property
     def waiter_path(self) -> Path:
@@ -215,9 +181,3 @@ def _qualifier(function_arn: str) -> str | None:
     """``live`` of ``arn:aws:lambda:r:a:function:name:live``; None for an unqualified ARN."""
     parts = function_arn.split(":")
     return parts[7] if len(parts) > 7 else None
-
-
-def _decode_log(log_result: str) -> str:
-    import base64
-
-    return base64.b64decode(log_result).decode("utf-8", "replace")

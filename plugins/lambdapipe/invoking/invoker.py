@@ -103,6 +103,12 @@ class InvocationOutcome:
         return json.loads(self.payload) if self.payload else None
 
     @property
+    def error_summary(self) -> str:
+        """``ErrorType: message`` of a failed invocation, empty when it succeeded."""
+        error = self.error
+        return f"{error.get('errorType', 'Error')}: {error.get('errorMessage', '')}" if error else ""
+
+    @property
     def error(self) -> dict[str, Any]:
         """The function's error document (errorType, errorMessage, stackTrace) when it failed."""
         if not self.function_error:
@@ -112,6 +118,15 @@ class InvocationOutcome:
         except ValueError:
             document = {"errorMessage": self.payload.decode("utf-8", "replace")}
         return document if isinstance(document, dict) else {"errorMessage": str(document)}
+
+
+@dataclass(frozen=True)
+class QueuedInvocation:
+    """An ``Event`` invocation Lambda accepted (it runs later; its outcome reaches the destinations)."""
+
+    request_id: str
+    status_code: int
+    throttles: int = 0
 
 
 @dataclass
@@ -160,6 +175,23 @@ class Invoker:
     async def invoke(self, payload: bytes, qualifier: str | None = None) -> InvocationOutcome:
         """RequestResponse with the log tail. Raises ThrottledError / InvokeTimeoutError / InvocationError."""
         kwargs: dict[str, Any] = {"FunctionName": self.function.name, "Payload": payload, "LogType": "Tail"}
+        response, body, throttles = await self._send(kwargs, qualifier)
+        self.counters.invocations += 1
+        return self._outcome(response, body, qualifier, throttles)
+
+    async def queue(self, payload: bytes, qualifier: str | None = None) -> QueuedInvocation:
+        """An ``Event`` invocation, with the same retry rules (a throttled Event was not queued)."""
+        kwargs: dict[str, Any] = {
+            "FunctionName": self.function.name,
+            "Payload": payload,
+            "InvocationType": "Event",
+        }
+        response, _, throttles = await self._send(kwargs, qualifier)
+        self.counters.invocations += 1
+        return QueuedInvocation(response["ResponseMetadata"]["RequestId"], response["StatusCode"], throttles)
+
+    async def _send(self, kwargs: dict[str, Any], qualifier: str | None) -> tuple[dict, bytes, int]:
+        """One Invoke call, retrying only what cannot have reached the function; (response, body, throttles)."""
         if qualifier:
             kwargs["Qualifier"] = qualifier
         throttles = 0
@@ -196,8 +228,7 @@ class Invoker:
                     f"(function timeout {self.function.timeout_s} s + margin) or the connection dropped; not "
                     "retried because the function may have run"
                 ) from error
-        self.counters.invocations += 1
-        return self._outcome(response, body, qualifier, throttles)
+        return response, body, throttles
 
     def _outcome(
         self, response: dict, body: bytes, qualifier: str | None, throttles: int

@@ -27,7 +27,7 @@ from lambdapipe.tables.config import DEFAULT_CONN_ID
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from lambdapipe.invoking.invoker import FunctionInfo, InvocationOutcome
+    from lambdapipe.invoking.invoker import FunctionInfo, InvocationOutcome, Invoker, QueuedInvocation
 
 INVOCATIONS_XCOM_KEY = "lambda_invocations"
 
@@ -113,7 +113,7 @@ class LambdaInvokeOperator(StoresRenderedPayloadSummary, AwsBaseOperator[LambdaH
             payloads.describe(body),
         )
         if self.invocation_type == "Event":
-            return self._invoke_event(context, function, body)
+            return self._queue(context, function, body)
         outcome = asyncio.run(self._invoke(function, body, TaskIdentity.from_context(context)))
         LambdaInvocationLogsLink.persist(
             context=context, operator=self, request_id=outcome.request_id, **self._link_fields()
@@ -130,7 +130,7 @@ class LambdaInvokeOperator(StoresRenderedPayloadSummary, AwsBaseOperator[LambdaH
             )
             raise AirflowException(
                 f"Lambda function {self.function_name} failed (request {outcome.request_id}): "
-                f"{error.get('errorType', 'Error')}: {error.get('errorMessage', '')}"
+                f"{outcome.error_summary}"
             )
         return outcome.json()
 
@@ -152,30 +152,33 @@ class LambdaInvokeOperator(StoresRenderedPayloadSummary, AwsBaseOperator[LambdaH
         )
         return json.dumps(claim.to_payload()).encode("utf-8")
 
-    async def _invoke(self, function: FunctionInfo, body: bytes, task: Any) -> InvocationOutcome:
+    def _invoker(self, client: Any, function: FunctionInfo, task: Any) -> Invoker:
         from lambdapipe.invoking.invoker import Invoker, ThrottlePolicy
 
-        async with self.hook.async_invoke_client(function) as client:
-            invoker = Invoker(
-                client, function, task, throttle_policy=ThrottlePolicy(self.max_throttle_retries)
-            )
-            return await invoker.invoke(body, self.qualifier)
+        return Invoker(client, function, task, throttle_policy=ThrottlePolicy(self.max_throttle_retries))
 
-    def _invoke_event(self, context: Context, function: FunctionInfo, body: bytes) -> dict[str, Any]:
-        kwargs = {"FunctionName": self.function_name, "InvocationType": "Event", "Payload": body}
-        if self.qualifier:
-            kwargs["Qualifier"] = self.qualifier
-        response = self.hook.invoke_client(function).invoke(**kwargs)
-        request_id = response["ResponseMetadata"]["RequestId"]
+    async def _invoke(self, function: FunctionInfo, body: bytes, task: Any) -> InvocationOutcome:
+        async with self.hook.async_invoke_client(function) as client:
+            return await self._invoker(client, function, task).invoke(body, self.qualifier)
+
+    def _queue(self, context: Context, function: FunctionInfo, body: bytes) -> dict[str, Any]:
+        from lambdapipe.invoking.metrics import TaskIdentity
+
+        async def queue() -> QueuedInvocation:
+            async with self.hook.async_invoke_client(function) as client:
+                invoker = self._invoker(client, function, TaskIdentity.from_context(context))
+                return await invoker.queue(body, self.qualifier)
+
+        queued = asyncio.run(queue())
         LambdaInvocationLogsLink.persist(
-            context=context, operator=self, request_id=request_id, **self._link_fields()
+            context=context, operator=self, request_id=queued.request_id, **self._link_fields()
         )
-        self.log.info("Queued %s as request %s", self.function_name, request_id)
+        self.log.info("Queued %s as request %s", self.function_name, queued.request_id)
         return {
             "function_name": self.function_name,
             "qualifier": self.qualifier,
-            "request_id": request_id,
-            "status_code": response["StatusCode"],
+            "request_id": queued.request_id,
+            "status_code": queued.status_code,
         }
 
     def _report(self, context: Context, outcome: InvocationOutcome) -> None:
