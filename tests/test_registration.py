@@ -204,3 +204,32 @@ def test_the_wheel_holds_the_provider_package_only(wheel: Path) -> None:
     packages = {name for name in top_level if not name.endswith(".dist-info")}
     assert packages == {"lambdapipe"}
     assert not any(name.startswith("lambdapipe/pipelines/") for name in archive.namelist())
+
+
+def test_airflow_config_lists_every_lambdapipe_setting(tmp_path: Path) -> None:
+    declared = get_provider_info()["config"]["lambdapipe"]["options"]
+    listed = subprocess.run(
+        [str(Path(sys.executable).parent / "airflow"), "config", "list", "--section", "lambdapipe"],
+        env={**os.environ, "AIRFLOW_HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+    shown = {line.lstrip("# ").split(" =")[0] for line in listed.splitlines() if " =" in line}
+    assert set(declared) <= shown
+
+
+def test_every_setting_the_provider_reads_is_declared() -> None:
+    from lambdapipe.invoking.ledger import SETTING as LEDGER_SETTING
+    from lambdapipe.tables.config import SETTINGS as TABLE_SETTINGS
+    from lambdapipe.tables.definitions import DEFINITIONS_SETTING
+
+    read = {
+        "ui_aws_conn_id",
+        LEDGER_SETTING,
+        DEFINITIONS_SETTING,
+        *(f"tables_{name}" for name in TABLE_SETTINGS),
+    }
+
+    assert read == set(get_provider_info()["config"]["lambdapipe"]["options"])

@@ -55,6 +55,86 @@ def get_provider_info() -> dict[str, Any]:
                         "example": "False",
                         "default": "True",
                     },
+                    "tables_catalog_uri": {
+                        "description": (
+                            "SQLAlchemy URL of the Iceberg SQL catalog (unset: SQLite at $AIRFLOW_HOME/lambdapipe/catalog.db, one machine only)."
+                            " The connection lambdapipe_tables (extra) overrides it."
+                        ),
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "postgresql+psycopg2://user:pw@db:5432/catalog",
+                        "default": None,
+                    },
+                    "tables_warehouse": {
+                        "description": (
+                            "Where the tables' files live."
+                            " The connection lambdapipe_tables (extra) overrides it."
+                        ),
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "s3://analytics/warehouse",
+                        "default": "s3://lambdapipe-tables/warehouse",
+                    },
+                    "tables_namespace": {
+                        "description": (
+                            "The catalog namespace of the tables."
+                            " The connection lambdapipe_tables (extra) overrides it."
+                        ),
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "analytics",
+                        "default": "lambdapipe",
+                    },
+                    "tables_catalog_type": {
+                        "description": (
+                            "sql (a SQLAlchemy database) or glue (the AWS Glue Data Catalog)."
+                            " The connection lambdapipe_tables (extra) overrides it."
+                        ),
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "glue",
+                        "default": "sql",
+                    },
+                    "tables_catalog_name": {
+                        "description": (
+                            "The pyiceberg catalog's name."
+                            " The connection lambdapipe_tables (extra) overrides it."
+                        ),
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "analytics",
+                        "default": "lambdapipe",
+                    },
+                    "tables_aws_conn_id": {
+                        "description": (
+                            "The AWS connection the warehouse (and Glue) is reached through."
+                            " The connection lambdapipe_tables (extra) overrides it."
+                        ),
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "aws_tables",
+                        "default": "aws_default",
+                    },
+                    "tables_region_name": {
+                        "description": (
+                            "AWS region of the warehouse (unset: the connection's)."
+                            " The connection lambdapipe_tables (extra) overrides it."
+                        ),
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "eu-west-1",
+                        "default": None,
+                    },
+                    "tables_create_bucket": {
+                        "description": (
+                            "Create the warehouse bucket when missing (the local stack starts empty)."
+                            " The connection lambdapipe_tables (extra) overrides it."
+                        ),
+                        "version_added": "0.1.0",
+                        "type": "boolean",
+                        "example": "True",
+                        "default": "False",
+                    },
                     "table_definitions": {
                         "description": (
                             "Modules (comma-separated) that each define TABLES, a sequence of "
