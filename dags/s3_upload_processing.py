@@ -110,6 +110,7 @@ def s3_upload_processing() -> None:
         """Quarantine rejects, commit one row per upload (replacing this run's rows), finish the claims."""
         from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
+        from lambdapipe.fanout.results import item_results
         from lambdapipe.idempotency import IdempotencyStore
         from lambdapipe.tables.commit import commit_rows
         from lambdapipe_demo import uploads as steps
@@ -125,7 +126,7 @@ def s3_upload_processing() -> None:
         if not items and run_rows("pipeline_runs", ti.dag_id, ti.run_id, ["run_id"]):
             print("A rerun with no new upload: this run's rows stay as they were committed")
             return steps.summary(earlier, None, problems=[]) | {"run_url": run_url(ti)}
-        results = steps.read_results(s3, map_summary["results_uri"]) if items else []
+        results = item_results(s3, map_summary) if items else []
         rows = steps.outcome_rows(items, results)
         recorded = [row for row in rows if row["status"] != "failed"]  # failed: retried by reconcile
         for row in recorded:

@@ -9,7 +9,6 @@ so facts + rejects always add up to the source count. Rows carry their hour (``i
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
@@ -54,27 +53,12 @@ def read_transform_output(s3: Any, map_summary: dict[str, Any]) -> TransformOutp
 
     (A retried extract may have staged different orders: parts of the earlier input are ignored.)
     """
-    bucket, _, results_prefix = map_summary["results_uri"].removeprefix("s3://").partition("/")
-    run_prefix = results_prefix.rstrip("/").removesuffix("/results")
-    input_sha = s3.head_object(Bucket=bucket, Key=f"{run_prefix}/input.jsonl")["Metadata"].get("sha256")
-    lines: dict[int, dict[str, Any]] = {}
-    keys = [
-        obj["Key"]
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=results_prefix)
-        for obj in page.get("Contents", [])
-    ]
-    for key in sorted(keys):  # try-NNN-part order: later tries win
-        response = s3.get_object(Bucket=bucket, Key=key)
-        if response.get("Metadata", {}).get("input-sha256") != input_sha:
-            continue
-        for raw in response["Body"].read().splitlines():
-            if raw.strip():
-                line = json.loads(raw)
-                lines[line["index"]] = line
+    from lambdapipe.fanout.results import item_results
+
     valid: list[dict[str, Any]] = []
     rejects: list[dict[str, Any]] = []
     failed = 0
-    for line in lines.values():
+    for line in item_results(s3, map_summary):
         if line.get("status") != "succeeded":
             failed += 1
             continue

@@ -14,7 +14,6 @@ Why the steps look like this:
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -133,29 +132,6 @@ def claim_new(
                 "%s/%s is being processed by run %s: skipped here", upload.bucket, upload.key, claim.owner
             )
     return mine
-
-
-def read_results(s3: Any, results_uri: str) -> list[dict[str, Any]]:
-    """The map's per-item result lines (all tries of its current input), latest status per item index.
-
-    Parts written for another input (a cleared run whose collect step returned other uploads) are
-    skipped: their item indexes name other objects.
-    """
-    bucket, _, prefix = results_uri.removeprefix("s3://").partition("/")
-    input_key = prefix.rstrip("/").removesuffix("results") + "input.jsonl"
-    input_sha = s3.head_object(Bucket=bucket, Key=input_key).get("Metadata", {}).get("sha256")
-    lines: dict[int, dict[str, Any]] = {}
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for obj in sorted(page.get("Contents", []), key=lambda o: o["Key"]):
-            response = s3.get_object(Bucket=bucket, Key=obj["Key"])
-            if response.get("Metadata", {}).get("input-sha256") != input_sha:
-                continue
-            body = response["Body"].read()
-            for raw in body.splitlines():
-                if raw.strip():
-                    line = json.loads(raw)
-                    lines[line["index"]] = line
-    return [lines[index] for index in sorted(lines)]
 
 
 def merge_rows(earlier: list[dict[str, Any]], now: list[dict[str, Any]]) -> list[dict[str, Any]]:

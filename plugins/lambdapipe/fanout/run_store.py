@@ -38,6 +38,16 @@ class RunLocation:
         parts = [_UNSAFE.sub("_", part) for part in (dag_id, run_id, task_id, str(map_index))]
         return cls(bucket, "/".join([base_prefix.strip("/"), *parts]))
 
+    @classmethod
+    def from_results_uri(cls, results_uri: str) -> RunLocation:
+        """The location whose ``results/`` folder ``results_uri`` (a map summary's) names."""
+        bucket, _, key = results_uri.removeprefix("s3://").partition("/")
+        return cls(bucket, key.rstrip("/").removesuffix("/results"))
+
+    @property
+    def results_prefix(self) -> str:
+        return f"{self.prefix}/results/"
+
     @property
     def input_key(self) -> str:
         return f"{self.prefix}/input.jsonl"
@@ -99,7 +109,7 @@ async def read_results(client: Any, location: RunLocation, input_sha256: str) ->
     """Every item result of earlier tries for this same input (results of another input are ignored)."""
     results: list[dict[str, Any]] = []
     paginator = client.get_paginator("list_objects_v2")
-    async for page in paginator.paginate(Bucket=location.bucket, Prefix=f"{location.prefix}/results/"):
+    async for page in paginator.paginate(Bucket=location.bucket, Prefix=location.results_prefix):
         for obj in page.get("Contents", []):
             response = await client.get_object(Bucket=location.bucket, Key=obj["Key"])
             if response.get("Metadata", {}).get("input-sha256") != input_sha256:
