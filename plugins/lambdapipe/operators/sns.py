@@ -19,10 +19,9 @@ DEFAULT_IDEMPOTENCY_TABLE = "lambdapipe-idempotency"
 class SnsNotifyOperator(AwsBaseOperator[SnsHook]):
     """Publish one message to an SNS topic once per (DAG run, ``kind``).
 
-    Before publishing it claims ``notification#<dag_id>#<run_id>#<kind>`` in a DynamoDB table with a
-    conditional put, and marks it done after; a retried task, a cleared task or a rerun of the same
-    DAG run finds it done and sends nothing. (Only a crash between the publish and the mark can send
-    twice: the window is one API call.)
+    The once-only key is ``notification#<dag_id>#<run_id>#<kind>`` in a DynamoDB table (see
+    ``lambdapipe.notifications``): a retried task, a cleared task or a rerun of the same DAG run
+    finds it done and sends nothing.
 
     :param topic_arn: Target topic. Templated.
     :param message: The message: a str, or a dict/list sent as JSON. ``None`` (e.g. an upstream task
@@ -65,33 +64,25 @@ class SnsNotifyOperator(AwsBaseOperator[SnsHook]):
         from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
         from lambdapipe.idempotency import IdempotencyStore
+        from lambdapipe.notifications import Notification, publish_once
 
         ti = context["ti"]
         key = f"notification#{ti.dag_id}#{ti.run_id}#{self.kind}"
         if self.message is None or self.message == "None":
             self.log.info("No %s message for this run: nothing to send", self.kind)
-            return {"sent": False, "message_id": None, "key": key}
+            return Notification(False, None, key).to_dict()
         store = IdempotencyStore(
             AwsBaseHook(client_type="dynamodb", **self._hook_parameters).conn, self.idempotency_table
         )
-        claim = store.claim(key, owner=ti.run_id)
-        if not claim.won or claim.status == "done":
-            self.log.info(
-                "The %s notification of this run was already sent (%s): not sending again", self.kind, key
-            )
-            return {"sent": False, "message_id": None, "key": key}
-        existing = store.get(key) or {}
-        if existing.get("status") == "done":
-            return {"sent": False, "message_id": existing.get("message_id"), "key": key}
-        body = self.message if isinstance(self.message, str) else json.dumps(self.message, default=str)
-        attributes = {"kind": self.kind, "dag_id": ti.dag_id, **self.message_attributes}
-        response = self.hook.publish_to_target(
-            target_arn=self.topic_arn,
-            message=body,
+        notification = publish_once(
+            store,
+            self.hook,
+            key=key,
+            owner=ti.run_id,
+            topic_arn=self.topic_arn,
+            body=self.message if isinstance(self.message, str) else json.dumps(self.message, default=str),
             subject=self.subject,
-            message_attributes={name: value for name, value in attributes.items() if value is not None},
+            attributes={"kind": self.kind, "dag_id": ti.dag_id, **self.message_attributes},
+            log=self.log,
         )
-        message_id = response["MessageId"]  # the hook returns the whole Publish response
-        store.finish(key, owner=ti.run_id, message_id=message_id)
-        self.log.info("Sent the %s notification to %s (message %s)", self.kind, self.topic_arn, message_id)
-        return {"sent": True, "message_id": message_id, "key": key}
+        return notification.to_dict()
