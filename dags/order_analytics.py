@@ -24,7 +24,6 @@ is the one starting at it. Unset, as in production by default: no start date, ca
 
 from __future__ import annotations
 
-import logging
 import os
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,10 +37,9 @@ from lambdapipe.operators.lambda_map import LambdaMapOperator
 from lambdapipe.operators.sns import SnsNotifyOperator
 from lambdapipe.triggers.dynamodb import DynamoDBStreamTrigger
 from lambdapipe_demo import settings
+from lambdapipe_demo.tables import ORDER_FACT_TABLES
 
-log = logging.getLogger(__name__)
 AWS_CONN_ID = "aws_default"
-FACT_TABLES = ("orders", "order_lines", "order_rejects")
 _catchup_from = os.environ.get("LAMBDAPIPE_ORDER_ANALYTICS_CATCHUP_FROM")
 CATCHUP_FROM = datetime.fromisoformat(_catchup_from) if _catchup_from else None
 
@@ -94,45 +92,9 @@ def order_analytics() -> None:
     def extract_orders(**context: Any) -> dict[str, Any]:
         """Stage the orders of the hours this run owns: the ``hours`` asked for, else those the stream
         named, else the data interval's, else (a manual run without one) the hour it was triggered in."""
-        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+        from lambdapipe_demo import order_run
 
-        from lambdapipe.fanout.run_store import RunLocation
-        from lambdapipe_demo import orders as steps
-
-        asset_events = [event for events in context["triggering_asset_events"].values() for event in events]
-        if context["params"]["hours"]:
-            windows = sorted({steps.Window.from_hour(hour) for hour in context["params"]["hours"]})
-        elif asset_events:
-            windows, unstamped = steps.windows_from_asset_events(asset_events)
-            print(f"{len(asset_events)} stream event(s) name {len(windows)} hour(s)")
-            if unstamped:  # no hour to rebuild and no index to find them by: say so, by key
-                log.warning(
-                    "%d order(s) stored without order_hour/order_time/order_bucket are not extracted by "
-                    "any run; the order service must stamp them: %s",
-                    len(unstamped),
-                    unstamped[:20],
-                )
-        elif (
-            context.get("data_interval_start")
-            and context["data_interval_start"] < context["data_interval_end"]
-        ):
-            windows = steps.windows_between(context["data_interval_start"], context["data_interval_end"])
-        else:
-            # A manual run without a logical date has no data interval: the hour it was triggered in
-            # (a later run of that hour replaces it whole).
-            windows = [steps.Window.containing(context["dag_run"].run_after)]
-        dynamodb = AwsBaseHook(client_type="dynamodb", aws_conn_id=AWS_CONN_ID).conn
-        s3 = AwsBaseHook(client_type="s3", aws_conn_id=AWS_CONN_ID).conn
-        found = steps.extract_orders(dynamodb, settings.ORDERS_TABLE, windows)
-        ti = context["ti"]
-        location = RunLocation.for_task(
-            settings.PIPELINE_BUCKET, "lambdapipe/extract", ti.dag_id, ti.run_id, ti.task_id, -1
-        )
-        staged = steps.stage_extract(s3, location.bucket, location.prefix, found)
-        print(
-            f"{staged.orders_in} orders in {[window.hour for window in staged.windows]} staged at {staged.items_uri}"
-        )
-        return staged.to_dict()
+        return order_run.extract_orders(context, AWS_CONN_ID)
 
     extracted = extract_orders()
 
@@ -152,50 +114,15 @@ def order_analytics() -> None:
 
     @task(
         outlets=[
-            *(table_asset(name) for name in FACT_TABLES),
+            *(table_asset(name) for name in ORDER_FACT_TABLES),
             table_asset("pipeline_runs"),
         ]
     )
     def record_orders(manifest_uri: str, map_summary: dict[str, Any], **context: Any) -> dict[str, Any]:
         """Account for every order, then replace the run's hours in every table at once; record the run."""
-        from datetime import UTC, datetime
+        from lambdapipe_demo import order_run
 
-        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-
-        from lambdapipe.tables.commit import commit_rows_together
-        from lambdapipe_demo import order_facts as facts
-        from lambdapipe_demo.orders import read_manifest
-        from lambdapipe_demo.run_records import pipeline_run_row
-
-        s3 = AwsBaseHook(client_type="s3", aws_conn_id=AWS_CONN_ID).conn
-        ti = context["ti"]
-        expected = read_manifest(s3, manifest_uri)
-        output = facts.read_transform_output(s3, map_summary)
-        window_of = facts.account(expected, output)
-        lineage = {"dag_id": ti.dag_id, "run_id": ti.run_id}
-        rows = facts.fact_rows(output, window_of, lineage, rejected_at=datetime.now(UTC))
-        hours = sorted(expected)
-        summary = facts.run_summary(hours, output, map_summary)
-        run_row = pipeline_run_row(
-            context, summary["orders_in"], summary["orders_valid"], summary["orders_rejected"]
-        )
-        if hours:  # the hours actually covered (a stream run's are not its data interval)
-            run_row.update(data_interval_start=hours[0].start, data_interval_end=hours[-1].end)
-        run = {"dag_id": ti.dag_id, "run_id": ti.run_id}
-        fact_commits = [
-            (table, [(hour.run_key(ti.dag_id), rows[table].get(hour, [])) for hour in hours])
-            for table in FACT_TABLES
-            if hours
-        ]
-        # All or nothing: every row checked first, one snapshot per table, pipeline_runs (the
-        # run's marker) last, tables set back if a commit fails (lambdapipe.tables.run_set).
-        commit_rows_together(
-            [
-                *fact_commits,
-                ("pipeline_runs", [(run, [run_row])]),
-            ]
-        )
-        return summary
+        return order_run.record_orders(manifest_uri, map_summary, context, AWS_CONN_ID)
 
     summary = record_orders(extracted["manifest_uri"], transform.output)
 

@@ -65,29 +65,9 @@ def s3_upload_processing() -> None:
     @task
     def collect_uploads(**context: Any) -> list[dict[str, Any]]:
         """The uploads this run owns: from the triggering S3 events, or (reconcile) all of incoming/."""
-        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+        from lambdapipe_demo import upload_run
 
-        from lambdapipe.events.s3_events import ObjectFilter
-        from lambdapipe.idempotency import IdempotencyStore
-        from lambdapipe_demo import uploads as steps
-        from lambdapipe_demo.run_records import table_rows
-
-        s3 = AwsBaseHook(client_type="s3", aws_conn_id=AWS_CONN_ID).conn
-        dynamodb = AwsBaseHook(client_type="dynamodb", aws_conn_id=AWS_CONN_ID).conn
-        asset_events = [event for events in context["triggering_asset_events"].values() for event in events]
-        if asset_events and not context["params"]["reconcile"]:
-            events, problems = steps.events_from_asset_events(asset_events)
-            for problem in problems:
-                print(f"Not an S3 event notification, ignored: {problem}")
-            wanted = ObjectFilter(prefix=steps.UPLOAD_PREFIX)
-            candidates = steps.uploads_from_events(s3, events, wanted)
-        else:
-            candidates = steps.list_uploads(s3, settings.UPLOADS_BUCKET)
-        done = steps.recorded(table_rows("uploads", ["bucket", "key", "etag"]))
-        store = IdempotencyStore(dynamodb, settings.IDEMPOTENCY_TABLE)
-        mine = steps.claim_new(store, candidates, done, context["ti"].run_id)
-        print(f"{len(candidates)} candidate upload(s), {len(mine)} to process in this run")
-        return [upload.to_dict() for upload in mine]
+        return upload_run.collect_uploads(context, AWS_CONN_ID)
 
     uploads = collect_uploads()
 
@@ -108,53 +88,18 @@ def s3_upload_processing() -> None:
         uploads: list[dict[str, Any]], map_summary: dict[str, Any], **context: Any
     ) -> dict[str, Any]:
         """Quarantine rejects, commit one row per upload (replacing this run's rows), finish the claims."""
-        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+        from lambdapipe_demo import upload_run
 
-        from lambdapipe.fanout.results import item_results
-        from lambdapipe.idempotency import IdempotencyStore
-        from lambdapipe.tables.commit import commit_rows
-        from lambdapipe_demo import uploads as steps
-        from lambdapipe_demo.run_records import pipeline_run_row, run_rows, run_url
-
-        s3 = AwsBaseHook(client_type="s3", aws_conn_id=AWS_CONN_ID).conn
-        store = IdempotencyStore(
-            AwsBaseHook(client_type="dynamodb", aws_conn_id=AWS_CONN_ID).conn, settings.IDEMPOTENCY_TABLE
-        )
-        ti = context["ti"]
-        items = [steps.Upload(**upload) for upload in uploads]
-        earlier = run_rows("uploads", ti.dag_id, ti.run_id)
-        if not items and run_rows("pipeline_runs", ti.dag_id, ti.run_id, ["run_id"]):
-            print("A rerun with no new upload: this run's rows stay as they were committed")
-            return steps.summary(earlier, None, problems=[]) | {"run_url": run_url(ti)}
-        results = item_results(s3, map_summary) if items else []
-        rows = steps.outcome_rows(items, results)
-        recorded = [row for row in rows if row["status"] != "failed"]  # failed: retried by reconcile
-        for row in recorded:
-            if row["status"] == "rejected":
-                row["output_key"] = steps.quarantine(s3, row)
-        commit_rows("uploads", steps.merge_rows(earlier, recorded))
-        result = steps.summary(steps.merge_rows(earlier, rows), map_summary, problems=[])
-        result["run_url"] = run_url(ti)
-        commit_rows(
-            "pipeline_runs",
-            [pipeline_run_row(context, result["uploads_in"], result["processed"], result["rejected"])],
-        )
-        for row in recorded:
-            store.finish(
-                steps.Upload(row["bucket"], row["key"], row["etag"]).claim_key, owner=context["ti"].run_id
-            )
-        return result
+        return upload_run.record_uploads(uploads, map_summary, context, AWS_CONN_ID)
 
     outcome = record_uploads(uploads, resize.output)
 
     @task
     def alert_message(outcome: dict[str, Any], **context: Any) -> dict[str, Any] | None:
         """The alert to send, or None when the run is within its thresholds."""
-        uploads_in = outcome["uploads_in"]
-        rate = outcome["rejected"] / uploads_in if uploads_in else 0.0
-        if rate <= context["params"]["alert_reject_rate"] and not outcome["failed"]:
-            return None
-        return {"reason": "reject rate or failures above threshold", "reject_rate": round(rate, 3), **outcome}
+        from lambdapipe_demo import upload_run
+
+        return upload_run.alert_message(outcome, context["params"]["alert_reject_rate"])
 
     SnsNotifyOperator(
         task_id="notify_summary",

@@ -10,6 +10,8 @@ from __future__ import annotations
 from lambdapipe.tables.definitions import Column, TableSpec, lineage_columns
 
 ORDER_HOUR_KEY = ("dag_id", "interval_start", "interval_end")
+# The tables whose rows order_analytics replaces per UTC hour (its outlets, committed together).
+ORDER_FACT_TABLES = ("orders", "order_lines", "order_rejects")
 
 
 def _order_hour(*extra: Column) -> tuple[Column, ...]:
