@@ -27,7 +27,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from tests.deploy.helpers import is_write_call, write_calls  # noqa: E402
+from tests.support.aws_calls import is_write_call, write_calls  # noqa: E402
 
 FUNCTIONS_DIR = REPO / "lambda_functions"
 CODE_UPLOADS = ("lambda:CreateFunction", "lambda:UpdateFunctionCode")

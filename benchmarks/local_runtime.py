@@ -21,7 +21,7 @@ from lambdapipe.local import LocalAws
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from tests.local.helpers import zip_folder  # noqa: E402
+from tests.support.local_stack import zip_folder  # noqa: E402
 
 FUNCTIONS = REPO / "tests" / "local" / "functions"
 EVENT = {"order_id": "o-1", "items": [{"sku": "A", "qty": 2}]}

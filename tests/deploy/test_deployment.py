@@ -18,9 +18,10 @@ from lambdapipe.deployment import DeployResult, SmokeTestFailed
 from lambdapipe.local import LocalAws
 from lambdapipe.packaging import build_package, load_test_events
 from lambdapipe.packaging.lambda_api import MANAGED_TAG, MANAGED_TAG_VALUE
-from tests.deploy.helpers import copy_function, replace_in_file, write_calls
+from tests.deploy.helpers import copy_function, replace_in_file
 from tests.lambda_functions.helpers import FUNCTIONS_DIR
-from tests.local.helpers import invoke_json
+from tests.support.aws_calls import write_calls
+from tests.support.local_stack import invoke_json
 
 Deploy = Callable[..., DeployResult]
 HELLO_WORLD = FUNCTIONS_DIR / "hello_world"

@@ -11,7 +11,8 @@ import pytest
 from lambdapipe.deployment import DeployResult
 from lambdapipe.local import LocalAws
 from lambdapipe.packaging import ManifestError
-from tests.deploy.helpers import inline_policy, with_permissions, write_calls
+from tests.deploy.helpers import inline_policy, with_permissions
+from tests.support.aws_calls import write_calls
 
 Deploy = Callable[..., DeployResult]
 

@@ -18,8 +18,9 @@ from tests.deploy.dag_runs import (
     task_states,
     xcom_return_values,
 )
-from tests.deploy.helpers import copy_function, replace_in_file, write_calls
+from tests.deploy.helpers import copy_function, replace_in_file
 from tests.lambda_functions.helpers import SHIPPED_FUNCTIONS
+from tests.support.aws_calls import write_calls
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 XCOM_KEYS = {"function_name", "function_arn", "version", "code_sha256", "changed", "alias", "smoke_tests"}

@@ -17,7 +17,7 @@ from lambdapipe.local.faults import FaultRule
 from lambdapipe.operators.lambda_invoke import INVOCATIONS_XCOM_KEY, LambdaInvokeOperator
 from tests.deploy.dag_runs import task_states
 from tests.invocation.helpers import run_dag, task_log, xcom
-from tests.local.helpers import wait_until
+from tests.support.local_stack import wait_until
 
 
 def test_sync_invoke_returns_the_decoded_json_result_for_dict_list_and_json_text_payloads(

@@ -10,7 +10,7 @@ import pytest
 
 from lambdapipe.local import LocalAws
 from tests.aws_setup import LAMBDA_ASSUME_ROLE
-from tests.local.helpers import zip_folder
+from tests.support.local_stack import zip_folder
 
 FUNCTIONS = Path(__file__).parent / "functions"
 

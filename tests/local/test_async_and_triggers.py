@@ -8,7 +8,7 @@ import time
 import pytest
 
 from lambdapipe.local.event_sources import SCAN_INTERVAL_S
-from tests.local.helpers import wait_until
+from tests.support.local_stack import wait_until
 
 
 @pytest.fixture

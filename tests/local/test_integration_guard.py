@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from lambdapipe.local import compat
-from tests.local.helpers import invoke_json, wait_until
+from tests.support.local_stack import invoke_json, wait_until
 
 
 def test_installed_moto_passes_the_guard():

@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from tests.local.helpers import invoke_json
+from tests.support.local_stack import invoke_json
 
 NODE = "nodejs20.x"
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from lambdapipe.local import compat
-from tests.local.helpers import wait_until
+from tests.support.local_stack import wait_until
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from lambdapipe.local.admin_client import LocalAwsAdmin
 from lambdapipe.utils.child_processes import spawn
 from tests.aws_setup import LAMBDA_ASSUME_ROLE
 from tests.local.conftest import FUNCTIONS
-from tests.local.helpers import zip_folder
+from tests.support.local_stack import zip_folder
 
 VENV_BIN = Path(sys.executable).parent
 KEY_ID, SECRET = "cli-key", "cli-secret"  # the server checks signatures: only these (and its own) pass

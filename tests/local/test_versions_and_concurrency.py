@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from tests.local.helpers import invoke_json, wait_until
+from tests.support.local_stack import invoke_json, wait_until
 
 
 def _code(body: str) -> bytes:

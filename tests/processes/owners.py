@@ -33,7 +33,7 @@ def local_stack(mark: str) -> None:
     from lambdapipe.local import LocalAws
     from tests.aws_setup import LAMBDA_ASSUME_ROLE
     from tests.local.conftest import FUNCTIONS
-    from tests.local.helpers import zip_folder
+    from tests.support.local_stack import zip_folder
 
     aws = LocalAws(idle_timeout_s=600).start()
     role = aws.client("iam").create_role(RoleName=mark, AssumeRolePolicyDocument=LAMBDA_ASSUME_ROLE)

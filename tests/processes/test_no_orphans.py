@@ -18,7 +18,6 @@ import pytest
 
 from lambdapipe.utils.child_processes import orphans, owner_identity, spawn, started_by
 from lambdapipe.utils.tether import descendants
-from tests.local.helpers import wait_until
 from tests.processes.helpers import (
     REPO,
     command_line,
@@ -29,6 +28,7 @@ from tests.processes.helpers import (
     start_owner,
     wait_for_line,
 )
+from tests.support.local_stack import wait_until
 
 KILLS = [pytest.param(signal.SIGTERM, id="SIGTERM"), pytest.param(signal.SIGKILL, id="SIGKILL")]
 MARK_VARIABLE = "ORPHAN_PROBE_MARK"  # not AIRFLOW_/AWS_/LAMBDAPIPE_: the devstack passes it on

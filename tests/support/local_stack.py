@@ -1,4 +1,4 @@
-"""Helpers shared by the local-stack tests."""
+"""Small helpers for tests (and benchmarks) that drive the local stack: zip a folder, invoke, wait."""
 
 from __future__ import annotations
 
