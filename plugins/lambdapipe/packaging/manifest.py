@@ -15,6 +15,7 @@ Example::
     MAX_SIDE = "256"                # values are strings, as Lambda stores them
 
     [[permissions]]                 # least privilege: wildcard actions and resources need allow_wildcard = true
+                                    # (what counts as a wildcard resource: resource_arns.py)
     actions = ["s3:GetObject"]
     resources = ["arn:aws:s3:::uploads/*"]
 
@@ -39,6 +40,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from lambdapipe.packaging.errors import ManifestError
+from lambdapipe.packaging.resource_arns import is_over_broad_resource
 
 MANIFEST_FILE = "function.toml"
 
@@ -121,7 +123,15 @@ def _has_parent_reference(path: str) -> bool:
 
 @dataclass(frozen=True)
 class Permission:
-    """One least-privilege IAM statement of the function's execution role."""
+    """One least-privilege IAM statement of the function's execution role.
+
+    An ``Allow`` with a wildcard action, or with a resource that reaches more than the resources it
+    names (``*``; a wildcard in the partition, service, region, account, resource type or name;
+    ``role/path/*``, ``accesspoint/*``, ``secret:db-*``), needs ``allow_wildcard = true``. Patterns
+    inside one named resource are fine: ``bucket/prefix/*``, ``table/t/index/*``, an API's
+    ``<api-id>/*/GET/path``, a secret's ``<name>-??????``. The full rule:
+    :mod:`lambdapipe.packaging.resource_arns`.
+    """
 
     actions: tuple[str, ...]
     resources: tuple[str, ...]
@@ -149,31 +159,14 @@ class Permission:
         for index, resource in enumerate(self.resources):
             if resource != "*" and not resource.startswith("arn:"):
                 raise ManifestError(f"resources[{index}]", f'must be an ARN or "*" (got {resource!r})')
-            # A Deny may be broad: it takes privileges away.
-            if self.effect == "Allow" and _is_wildcard_resource(resource) and not self.allow_wildcard:
+            # A Deny may be broad: it takes privileges away. The rule: packaging/resource_arns.py.
+            if self.effect == "Allow" and is_over_broad_resource(resource) and not self.allow_wildcard:
                 raise ManifestError(
                     f"resources[{index}]",
-                    f"wildcard resource {resource!r} is not least privilege: name the bucket, table, queue "
-                    "or function (an S3 key prefix may end in *), or set allow_wildcard = true in this statement",
+                    f"wildcard resource {resource!r} is not least privilege: name the bucket, table, queue, "
+                    "role or function (an S3 key prefix, an API's stage and route may be patterns; a "
+                    "secret is <name>-??????), or set allow_wildcard = true in this statement",
                 )
-
-
-def _is_wildcard_resource(resource: str) -> bool:
-    """True for ``*`` and for ARNs with a wildcard in the service, region, account, resource type or
-    resource name. What follows a named resource may be a pattern: an S3 key prefix (``bucket/in/*``),
-    a table's indexes (``table/orders/index/*``), a log group's streams (``log-group:/aws/lambda/f:*``).
-    """
-    parts = resource.split(":", 5)
-    if len(parts) < 6:
-        return "*" in resource or "?" in resource
-    service, region, account, path = parts[2], parts[3], parts[4], parts[5]
-    if service == "s3":
-        named = [path.split("/", 1)[0]]  # the bucket
-    elif service == "logs" and path.startswith("log-group:"):
-        named = ["log-group", path.removeprefix("log-group:").split(":", 1)[0]]  # the group's whole name
-    else:
-        named = re.split(r"[/:]", path)[:2]  # type and name: table/orders, function:f
-    return any("*" in part or "?" in part for part in (service, region, account, *named))
 
 
 @dataclass(frozen=True)
