@@ -36,7 +36,8 @@ WORKDIR /opt/lambdapipe
 
 # Dependencies first, so a code change does not reinstall them.
 COPY --chown=airflow:0 pyproject.toml uv.lock README.md ./
-RUN uv sync --frozen --no-dev --extra celery --extra local --no-install-project --no-cache
+COPY --chown=airflow:0 packaging/lambdapipe-local/ packaging/lambdapipe-local/
+RUN uv sync --frozen --no-dev --extra celery --extra local --no-install-workspace --no-cache
 COPY --chown=airflow:0 plugins/ plugins/
 RUN uv sync --frozen --no-dev --extra celery --extra local --no-cache
 

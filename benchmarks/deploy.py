@@ -42,7 +42,7 @@ class RequestBytes:
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        from lambdapipe.local.middleware import AWS_REQUEST_ENVIRON_KEY
+        from lambdapipe_local.front.middleware import AWS_REQUEST_ENVIRON_KEY
 
         response = self.app(environ, start_response)
         request = environ.get(AWS_REQUEST_ENVIRON_KEY)  # set by the call counter; absent for admin calls
@@ -186,7 +186,7 @@ def main() -> int:
                 "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
             }
         )
-        from lambdapipe.local import LocalAws
+        from lambdapipe_local import LocalAws
 
         names = sorted(path.parent.name for path in FUNCTIONS_DIR.glob("*/function.toml"))
         sdk = os.environ.get("LAMBDAPIPE_NODE_SDK_DIR") or REPO / ".local" / "node-sdk"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from botocore.config import Config
 
-from lambdapipe.local import LocalAws
+from lambdapipe_local import LocalAws
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))

@@ -14,7 +14,7 @@ the pipeline), the orders bulk-loaded with DynamoDB's ImportTable from S3, ``ord
 deployed, a throwaway SQLite Iceberg catalog.
 
 The server is the stock ``lambdapipe local`` stack: DynamoDB Query/Scan pages are answered by its fast
-path (``lambdapipe.local.dynamodb_api``: moto's handler without moto's generic response serializer and
+path (``lambdapipe_local.moto_backend.dynamodb_api``: moto's handler without moto's generic response serializer and
 per-page re-sort of the table), the rest by moto 5.2.5.
 
 Target (issue 8): <= 60 s for 100,000 orders on this 2-core machine.

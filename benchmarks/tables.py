@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python benchmarks/tables.py [--rows 1000000] [--days 30]
 Both write the same Arrow table (16 order columns) partitioned by order date, zstd Parquet, to the
-same S3 endpoint: a local AWS stack started for the run (``python -m lambdapipe.local``, its own
+same S3 endpoint: a local AWS stack started for the run (``python -m lambdapipe_local``, its own
 process). Measured once each, in order: the first write of every row, a rewrite of every row
 (``commit_run`` replacing the run key vs ``existing_data_behavior="delete_matching"``), and a
 rewrite of one day. Target (issue 6): our path <= 1.5x the plain write.
@@ -40,7 +40,7 @@ COUNTRIES = ["US", "DE", "GB", "JP", "CH", "FR", "NL"]
 
 def start_local_aws() -> tuple[subprocess.Popen[str], str]:
     process = spawn(
-        [sys.executable, "-m", "lambdapipe.local", "--port", "0"], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", "lambdapipe_local", "--port", "0"], stdout=subprocess.PIPE, text=True
     )
     for line in process.stdout:
         if "listening on " in line:

@@ -218,9 +218,9 @@ def celery_worker(settings: Settings, number: int) -> Component:
 def components(settings: Settings) -> list[Component]:
     airflow = str(BIN / "airflow")
     stack = []
-    if importlib.util.find_spec("lambdapipe.local.server") is None:
+    if importlib.util.find_spec("lambdapipe_local.server") is None:
         print(
-            "devstack: lambdapipe.local.server is not importable yet: starting without the local AWS server"
+            "devstack: lambdapipe_local.server is not importable yet: starting without the local AWS server"
         )
     else:
         local_argv = [str(BIN / "lambdapipe"), "local", "--port", str(settings.aws_port)]

@@ -19,7 +19,7 @@ import pytest
 
 if TYPE_CHECKING:
     from lambdapipe.deployment import DeployResult
-    from lambdapipe.local import LocalAws
+    from lambdapipe_local import LocalAws
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 pytest_plugins = ["tests.support.orphans"]  # the session fails if it leaves a process behind
@@ -119,7 +119,7 @@ def local_aws_server() -> Iterator[LocalAws]:
     Async retries are fast (0.2 s, 0.4 s) so destination tests finish quickly; Node.js handlers find
     the AWS SDK that ``make install`` put in .local/node-sdk.
     """
-    from lambdapipe.local import LocalAws
+    from lambdapipe_local import LocalAws
 
     sdk = os.environ.get("LAMBDAPIPE_NODE_SDK_DIR") or REPO_ROOT / ".local" / "node-sdk"
     with LocalAws(

@@ -27,6 +27,28 @@ def test_help_lists_every_subcommand() -> None:
 
     for name, (help_text, _) in cli.SUBCOMMANDS.items():
         assert name in result.stdout and help_text in result.stdout
+    assert "local" in result.stdout, "the local stack's subcommand is listed even before it is installed"
+
+
+def test_local_comes_from_the_local_stack_distribution() -> None:
+    """`lambdapipe local` runs the code the lambdapipe-local distribution registers, not the provider's."""
+    executable = shutil.which("lambdapipe", path=str(Path(sys.executable).parent))
+    result = subprocess.run([executable, "local", "--help"], capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 0, result.stderr
+    assert "usage: lambdapipe local" in result.stdout and "--check-signatures" in result.stdout
+
+
+def test_a_plugged_subcommand_that_is_not_installed_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(cli.PLUGGED_SUBCOMMANDS, "emulate", "a subcommand no distribution provides")
+
+    assert cli.main(["emulate", "--port", "1"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "lambdapipe emulate: not installed. It comes with the 'local' extra: "
+        "pip install 'airflow-provider-lambdapipe[local]'"
+    )
 
 
 def test_subcommand_receives_the_remaining_arguments_and_its_exit_code_is_returned(

@@ -14,7 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from lambdapipe.events.dynamodb_json import UnknownAttributeTypeError, plain_item, plain_value, read_items
-from lambdapipe.local import LocalAws
+from lambdapipe_local import LocalAws
 
 ITEMS = 250  # with Limit=40: seven pages
 

@@ -176,8 +176,9 @@ def test_airflowignore_keeps_the_package_out_of_plugin_discovery(repo_root: Path
     }
 
     assert "lambdapipe/plugin.py" in without_ignore_file, "Airflow would import the package's modules"
-    assert "lambdapipe_plugin.py" in discovered
-    assert [f for f in discovered if f.startswith("lambdapipe/")] == []
+    # The only module Airflow imports as a plugin: not the provider's, the local stack's (whose
+    # __main__ would start a server) or the demo's.
+    assert sorted(f for f in discovered if f.endswith(".py")) == ["lambdapipe_plugin.py"]
 
 
 def test_provider_info_passes_airflows_schema() -> None:
@@ -233,3 +234,64 @@ def test_every_setting_the_provider_reads_is_declared() -> None:
     }
 
     assert read == set(get_provider_info()["config"]["lambdapipe"]["options"])
+
+
+def test_the_provider_wheel_brings_the_local_stack_only_with_its_extra(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as archive:
+        [metadata] = [name for name in archive.namelist() if name.endswith(".dist-info/METADATA")]
+        requirements = [
+            line for line in archive.read(metadata).decode().splitlines() if line.startswith("Requires-Dist:")
+        ]
+
+    local_stack = [line for line in requirements if "lambdapipe-local" in line]
+    assert local_stack == ["Requires-Dist: lambdapipe-local==0.1.0; extra == 'local'"]
+    assert not any(line.startswith("Requires-Dist: moto") for line in requirements)
+
+
+@pytest.fixture(scope="module")
+def local_stack_wheel(repo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("local-wheel")
+    build = [_uv(), "build", "--wheel", "--package", "lambdapipe-local", "--out-dir", str(out)]
+    subprocess.run(build, check=True, cwd=repo_root)
+    [built] = out.glob("*.whl")
+    return built
+
+
+def test_the_local_stack_wheel_holds_the_emulator_and_registers_lambdapipe_local(
+    local_stack_wheel: Path, repo_root: Path
+) -> None:
+    with zipfile.ZipFile(local_stack_wheel) as archive:
+        names = archive.namelist()
+        [entry_points] = [name for name in names if name.endswith(".dist-info/entry_points.txt")]
+        registered = archive.read(entry_points).decode()
+
+    assert {name.split("/")[0] for name in names if ".dist-info" not in name} == {"lambdapipe_local"}
+    in_checkout = {
+        path.relative_to(repo_root / "plugins").as_posix()
+        for path in (repo_root / "plugins" / "lambdapipe_local").rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+    assert in_checkout == {name for name in names if ".dist-info" not in name}
+    assert "[lambdapipe.cli]\nlocal = lambdapipe_local.server:main" in registered
+
+
+def test_the_local_stack_runs_without_airflow_or_the_provider(tmp_path: Path) -> None:
+    """The emulator is a distribution of its own: it serves Lambda with both made unimportable."""
+    script = """
+import sys
+sys.modules["airflow"] = None  # any import of them now raises ImportError
+sys.modules["lambdapipe"] = None
+import boto3
+from lambdapipe_local import LocalAws
+
+with LocalAws() as aws:
+    client = boto3.client("lambda", endpoint_url=aws.endpoint_url, region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    print(len(client.list_functions()["Functions"]))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "0"

@@ -22,7 +22,7 @@ def is_aws_endpoint(endpoint_url: str | None) -> bool:
 
 def bare_function_name(function: str) -> str:
     """``f`` of ``f``, ``f:live``, ``account:function:f`` or a full ARN: the Lambda view's pages are per
-    function. (The local stack has its twin in ``lambdapipe.local.aws_request``: it imports no
+    function. (The local stack has its twin in ``lambdapipe_local.front.aws_request``: it imports no
     provider module.)"""
     parts = function.split(":")
     return parts[parts.index("function") + 1] if "function" in parts[:-1] else parts[0]

@@ -144,7 +144,7 @@ def get_provider_info() -> dict[str, Any]:
                         ),
                         "version_added": "0.1.0",
                         "type": "string",
-                        "example": "lambdapipe_demo.tables",
+                        "example": "my_project.tables",
                         "default": "",
                     },
                 },

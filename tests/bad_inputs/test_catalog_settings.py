@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from lambdapipe.local import LocalAws
 from lambdapipe.tables.catalog import ensure_table
 from lambdapipe.tables.config import TablesConfig
 from lambdapipe.tables.ownership import MARKER, CatalogMismatchError, catalog_location
+from lambdapipe_local import LocalAws
 
 
 def config(catalog_uri: str, warehouse: str) -> TablesConfig:

@@ -16,8 +16,8 @@ import pytest
 
 from lambdapipe.events.s3_events import NotAnS3Event, ObjectFilter, parse_message
 from lambdapipe.events.s3_queue import take_objects
-from lambdapipe.local import LocalAws
 from lambdapipe_demo.uploads import events_from_asset_events
+from lambdapipe_local import LocalAws
 
 
 def record(key: Any = "uploads/good.png", **overrides: Any) -> dict[str, Any]:

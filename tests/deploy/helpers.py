@@ -8,7 +8,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from lambdapipe.hooks.iam import INLINE_POLICY_NAME
-from lambdapipe.local import LocalAws
+from lambdapipe_local import LocalAws
 from tests.lambda_functions.helpers import FUNCTIONS_DIR
 
 

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from lambdapipe.deployment import DeployResult, SmokeTestFailed
-from lambdapipe.local import LocalAws
 from lambdapipe.packaging import build_package, load_test_events
 from lambdapipe.packaging.lambda_api import MANAGED_TAG, MANAGED_TAG_VALUE
+from lambdapipe_local import LocalAws
 from tests.deploy.helpers import copy_function, replace_in_file
 from tests.lambda_functions.helpers import FUNCTIONS_DIR
 from tests.support.aws_calls import write_calls

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from lambdapipe.deployment import DeployResult
-from lambdapipe.local import LocalAws
 from lambdapipe.packaging import ManifestError
+from lambdapipe_local import LocalAws
 from tests.deploy.helpers import inline_policy, with_permissions
 from tests.support.aws_calls import write_calls
 

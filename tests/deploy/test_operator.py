@@ -9,8 +9,8 @@ import pytest
 from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk import DAG
 
-from lambdapipe.local import LocalAws
 from lambdapipe.operators.lambda_function import LambdaDeployFunctionOperator
+from lambdapipe_local import LocalAws
 from tests.deploy.dag_runs import (
     asset_events,
     deploy_triggers_created,

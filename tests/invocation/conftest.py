@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from lambdapipe.local import LocalAws
+from lambdapipe_local import LocalAws
 from tests.aws_setup import LAMBDA_ASSUME_ROLE
 from tests.support.local_stack import zip_folder
 

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from airflow.sdk import DAG, task
 
-from lambdapipe.local import LocalAws
 from lambdapipe.operators.lambda_invoke import LambdaInvokeOperator
 from lambdapipe.sensors.lambda_function import LambdaInvocationSensor
 from lambdapipe.triggers.lambda_invocation import LambdaInvocationTrigger
+from lambdapipe_local import LocalAws
 from tests.deploy.dag_runs import task_states
 from tests.invocation.helpers import run_dag, task_log, triggers_created, xcom
 

@@ -16,8 +16,8 @@ from lambdapipe.fanout.batching import BatchingError, make_batches
 from lambdapipe.fanout.concurrency import AdaptiveLimiter
 from lambdapipe.fanout.engine import FanOut, FanOutConfig
 from lambdapipe.invoking.invoker import FunctionInfo
-from lambdapipe.local import LocalAws
-from lambdapipe.local.faults import FaultRule
+from lambdapipe_local import LocalAws
+from lambdapipe_local.admin.faults import FaultRule
 
 FREEZE_PROBE = """
 import gc

@@ -12,9 +12,9 @@ import pytest
 from airflow.sdk import DAG
 
 import lambdapipe.invoking.invoker
-from lambdapipe.local import LocalAws
-from lambdapipe.local.faults import FaultRule
 from lambdapipe.operators.lambda_invoke import INVOCATIONS_XCOM_KEY, LambdaInvokeOperator
+from lambdapipe_local import LocalAws
+from lambdapipe_local.admin.faults import FaultRule
 from tests.deploy.dag_runs import task_states
 from tests.invocation.helpers import run_dag, task_log, xcom
 from tests.support.local_stack import wait_until

@@ -21,8 +21,8 @@ from lambdapipe.invoking.invoker import (
     ThrottlePolicy,
     invoke_client_config,
 )
-from lambdapipe.local import LocalAws
-from lambdapipe.local.faults import FaultRule
+from lambdapipe_local import LocalAws
+from lambdapipe_local.admin.faults import FaultRule
 
 ECHO = FunctionInfo("echo", timeout_s=3, memory_size_mb=128)
 

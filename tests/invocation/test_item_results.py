@@ -6,7 +6,7 @@ import json
 
 from lambdapipe.fanout.results import item_results
 from lambdapipe.fanout.run_store import RunLocation
-from lambdapipe.local import LocalAws
+from lambdapipe_local import LocalAws
 
 BUCKET = "map-results"
 

@@ -11,8 +11,8 @@ import pytest
 from airflow.sdk import DAG
 
 from lambdapipe.fanout.items import ItemSourceError, dynamodb_items, s3_items
-from lambdapipe.local import LocalAws
 from lambdapipe.operators.lambda_map import LambdaMapOperator
+from lambdapipe_local import LocalAws
 from tests.deploy.dag_runs import task_states
 from tests.invocation.helpers import read_jsonl, run_dag, xcom
 

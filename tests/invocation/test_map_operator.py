@@ -14,10 +14,10 @@ import pytest
 from airflow.sdk import DAG, Context
 
 from lambdapipe.fanout.run_store import RunLocation
-from lambdapipe.local import LocalAws
-from lambdapipe.local.faults import FaultRule
 from lambdapipe.operators.lambda_map import LambdaMapOperator
 from lambdapipe.triggers.lambda_map import LambdaMapTrigger
+from lambdapipe_local import LocalAws
+from lambdapipe_local.admin.faults import FaultRule
 from tests.deploy.dag_runs import task_states
 from tests.invocation.helpers import (
     read_jsonl,

@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 from airflow.sdk import DAG
 
-from lambdapipe.local import LocalAws
-from lambdapipe.local.faults import FaultRule
 from lambdapipe.operators.lambda_invoke import LambdaInvokeOperator
+from lambdapipe_local import LocalAws
+from lambdapipe_local.admin.faults import FaultRule
 from tests.deploy.dag_runs import task_states
 from tests.invocation.helpers import run_dag, s3_keys, task_log, xcom
 

@@ -84,7 +84,7 @@ def invoke(unpacked: Callable[[str], Path], boto3_runtime: Path, tmp_path: Path)
 @pytest.fixture(scope="session")
 def local_aws_endpoint() -> Iterator[str]:
     """The local AWS stack on a free loopback port, for handlers that call S3."""
-    from lambdapipe.local import LocalAws
+    from lambdapipe_local import LocalAws
 
     with LocalAws(check_signatures=True) as aws:
         yield aws.endpoint_url

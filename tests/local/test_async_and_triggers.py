@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from lambdapipe.local.event_sources import SCAN_INTERVAL_S
+from lambdapipe_local.lambda_runtime.event_sources import SCAN_INTERVAL_S
 from tests.support.local_stack import wait_until
 
 
@@ -157,7 +157,7 @@ def test_event_older_than_maximum_event_age_is_dropped_to_on_failure(
     )
     # Make every retry wait longer than the event may live.
     aws._service.async_invoker.retry_delays_s = (61.0,)
-    from lambdapipe.local import async_invoke
+    from lambdapipe_local.lambda_runtime import async_invoke
 
     original_clock = async_invoke.time.monotonic
     try:

@@ -18,11 +18,11 @@ import pytest
 from botocore.config import Config
 from werkzeug.test import Client
 
-from lambdapipe.local import LocalAws
-from lambdapipe.local.calls import CallCounter
-from lambdapipe.local.dynamodb_api import DynamoDbFastPath, item_size
-from lambdapipe.local.faults import FaultInjector, FaultRule
-from lambdapipe.local.middleware import AwsRequestMiddleware
+from lambdapipe_local import LocalAws
+from lambdapipe_local.admin.calls import CallCounter
+from lambdapipe_local.admin.faults import FaultInjector, FaultRule
+from lambdapipe_local.front.middleware import AwsRequestMiddleware
+from lambdapipe_local.moto_backend.dynamodb_api import DynamoDbFastPath, item_size
 
 AUTHORIZATION = (
     "AWS4-HMAC-SHA256 Credential=testing/20260401/us-east-1/dynamodb/aws4_request, "

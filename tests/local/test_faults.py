@@ -31,9 +31,9 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from botocore.parsers import QueryParser
 
-from lambdapipe.local import LocalAws
-from lambdapipe.local.admin_client import LocalAwsAdmin, LocalAwsAdminError
-from lambdapipe.local.faults import FaultRule, FaultRuleError
+from lambdapipe_local import LocalAws
+from lambdapipe_local.admin.admin_client import LocalAwsAdmin, LocalAwsAdminError
+from lambdapipe_local.admin.faults import FaultRule, FaultRuleError
 
 REGION = "us-east-1"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from lambdapipe.local.server import LocalAws
+from lambdapipe_local.server import LocalAws
 
 S3_AUTH = (
     "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0"

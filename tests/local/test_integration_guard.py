@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from lambdapipe.local import compat
+from lambdapipe_local.moto_backend import compat
 from tests.support.local_stack import invoke_json, wait_until
 
 
@@ -60,7 +60,7 @@ def test_destination_deliveries_are_not_counted_as_client_calls(
 def test_a_runtime_version_mismatch_warns_once(make_function, python_probe_zip, lambda_client, caplog):
     make_function("py313-a", python_probe_zip, "probe.echo", runtime="python3.13")
     make_function("py313-b", python_probe_zip, "probe.echo", runtime="python3.13")
-    with caplog.at_level(logging.WARNING, logger="lambdapipe.local.runtimes"):
+    with caplog.at_level(logging.WARNING, logger="lambdapipe_local.lambda_runtime.runtimes"):
         for name in ("py313-a", "py313-b", "py313-a"):
             assert invoke_json(lambda_client, name, {"ok": 1})[1] == {"ok": 1}
     warnings = [r.getMessage() for r in caplog.records if "python3.13" in r.getMessage()]

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from lambdapipe.local.runtime_api import Invocation, RuntimeApiServer
-from lambdapipe.local.runtimes import NODE_BOOTSTRAP
+from lambdapipe_local.lambda_runtime.runtime_api import Invocation, RuntimeApiServer
+from lambdapipe_local.lambda_runtime.runtimes import NODE_BOOTSTRAP
 
 NODE = shutil.which("node")
 pytestmark = pytest.mark.skipif(NODE is None, reason="needs Node.js (`node` on PATH)")

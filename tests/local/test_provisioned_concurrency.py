@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from lambdapipe.local import compat
+from lambdapipe_local.moto_backend import compat
 from tests.support.local_stack import wait_until
 
 

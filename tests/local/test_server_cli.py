@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from lambdapipe.local.admin_client import LocalAwsAdmin
 from lambdapipe.utils.child_processes import spawn
+from lambdapipe_local.admin.admin_client import LocalAwsAdmin
 from tests.aws_setup import LAMBDA_ASSUME_ROLE
 from tests.local.conftest import FUNCTIONS
 from tests.support.local_stack import zip_folder
@@ -165,7 +165,7 @@ def test_sigterm_stops_the_server_and_every_runtime_process(server, cli_env):
 
 def test_python_dash_m_entry_point_prints_usage():
     result = subprocess.run(
-        [sys.executable, "-m", "lambdapipe.local", "--help"], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "lambdapipe_local", "--help"], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0
     assert "--port" in result.stdout

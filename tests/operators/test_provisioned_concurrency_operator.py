@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from lambdapipe.local import LocalAws
+from lambdapipe_local import LocalAws
 
 TRIGGER = "lambdapipe.triggers.lambda_function.LambdaProvisionedConcurrencyTrigger"
 WRITES = ("lambda:PutProvisionedConcurrencyConfig", "lambda:DeleteProvisionedConcurrencyConfig")

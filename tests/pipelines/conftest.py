@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from lambdapipe.local import LocalAws
+from lambdapipe_local import LocalAws
 
 REPO = Path(__file__).resolve().parents[2]
 

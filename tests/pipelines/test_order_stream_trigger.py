@@ -284,7 +284,7 @@ def test_shards_trimmed_from_the_stream_are_dropped_from_the_checkpoint() -> Non
 def test_failing_stream_reads_are_retried_without_losing_or_repeating_records(
     pipeline_stack: PipelineStack, table: str
 ) -> None:
-    from lambdapipe.local.faults import FaultRule
+    from lambdapipe_local.admin.faults import FaultRule
 
     for order_id in ("first", "second"):
         put_order(pipeline_stack, table, order_id)

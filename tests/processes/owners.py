@@ -30,7 +30,7 @@ def spawned_tree(mark: str) -> None:
 
 def local_stack(mark: str) -> None:
     """The test suite's in-process local stack with a warm Python runtime, as ``local_aws_server``."""
-    from lambdapipe.local import LocalAws
+    from lambdapipe_local import LocalAws
     from tests.aws_setup import LAMBDA_ASSUME_ROLE
     from tests.local.conftest import FUNCTIONS
     from tests.support.local_stack import zip_folder

@@ -23,7 +23,6 @@ from typing import Any
 
 import pytest
 
-from lambdapipe.local import LocalAws
 from lambdapipe.packaging.lambda_api import MANAGED_TAG, MANAGED_TAG_VALUE
 from lambdapipe.tables.catalog import ensure_table
 from lambdapipe.tables.config import TablesConfig
@@ -31,6 +30,7 @@ from lambdapipe.tables.conform import rows_to_arrow
 from lambdapipe.tables.writer import append_rows
 from lambdapipe.ui import URL_PREFIX
 from lambdapipe.ui.invocations import read_invocations, recent_page
+from lambdapipe_local import LocalAws
 from tests.aws_setup import LAMBDA_ASSUME_ROLE
 from tests.support.dag_scoped_auth import READER_PREFIX
 from tests.support.dags_in_db import register_invoking_dag

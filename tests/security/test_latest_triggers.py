@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from lambdapipe.deployment import DeployResult
-from lambdapipe.local import LocalAws
-from lambdapipe.local.faults import FaultRule
+from lambdapipe_local import LocalAws
+from lambdapipe_local.admin.faults import FaultRule
 from tests.deploy.helpers import copy_function, replace_in_file
 
 Deploy = Callable[..., DeployResult]

@@ -22,11 +22,11 @@ from urllib.parse import urlparse
 import boto3
 import pytest
 
-from lambdapipe.local import LocalAws
-from lambdapipe.local.admin_client import LocalAwsAdmin
-from lambdapipe.local.browser_guard import browser_refusal
-from lambdapipe.local.runtime_api import API_PREFIX, RuntimeApiServer
 from lambdapipe.utils.child_processes import spawn
+from lambdapipe_local import LocalAws
+from lambdapipe_local.admin.admin_client import LocalAwsAdmin
+from lambdapipe_local.front.browser_guard import browser_refusal
+from lambdapipe_local.lambda_runtime.runtime_api import API_PREFIX, RuntimeApiServer
 
 VENV_BIN = Path(sys.executable).parent
 CHROMIUM = "/usr/bin/chromium"

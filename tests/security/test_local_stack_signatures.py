@@ -22,8 +22,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from lambdapipe.local import LocalAws
-from lambdapipe.local.server import main
+from lambdapipe_local import LocalAws
+from lambdapipe_local.server import main
 from tests.aws_setup import LAMBDA_ASSUME_ROLE
 
 LOOPBACK = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through a proxy

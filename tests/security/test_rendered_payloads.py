@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from airflow.sdk import DAG
 
-from lambdapipe.local import LocalAws
 from lambdapipe.operators.lambda_invoke import LambdaInvokeOperator
 from lambdapipe.operators.lambda_map import LambdaMapOperator
+from lambdapipe_local import LocalAws
 from tests.aws_setup import LAMBDA_ASSUME_ROLE
 from tests.deploy.dag_runs import task_states
 from tests.invocation.helpers import run_dag, xcom

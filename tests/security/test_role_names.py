@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from lambdapipe.deployment import DeployResult
-from lambdapipe.local import LocalAws
 from lambdapipe.packaging import Manifest, ManifestError
 from lambdapipe.packaging.lambda_api import execution_role_name
+from lambdapipe_local import LocalAws
 from tests.deploy.helpers import inline_policy, role_name, with_permissions
 
 SHARED_BEGINNING = "orders_enrichment_for_the_european_region_and_its_sub"  # 53 characters

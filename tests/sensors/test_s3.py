@@ -14,8 +14,8 @@ from airflow.sdk import DAG
 
 from lambdapipe.events.s3_events import ObjectFilter
 from lambdapipe.events.s3_queue import take_objects
-from lambdapipe.local import LocalAws
 from lambdapipe.sensors.s3 import S3UploadSensor
+from lambdapipe_local import LocalAws
 from tests.aws_setup import use_aws_default_connection
 from tests.deploy.dag_runs import register, task_states, xcom_return_values
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lambdapipe.local.calls import CallCounts
+from lambdapipe_local.admin.calls import CallCounts
 
 # Operation-name prefixes of every AWS call that changes something (or runs code) in any service.
 WRITE_PREFIXES = (

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from lambdapipe.local import LocalAws
 from lambdapipe.tables.catalog import ensure_table, open_catalog
 from lambdapipe.tables.config import TablesConfig
+from lambdapipe_local import LocalAws
 from tests.aws_setup import use_aws_default_connection
 
 WAREHOUSE_BUCKET = "lambdapipe-tables"

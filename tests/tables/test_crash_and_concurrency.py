@@ -18,13 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from lambdapipe.local import LocalAws
-from lambdapipe.local.faults import FaultRule
 from lambdapipe.tables.catalog import open_catalog
 from lambdapipe.tables.config import TablesConfig
 from lambdapipe.tables.maintenance import find_orphan_files
 from lambdapipe.tables.query import read_table
 from lambdapipe.tables.writer import commit_run
+from lambdapipe_local import LocalAws
+from lambdapipe_local.admin.faults import FaultRule
 from tests.tables.helpers import order_ids, order_table, run_key
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

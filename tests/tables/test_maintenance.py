@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from lambdapipe.local import LocalAws
 from lambdapipe.tables.catalog import ensure_table
 from lambdapipe.tables.config import TablesConfig
 from lambdapipe.tables.maintenance import (
@@ -19,6 +18,7 @@ from lambdapipe.tables.maintenance import (
 )
 from lambdapipe.tables.query import read_table
 from lambdapipe.tables.writer import commit_run
+from lambdapipe_local import LocalAws
 from tests.deploy.dag_runs import task_states, xcom_return_values
 from tests.tables.helpers import order_table, run_key
 

@@ -16,12 +16,12 @@ import pytest
 from airflow.sdk import DAG, task
 
 from lambdapipe.assets import table_asset
-from lambdapipe.local import LocalAws
 from lambdapipe.operators.iceberg import IcebergCommitOperator
 from lambdapipe.tables.catalog import load_table
 from lambdapipe.tables.commit import commit_rows
 from lambdapipe.tables.config import TablesConfig
 from lambdapipe.tables.query import read_table
+from lambdapipe_local import LocalAws
 from tests.deploy.dag_runs import asset_events, register, task_states, xcom_return_values
 
 LOGICAL_DATE = dt.datetime(2026, 1, 15, tzinfo=dt.UTC)

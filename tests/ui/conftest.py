@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from lambdapipe.local import LocalAws
 from lambdapipe.tables.config import TablesConfig
+from lambdapipe_local import LocalAws
 from tests.aws_setup import use_aws_default_connection
 
 WAREHOUSE_BUCKET = "lambdapipe-ui-tests"

@@ -16,7 +16,6 @@ import pytest
 from starlette.routing import Mount
 
 from lambdapipe.links import LambdaFunctionLink, LambdaInvocationLogsLink
-from lambdapipe.local import LocalAws
 from lambdapipe.packaging.lambda_api import MANAGED_TAG, MANAGED_TAG_VALUE
 from lambdapipe.tables.catalog import ensure_table
 from lambdapipe.tables.config import TablesConfig
@@ -24,6 +23,7 @@ from lambdapipe.tables.conform import rows_to_arrow
 from lambdapipe.tables.writer import append_rows
 from lambdapipe.ui import URL_PREFIX
 from lambdapipe.ui.invocations import read_invocations
+from lambdapipe_local import LocalAws
 from tests.support.dags_in_db import register_invoking_dag
 
 HANDLER = """

@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 from airflow.sdk import DAG
 
-from lambdapipe.local import LocalAws
 from lambdapipe.operators.lambda_invoke import LambdaInvokeOperator
 from lambdapipe.operators.lambda_map import LambdaMapOperator
 from lambdapipe.packaging.lambda_api import MANAGED_TAG, MANAGED_TAG_VALUE
@@ -24,6 +23,7 @@ from lambdapipe.tables.catalog import load_table
 from lambdapipe.tables.config import TablesConfig
 from lambdapipe.tables.query import read_table
 from lambdapipe.ui import URL_PREFIX
+from lambdapipe_local import LocalAws
 from tests.aws_setup import LAMBDA_ASSUME_ROLE
 from tests.deploy.dag_runs import register, task_states
 from tests.invocation.helpers import run_dag

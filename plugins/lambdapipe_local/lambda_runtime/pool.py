@@ -8,8 +8,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from lambdapipe.local.environment import ExecutionEnvironment
-from lambdapipe.local.function_spec import FunctionSpec
+from lambdapipe_local.lambda_runtime.environment import ExecutionEnvironment
+from lambdapipe_local.lambda_runtime.function_spec import FunctionSpec
 
 DEFAULT_ACCOUNT_CONCURRENCY = 1000
 DEFAULT_IDLE_TIMEOUT_S = 300.0
@@ -140,7 +140,7 @@ class EnvironmentPool:
             env.close()
         return len(stale)
 
-    # Provisioned concurrency (lambdapipe.local.provisioned_concurrency) starts environments ahead of use.
+    # Provisioned concurrency (lambdapipe_local.lambda_runtime.provisioned_concurrency) starts environments ahead of use.
 
     def spawn(self, spec: FunctionSpec) -> ExecutionEnvironment:
         """Start an environment outside any invocation; ``pin`` hands it to the pool once initialized."""

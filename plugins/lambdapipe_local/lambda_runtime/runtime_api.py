@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from lambdapipe.local import ids
-from lambdapipe.local.browser_guard import browser_refusal
+from lambdapipe_local.front.browser_guard import browser_refusal
+from lambdapipe_local.lambda_runtime import ids
 
 API_PREFIX = "/2018-06-01/runtime"
 

@@ -19,18 +19,18 @@ from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
 
-from lambdapipe.local.aws_request import identify_request
-from lambdapipe.local.calls import CallCounter
-from lambdapipe.local.fault_responses import render_fault
-from lambdapipe.local.faults import FaultInjector, FaultRule
-from lambdapipe.local.internal_clients import INTERNAL_HEADER
+from lambdapipe_local.admin.calls import CallCounter
+from lambdapipe_local.admin.fault_responses import render_fault
+from lambdapipe_local.admin.faults import FaultInjector, FaultRule
+from lambdapipe_local.front.aws_request import identify_request
+from lambdapipe_local.moto_backend.internal_clients import INTERNAL_HEADER
 
 ADMIN_PREFIX = "/_lambdapipe"
 # The server's calls to itself (destinations, event source pollers) describe no client's behaviour:
 # they are neither counted nor faulted.
 INTERNAL_ENVIRON_KEY = "HTTP_" + INTERNAL_HEADER.upper().replace("-", "_")
 # The identified AwsRequest is left here for the wrapped app, so it need not parse the request again.
-AWS_REQUEST_ENVIRON_KEY = "lambdapipe.aws_request"
+AWS_REQUEST_ENVIRON_KEY = "lambdapipe_local.aws_request"
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]

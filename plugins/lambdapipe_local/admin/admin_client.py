@@ -13,10 +13,10 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from lambdapipe.local.browser_guard import ADMIN_HEADER
-from lambdapipe.local.calls import CallCounts
-from lambdapipe.local.faults import ActiveFault, FaultRule
-from lambdapipe.local.middleware import ADMIN_PREFIX
+from lambdapipe_local.admin.calls import CallCounts
+from lambdapipe_local.admin.faults import ActiveFault, FaultRule
+from lambdapipe_local.front.browser_guard import ADMIN_HEADER
+from lambdapipe_local.front.middleware import ADMIN_PREFIX
 
 
 class LocalAwsAdminError(RuntimeError):

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lambdapipe.local.aws_request import AwsRequest
+from lambdapipe_local.front.aws_request import AwsRequest
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, unquote_plus
 
-from lambdapipe.local.service_models import service_model, services_for_signing_name
+from lambdapipe_local.front.service_models import service_model, services_for_signing_name
 
 log = logging.getLogger(__name__)
 

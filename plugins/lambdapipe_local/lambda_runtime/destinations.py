@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from lambdapipe.local.internal_clients import InternalClients
+from lambdapipe_local.moto_backend.internal_clients import InternalClients
 
 AsyncLambdaInvoke = Callable[[str, bytes], None]
 

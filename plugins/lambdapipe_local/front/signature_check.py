@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from lambdapipe.local.browser_guard import ADMIN_PATH_PREFIXES
+from lambdapipe_local.front.browser_guard import ADMIN_PATH_PREFIXES
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 _AUTHORIZATION = re.compile(

@@ -18,9 +18,9 @@ from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import Any
 
-from lambdapipe.local.calls import CallCounter
-from lambdapipe.local.faults import FaultInjector
-from lambdapipe.local.internal_clients import INTERNAL_CREDENTIALS, InternalClients
+from lambdapipe_local.admin.calls import CallCounter
+from lambdapipe_local.admin.faults import FaultInjector
+from lambdapipe_local.moto_backend.internal_clients import INTERNAL_CREDENTIALS, InternalClients
 
 DEFAULT_REGION = "us-east-1"
 DEFAULT_CREDENTIALS = ("testing", "testing")  # access key id, secret key: what clients are told to use
@@ -73,13 +73,13 @@ class LocalAws:
         from moto.server import DomainDispatcherApplication, create_backend_app
         from werkzeug.serving import make_server
 
-        from lambdapipe.local.browser_guard import BrowserGuard
-        from lambdapipe.local.dynamodb_api import DynamoDbFastPath
-        from lambdapipe.local.http_server import KeepAliveRequestHandler
-        from lambdapipe.local.invoke_api import InvokeFastPath
-        from lambdapipe.local.middleware import AwsRequestMiddleware
-        from lambdapipe.local.service_models import preload
-        from lambdapipe.local.signature_check import SignatureCheck
+        from lambdapipe_local.front.browser_guard import BrowserGuard
+        from lambdapipe_local.front.http_server import KeepAliveRequestHandler
+        from lambdapipe_local.front.middleware import AwsRequestMiddleware
+        from lambdapipe_local.front.service_models import preload
+        from lambdapipe_local.front.signature_check import SignatureCheck
+        from lambdapipe_local.lambda_runtime.invoke_api import InvokeFastPath
+        from lambdapipe_local.moto_backend.dynamodb_api import DynamoDbFastPath
 
         preload("s3", "lambda", "dynamodb", "sqs", "sns")
 
@@ -144,7 +144,7 @@ class LocalAws:
 
     def accepted_keys(self) -> dict[str, str]:
         """Access key id to secret key: the clients', the functions' and the stack's own."""
-        from lambdapipe.local.runtimes import DUMMY_CREDENTIALS
+        from lambdapipe_local.lambda_runtime.runtimes import DUMMY_CREDENTIALS
 
         return {
             self.credentials[0]: self.credentials[1],
@@ -171,12 +171,12 @@ class LocalAws:
         self.stop()
 
     def _start_lambda_runtime(self) -> None:
-        from lambdapipe.local import moto_integration
-        from lambdapipe.local.code_store import CodeStore
-        from lambdapipe.local.event_sources import EventSourcePollers
-        from lambdapipe.local.invoker import LambdaExecutor
-        from lambdapipe.local.lambda_service import LocalLambdaService
-        from lambdapipe.local.runtimes import RuntimeLauncher
+        from lambdapipe_local.lambda_runtime.code_store import CodeStore
+        from lambdapipe_local.lambda_runtime.event_sources import EventSourcePollers
+        from lambdapipe_local.lambda_runtime.invoker import LambdaExecutor
+        from lambdapipe_local.lambda_runtime.lambda_service import LocalLambdaService
+        from lambdapipe_local.lambda_runtime.runtimes import RuntimeLauncher
+        from lambdapipe_local.moto_backend import moto_integration
 
         clients = InternalClients(self.endpoint_url)
         launcher = RuntimeLauncher(self.state_dir, self.endpoint_url, self.node_sdk_dir)
@@ -190,7 +190,7 @@ class LocalAws:
         self._pollers = EventSourcePollers(self._service, clients)
 
     def _stop_lambda_runtime(self) -> None:
-        from lambdapipe.local import moto_integration
+        from lambdapipe_local.moto_backend import moto_integration
 
         if self._pollers is not None:
             self._pollers.close()

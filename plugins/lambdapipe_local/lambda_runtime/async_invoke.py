@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from lambdapipe.local.function_spec import FunctionSpec
-from lambdapipe.local.invoker import InvokeResult
-from lambdapipe.local.pool import ConcurrencyLimitExceeded
+from lambdapipe_local.lambda_runtime.function_spec import FunctionSpec
+from lambdapipe_local.lambda_runtime.invoker import InvokeResult
+from lambdapipe_local.lambda_runtime.pool import ConcurrencyLimitExceeded
 
 log = logging.getLogger(__name__)
 

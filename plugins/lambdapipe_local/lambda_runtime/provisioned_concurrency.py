@@ -25,11 +25,11 @@ from urllib.parse import unquote
 from moto.awslambda.exceptions import InvalidParameterValueException, LambdaClientError
 from moto.awslambda.models import lambda_backends
 
-from lambdapipe.local import moto_integration
-from lambdapipe.local.aws_request import bare_function_name
-from lambdapipe.local.environment import ExecutionEnvironment
-from lambdapipe.local.function_spec import FunctionSpec
-from lambdapipe.local.lambda_service import LocalLambdaService
+from lambdapipe_local.front.aws_request import bare_function_name
+from lambdapipe_local.lambda_runtime.environment import ExecutionEnvironment
+from lambdapipe_local.lambda_runtime.function_spec import FunctionSpec
+from lambdapipe_local.lambda_runtime.lambda_service import LocalLambdaService
+from lambdapipe_local.moto_backend import moto_integration
 
 IN_PROGRESS, READY, FAILED = "IN_PROGRESS", "READY", "FAILED"
 INIT_FAILURE = "FUNCTION_ERROR_INIT_FAILURE"

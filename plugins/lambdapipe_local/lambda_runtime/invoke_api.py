@@ -17,8 +17,8 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from lambdapipe.local.lambda_service import LocalLambdaService
-from lambdapipe.local.pool import ConcurrencyLimitExceeded
+from lambdapipe_local.lambda_runtime.lambda_service import LocalLambdaService
+from lambdapipe_local.lambda_runtime.pool import ConcurrencyLimitExceeded
 
 MAX_SYNC_REQUEST_BYTES = 6 * 1024 * 1024
 MAX_ASYNC_REQUEST_BYTES = 1024 * 1024
@@ -99,7 +99,7 @@ class InvokeFastPath:
         self.service = service
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
-        from lambdapipe.local.middleware import AWS_REQUEST_ENVIRON_KEY
+        from lambdapipe_local.front.middleware import AWS_REQUEST_ENVIRON_KEY
 
         request = environ.get(AWS_REQUEST_ENVIRON_KEY)
         if request is None or request.service != "lambda" or request.operation != "Invoke":

@@ -16,9 +16,9 @@ import time
 from datetime import datetime
 from typing import Any
 
-from lambdapipe.local.internal_clients import InternalClients
-from lambdapipe.local.lambda_service import LocalLambdaService
-from lambdapipe.local.pool import ConcurrencyLimitExceeded
+from lambdapipe_local.lambda_runtime.lambda_service import LocalLambdaService
+from lambdapipe_local.lambda_runtime.pool import ConcurrencyLimitExceeded
+from lambdapipe_local.moto_backend.internal_clients import InternalClients
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class EventSourcePollers:
                 log.exception("event source mapping scan failed")
 
     def _scan(self) -> None:
-        from lambdapipe.local import moto_integration
+        from lambdapipe_local.moto_backend import moto_integration
 
         if not moto_integration.is_current(self.service):
             # moto's state is process-wide: only the LocalAws installed last may deliver events,

@@ -16,7 +16,7 @@ from http import HTTPStatus
 from typing import Any
 from xml.sax.saxutils import escape
 
-from lambdapipe.local.aws_request import AwsRequest
+from lambdapipe_local.front.aws_request import AwsRequest
 
 MESSAGE_PREFIX = "Fault injected by lambdapipe"
 

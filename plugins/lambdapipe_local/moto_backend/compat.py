@@ -58,7 +58,7 @@ PATCHED_SIGNATURES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         "LogsBackend.put_log_events",
         ("self", "log_group_name", "log_stream_name", "log_events"),
     ),
-    # lambdapipe.local.dynamodb_api
+    # lambdapipe_local.moto_backend.dynamodb_api
     (
         "moto.dynamodb.models",
         "DynamoDBBackend.query",
@@ -103,7 +103,7 @@ def check_moto() -> None:
     problems = []
     if moto.__version__ != SUPPORTED_MOTO_VERSION:
         problems.append(
-            f"moto {moto.__version__} is installed, lambdapipe.local supports {SUPPORTED_MOTO_VERSION}"
+            f"moto {moto.__version__} is installed, lambdapipe_local supports {SUPPORTED_MOTO_VERSION}"
         )
     for module_name, path, expected in PATCHED_SIGNATURES:
         target = import_module(module_name)
@@ -113,7 +113,7 @@ def check_moto() -> None:
         except AttributeError:
             problems.append(f"{module_name}.{path} no longer exists")
             continue
-        if getattr(target, "__module__", "").startswith("lambdapipe."):
+        if getattr(target, "__module__", "").startswith("lambdapipe_local."):
             continue  # already replaced by our patch, which was checked before it was applied
         params = tuple(inspect.signature(inspect.unwrap(target)).parameters)
         if params[: len(expected)] != expected:
@@ -134,6 +134,6 @@ def _added_operation_problems() -> list[str]:
         problems.append("moto.awslambda.urls.url_paths is no longer a dict of routes")
     for name in ADDED_LAMBDA_OPERATIONS:
         existing = getattr(LambdaResponse, name, None)
-        if existing is not None and not getattr(existing, "__module__", "").startswith("lambdapipe."):
+        if existing is not None and not getattr(existing, "__module__", "").startswith("lambdapipe_local."):
             problems.append(f"moto.awslambda.responses.LambdaResponse.{name} now exists: drop lambdapipe's")
     return problems

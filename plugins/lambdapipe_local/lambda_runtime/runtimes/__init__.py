@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from lambdapipe.local.function_spec import FunctionSpec
+from lambdapipe_local.lambda_runtime.function_spec import FunctionSpec
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from lambdapipe.local.function_spec import FunctionSpec
-from lambdapipe.local.runtime_api import Invocation, RuntimeApiServer
-from lambdapipe.local.runtimes import LaunchSpec
+from lambdapipe_local.lambda_runtime.function_spec import FunctionSpec
+from lambdapipe_local.lambda_runtime.runtime_api import Invocation, RuntimeApiServer
+from lambdapipe_local.lambda_runtime.runtimes import LaunchSpec
 
 INIT_TIMEOUT_S = 10.0
 POLL_INTERVAL_S = 0.25

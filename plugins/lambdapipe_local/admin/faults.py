@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from lambdapipe.local.aws_request import AwsRequest
-from lambdapipe.local.fault_responses import ERROR_KINDS
-from lambdapipe.local.service_models import available_services, check_operation
+from lambdapipe_local.admin.fault_responses import ERROR_KINDS
+from lambdapipe_local.front.aws_request import AwsRequest
+from lambdapipe_local.front.service_models import available_services, check_operation
 
 
 class FaultRuleError(ValueError):

@@ -5,18 +5,18 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from lambdapipe.local import ids
-from lambdapipe.local.async_invoke import (
+from lambdapipe_local.lambda_runtime import ids
+from lambdapipe_local.lambda_runtime.async_invoke import (
     DEFAULT_MAX_EVENT_AGE_S,
     DEFAULT_MAX_RETRIES,
     AsyncEvent,
     AsyncInvoker,
     AsyncPolicy,
 )
-from lambdapipe.local.destinations import DestinationDelivery
-from lambdapipe.local.function_spec import FunctionSpec
-from lambdapipe.local.internal_clients import InternalClients
-from lambdapipe.local.invoker import InvokeResult, LambdaExecutor
+from lambdapipe_local.lambda_runtime.destinations import DestinationDelivery
+from lambdapipe_local.lambda_runtime.function_spec import FunctionSpec
+from lambdapipe_local.lambda_runtime.invoker import InvokeResult, LambdaExecutor
+from lambdapipe_local.moto_backend.internal_clients import InternalClients
 
 
 class LocalLambdaService:

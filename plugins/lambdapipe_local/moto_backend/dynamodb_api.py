@@ -44,7 +44,7 @@ class DynamoDbFastPath:
         self.app = app
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        from lambdapipe.local.middleware import AWS_REQUEST_ENVIRON_KEY
+        from lambdapipe_local.front.middleware import AWS_REQUEST_ENVIRON_KEY
 
         request = environ.get(AWS_REQUEST_ENVIRON_KEY)
         if (

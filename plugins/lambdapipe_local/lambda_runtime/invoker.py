@@ -9,12 +9,12 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from lambdapipe.local import ids
-from lambdapipe.local.code_store import CodeStore
-from lambdapipe.local.environment import ExecutionEnvironment, Outcome
-from lambdapipe.local.function_spec import FunctionSpec
-from lambdapipe.local.pool import EnvironmentPool
-from lambdapipe.local.runtimes import RuntimeLauncher
+from lambdapipe_local.lambda_runtime import ids
+from lambdapipe_local.lambda_runtime.code_store import CodeStore
+from lambdapipe_local.lambda_runtime.environment import ExecutionEnvironment, Outcome
+from lambdapipe_local.lambda_runtime.function_spec import FunctionSpec
+from lambdapipe_local.lambda_runtime.pool import EnvironmentPool
+from lambdapipe_local.lambda_runtime.runtimes import RuntimeLauncher
 
 LOG_TAIL_BYTES = 4096
 MAX_SYNC_RESPONSE_BYTES = 6 * 1024 * 1024

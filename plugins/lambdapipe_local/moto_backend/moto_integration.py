@@ -14,9 +14,9 @@ import threading
 from typing import Any
 from urllib.parse import quote_plus, unquote
 
-from lambdapipe.local import compat
-from lambdapipe.local.invoke_api import handle_invoke
-from lambdapipe.local.lambda_service import LocalLambdaService
+from lambdapipe_local.lambda_runtime.invoke_api import handle_invoke
+from lambdapipe_local.lambda_runtime.lambda_service import LocalLambdaService
+from lambdapipe_local.moto_backend import compat
 
 _state: dict[str, LocalLambdaService | None] = {"service": None}
 _patch_lock = threading.Lock()
@@ -57,7 +57,7 @@ def _apply_patches() -> None:
     from moto.s3 import notifications as s3_notifications
     from moto.sns.models import Subscription
 
-    from lambdapipe.local import provisioned_concurrency
+    from lambdapipe_local.lambda_runtime import provisioned_concurrency
 
     core_responses.gen_amzn_requestid_long = _keep_request_id(core_responses.gen_amzn_requestid_long)
     LambdaResponse.invoke = _invoke_response

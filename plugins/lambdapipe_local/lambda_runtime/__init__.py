@@ -1,0 +1,1 @@
+"""The Lambda data plane: execution environments that really run function code, warm pools, async invokes."""
