@@ -135,6 +135,29 @@ def get_provider_info() -> dict[str, Any]:
                         "example": "True",
                         "default": "False",
                     },
+                    **{
+                        f"price_gb_second_{architecture}": {
+                            "description": (
+                                f"USD per GB-second of Lambda on {architecture}, for the cost figures "
+                                "(unset: the public on-demand price in us-east-1)."
+                            ),
+                            "version_added": "0.1.0",
+                            "type": "float",
+                            "example": "0.0000133334",
+                            "default": None,
+                        }
+                        for architecture in ("x86_64", "arm64")
+                    },
+                    "price_per_request": {
+                        "description": (
+                            "USD per Lambda request, for the cost figures (unset: the public price, "
+                            "0.20 per million)."
+                        ),
+                        "version_added": "0.1.0",
+                        "type": "float",
+                        "example": "0.0000002",
+                        "default": None,
+                    },
                     "table_definitions": {
                         "description": (
                             "Modules (comma-separated) that each define TABLES, a sequence of "

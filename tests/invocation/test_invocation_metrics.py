@@ -51,11 +51,11 @@ def test_cost_is_gb_seconds_times_the_architecture_price_plus_the_request_price(
     assert pricing.cost(103, 512) == pytest.approx(0.0515 * 0.0000166667 + 0.0000002)
 
 
-def test_price_overrides_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LAMBDAPIPE_PRICE_GB_SECOND_ARM64", "0.00001")
-    monkeypatch.setenv("LAMBDAPIPE_PRICE_PER_REQUEST", "0.000001")
+def test_price_overrides_come_from_the_lambdapipe_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW__LAMBDAPIPE__PRICE_GB_SECOND_ARM64", "0.00001")
+    monkeypatch.setenv("AIRFLOW__LAMBDAPIPE__PRICE_PER_REQUEST", "0.000001")
 
-    pricing = LambdaPricing.from_environment()
+    pricing = LambdaPricing.from_settings()
 
     assert pricing.gb_second == {"x86_64": 0.0000166667, "arm64": 0.00001}
     assert pricing.cost(2000, 2048, "arm64") == pytest.approx(4 * 0.00001 + 0.000001)
@@ -68,8 +68,8 @@ def test_each_invocation_pushes_a_metrics_record_cold_then_warm_with_its_cost(
     capsys: pytest.CaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("LAMBDAPIPE_PRICE_GB_SECOND_X86_64", "0.001")
-    monkeypatch.setenv("LAMBDAPIPE_PRICE_PER_REQUEST", "0.0005")
+    monkeypatch.setenv("AIRFLOW__LAMBDAPIPE__PRICE_GB_SECOND_X86_64", "0.001")
+    monkeypatch.setenv("AIRFLOW__LAMBDAPIPE__PRICE_PER_REQUEST", "0.0005")
     make_function("echo", "echo", MemorySize=256)
     with DAG(dag_id="invoke_metrics", schedule=None) as dag:
         cold = LambdaInvokeOperator(task_id="cold", function_name="echo", payload={"n": 1})

@@ -125,7 +125,7 @@ class FanOut:
             lambda_client,
             self.function,
             TaskIdentity(**config.task),
-            LambdaPricing.from_environment(),
+            LambdaPricing.from_settings(),
             ThrottlePolicy(max_retries=0),
             self.counters,
         )

@@ -168,7 +168,7 @@ class Invoker:
         self.client = client
         self.function = function
         self.task = task or TaskIdentity()
-        self.pricing = pricing or LambdaPricing.from_environment()
+        self.pricing = pricing or LambdaPricing.from_settings()
         self.throttle_policy = throttle_policy or ThrottlePolicy()
         self.counters = counters or InvokeCounters()
 

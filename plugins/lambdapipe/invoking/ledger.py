@@ -22,6 +22,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from lambdapipe import settings
 from lambdapipe.tables.config import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
@@ -35,9 +36,7 @@ def recording_enabled(explicit: bool | None) -> bool:
     """The operator's own choice, else ``[lambdapipe] record_invocations`` (default true)."""
     if explicit is not None:
         return explicit
-    from airflow.configuration import conf
-
-    return conf.getboolean("lambdapipe", SETTING, fallback=True)
+    return settings.get_bool(SETTING)
 
 
 def task_run_key(context: Context, *, per_try: bool) -> dict[str, Any]:

@@ -2,17 +2,19 @@
 
 Prices live here, in one place: Lambda's public on-demand prices (us-east-1) per GB-second by
 architecture plus a per-request charge. Override them for another region or a negotiated rate with
-the environment variables ``LAMBDAPIPE_PRICE_GB_SECOND_X86_64``, ``LAMBDAPIPE_PRICE_GB_SECOND_ARM64``
-and ``LAMBDAPIPE_PRICE_PER_REQUEST`` (USD), or pass a ``LambdaPricing`` explicitly.
+the settings ``[lambdapipe] price_gb_second_x86_64``, ``price_gb_second_arm64`` and
+``price_per_request`` (USD; ``AIRFLOW__LAMBDAPIPE__PRICE_PER_REQUEST`` and so on in the environment),
+or pass a ``LambdaPricing`` explicitly.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from lambdapipe import settings
 
 # https://aws.amazon.com/lambda/pricing/ (first pricing tier, us-east-1)
 PRICE_GB_SECOND = {"x86_64": 0.0000166667, "arm64": 0.0000133334}
@@ -23,20 +25,20 @@ _REPORT_FIELD = re.compile(r"(?P<key>[A-Za-z ]+): (?P<value>[0-9.]+) (?P<unit>ms
 
 @dataclass(frozen=True)
 class LambdaPricing:
-    """USD prices; ``from_environment()`` applies the documented overrides."""
+    """USD prices; ``from_settings()`` applies the ``[lambdapipe] price_*`` overrides."""
 
     gb_second: dict[str, float] = field(default_factory=lambda: dict(PRICE_GB_SECOND))
     per_request: float = PRICE_PER_REQUEST
 
     @classmethod
-    def from_environment(cls) -> LambdaPricing:
+    def from_settings(cls) -> LambdaPricing:
         gb_second = dict(PRICE_GB_SECOND)
         for architecture in gb_second:
-            override = os.environ.get(f"LAMBDAPIPE_PRICE_GB_SECOND_{architecture.upper()}")
-            if override:
-                gb_second[architecture] = float(override)
-        per_request = os.environ.get("LAMBDAPIPE_PRICE_PER_REQUEST")
-        return cls(gb_second=gb_second, per_request=float(per_request) if per_request else PRICE_PER_REQUEST)
+            override = settings.get_float(f"price_gb_second_{architecture}")
+            if override is not None:
+                gb_second[architecture] = override
+        per_request = settings.get_float("price_per_request")
+        return cls(gb_second=gb_second, per_request=PRICE_PER_REQUEST if per_request is None else per_request)
 
     def cost(self, billed_duration_ms: float, memory_size_mb: int, architecture: str = "x86_64") -> float:
         gb_seconds = (billed_duration_ms / 1000) * (memory_size_mb / 1024)

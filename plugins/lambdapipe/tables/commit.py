@@ -55,6 +55,8 @@ def commit_rows(
 
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    if run_key is not None:
+        _check_declared_columns_included(table_name, run_key)
     if context is None:
         from airflow.sdk import get_current_context
 
@@ -108,6 +110,9 @@ def commit_rows_together(
         context = get_current_context()
     ti = context["ti"]
     config = load_config(tables_conn_id)
+    for name, parts in commits:
+        for key, _ in parts:
+            _check_declared_columns_included(name, key)
     table_runs = [
         TableRuns(ensure_table(name, config), [(key, rows_to_arrow(rows)) for key, rows in parts])
         for name, parts in commits
@@ -117,6 +122,20 @@ def commit_rows_together(
     for (name, _), result in zip(commits, results, strict=True):
         _record_asset_event(context, name, result)
     return results
+
+
+def _check_declared_columns_included(table_name: str, run_key: Mapping[str, Any]) -> None:
+    """An explicit key may be finer than the table's ``TableSpec.run_key`` (a task's, a try's), never
+    coarser: without a declared column it would replace rows that other writers own."""
+    from lambdapipe.tables.definitions import registered_tables
+
+    spec = registered_tables().get(table_name)
+    missing = [column for column in spec.run_key if column not in run_key] if spec else []
+    if missing:
+        raise ValueError(
+            f"table {table_name!r}: run_key {sorted(run_key)} lacks {missing}; its TableSpec.run_key "
+            f"is {list(spec.run_key)}"
+        )
 
 
 def _default_run_key(table_name: str, ti: Any) -> dict[str, Any]:

@@ -165,12 +165,12 @@ def _from_environment(region_name: str | None) -> tuple[str | None, str | None, 
 
 
 def _airflow_settings() -> dict[str, Any]:
-    from airflow.configuration import conf
+    from lambdapipe import settings
 
     values = {}
     for setting in SETTINGS:
-        value = conf.get("lambdapipe", f"tables_{setting}", fallback=None)
-        if value not in (None, ""):
+        value = settings.get(f"tables_{setting}")
+        if value is not None:
             values[setting] = value
     return values
 

@@ -198,9 +198,9 @@ def registered_tables() -> dict[str, TableSpec]:
     names it in that setting (comma-separated for several), so the CLI, the maintenance DAG and
     ``commit_rows`` know them without the provider importing the project.
     """
-    from airflow.configuration import conf
+    from lambdapipe import settings
 
-    return _tables_of(conf.get("lambdapipe", DEFINITIONS_SETTING, fallback="") or "")
+    return _tables_of(settings.get(DEFINITIONS_SETTING) or "")
 
 
 @functools.lru_cache(maxsize=8)

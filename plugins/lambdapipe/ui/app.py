@@ -39,9 +39,9 @@ MAX_LIMIT = 1000
 
 def ui_aws_conn_id() -> str:
     """The AWS connection the view reads Lambda and CloudWatch Logs through."""
-    from airflow.configuration import conf
+    from lambdapipe import settings
 
-    return conf.get("lambdapipe", "ui_aws_conn_id", fallback=DEFAULT_AWS_CONN_ID)
+    return settings.get("ui_aws_conn_id") or DEFAULT_AWS_CONN_ID
 
 
 def create_app(aws_conn_id: str | None = None) -> "FastAPI":
