@@ -1,16 +1,24 @@
-"""What our non-waiter triggers share: the AWS connection parameters, serialized with their own fields."""
+"""What our non-waiter triggers share: the AWS connection parameters, serialized with their own fields.
+
+Event triggers (``AssetWatcher``) mix it in before ``BaseEventTrigger``:
+``class MyTrigger(AwsConnectionTrigger, BaseEventTrigger)``.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger
+
+if TYPE_CHECKING:
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
 
 class AwsConnectionTrigger(BaseTrigger):
     """Carries ``aws_conn_id``, ``region_name``, ``verify`` and ``botocore_config`` like the provider's triggers.
 
-    Subclasses set their own attributes, list them in ``fields``, and build hooks from ``hook_parameters``.
+    Subclasses set their own attributes, list them in ``fields``, and build hooks with ``hook(...)`` (or
+    pass ``hook_parameters`` on to code that builds its own).
     """
 
     fields: tuple[str, ...] = ()
@@ -37,6 +45,12 @@ class AwsConnectionTrigger(BaseTrigger):
             "verify": self.verify,
             "config": self.botocore_config,
         }
+
+    def hook(self, client_type: str) -> AwsBaseHook:
+        """A hook on this trigger's connection, for ``await hook.get_async_conn()``."""
+        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+        return AwsBaseHook(client_type=client_type, **self.hook_parameters)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         own = {name: getattr(self, name) for name in self.fields}

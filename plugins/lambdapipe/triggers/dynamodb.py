@@ -40,9 +40,10 @@ from lambdapipe.events.dynamodb_stream import (
     StreamReader,
     is_transient,
 )
+from lambdapipe.triggers.base import AwsConnectionTrigger
 
 
-class DynamoDBStreamTrigger(BaseEventTrigger):
+class DynamoDBStreamTrigger(AwsConnectionTrigger, BaseEventTrigger):
     """Yield ``{"table_name", "stream_arn", "count", "records": [...]}`` for new stream records.
 
     Each record: ``event_name``, ``shard_id``, ``sequence_number``, ``created_at`` (ISO 8601),
@@ -60,6 +61,16 @@ class DynamoDBStreamTrigger(BaseEventTrigger):
     :param shard_refresh_interval: Seconds between shard rediscoveries (also done when a shard ends).
     """
 
+    fields = (
+        "table_name",
+        "attributes",
+        "event_names",
+        "initial_position",
+        "poll_interval",
+        "max_records_per_event",
+        "shard_refresh_interval",
+    )
+
     def __init__(
         self,
         table_name: str,
@@ -70,12 +81,9 @@ class DynamoDBStreamTrigger(BaseEventTrigger):
         poll_interval: float = 5.0,
         max_records_per_event: int = 100,
         shard_refresh_interval: float = 60.0,
-        aws_conn_id: str | None = "aws_default",
-        region_name: str | None = None,
-        verify: bool | str | None = None,
-        botocore_config: dict[str, Any] | None = None,
+        **connection: Any,
     ) -> None:
-        super().__init__()
+        super().__init__(**connection)
         if initial_position not in INITIAL_POSITIONS:
             raise ValueError(f"initial_position must be one of {INITIAL_POSITIONS}, not {initial_position!r}")
         if not 1 <= max_records_per_event <= 10_000:
@@ -89,30 +97,8 @@ class DynamoDBStreamTrigger(BaseEventTrigger):
         self.poll_interval = poll_interval
         self.max_records_per_event = max_records_per_event
         self.shard_refresh_interval = shard_refresh_interval
-        self.aws_conn_id = aws_conn_id
-        self.region_name = region_name
-        self.verify = verify
-        self.botocore_config = botocore_config
         self._in_memory_checkpoint: dict[str, Any] | None = None
         self._store_warning_logged = False
-
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{self.__class__.__module__}.{self.__class__.__qualname__}",
-            {
-                "table_name": self.table_name,
-                "attributes": self.attributes,
-                "event_names": self.event_names,
-                "initial_position": self.initial_position,
-                "poll_interval": self.poll_interval,
-                "max_records_per_event": self.max_records_per_event,
-                "shard_refresh_interval": self.shard_refresh_interval,
-                "aws_conn_id": self.aws_conn_id,
-                "region_name": self.region_name,
-                "verify": self.verify,
-                "botocore_config": self.botocore_config,
-            },
-        )
 
     @property
     def checkpoint_key(self) -> str:
@@ -120,19 +106,9 @@ class DynamoDBStreamTrigger(BaseEventTrigger):
         return f"{CHECKPOINT_KEY_PREFIX}:{self.table_name}:{hashlib.sha256(identity).hexdigest()[:16]}"
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-
-        hook_args = {
-            "aws_conn_id": self.aws_conn_id,
-            "region_name": self.region_name,
-            "verify": self.verify,
-            "config": self.botocore_config,
-        }
-        dynamodb_hook = AwsBaseHook(client_type="dynamodb", **hook_args)
-        streams_hook = AwsBaseHook(client_type="dynamodbstreams", **hook_args)
         async with (
-            await dynamodb_hook.get_async_conn() as dynamodb,
-            await streams_hook.get_async_conn() as streams,
+            await self.hook("dynamodb").get_async_conn() as dynamodb,
+            await self.hook("dynamodbstreams").get_async_conn() as streams,
         ):
             reader = StreamReader(self, dynamodb, streams, await self._load_checkpoint())
             while True:

@@ -36,11 +36,9 @@ class LambdaInvocationTrigger(AwsConnectionTrigger):
         self.poll_interval = poll_interval
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-
         from lambdapipe.invoking.completion_records import poll_once
 
-        hook = AwsBaseHook(client_type="sqs", **self.hook_parameters)
+        hook = self.hook("sqs")
         deadline = time.monotonic() + self.timeout
         async with await hook.get_async_conn() as sqs:
             while time.monotonic() < deadline:

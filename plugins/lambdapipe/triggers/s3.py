@@ -7,10 +7,12 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from airflow.triggers.base import BaseTrigger, TriggerEvent
+from airflow.triggers.base import TriggerEvent
+
+from lambdapipe.triggers.base import AwsConnectionTrigger
 
 
-class S3UploadTrigger(BaseTrigger):
+class S3UploadTrigger(AwsConnectionTrigger):
     """Polls ``sqs_queue`` until ``min_count`` wanted objects are visible together, or ``timeout`` passes.
 
     Yields ``{"status": "success", "objects": [...]}`` (their messages are deleted) or
@@ -18,6 +20,20 @@ class S3UploadTrigger(BaseTrigger):
     ``lambdapipe.events.s3_events.ObjectFilter``. A triggerer restart starts the wait again from the queue,
     which is safe: nothing is deleted before the objects are handed over.
     """
+
+    fields = (
+        "sqs_queue",
+        "timeout",
+        "prefix",
+        "suffix",
+        "pattern",
+        "created_only",
+        "bucket",
+        "min_count",
+        "max_messages",
+        "visibility_timeout",
+        "poll_interval",
+    )
 
     def __init__(
         self,
@@ -33,12 +49,9 @@ class S3UploadTrigger(BaseTrigger):
         max_messages: int = 100,
         visibility_timeout: int = 30,
         poll_interval: float = 5,
-        aws_conn_id: str | None = "aws_default",
-        region_name: str | None = None,
-        verify: bool | str | None = None,
-        botocore_config: dict | None = None,
+        **connection: Any,
     ) -> None:
-        super().__init__()
+        super().__init__(**connection)
         self.sqs_queue = sqs_queue
         self.timeout = timeout
         self.prefix = prefix
@@ -50,47 +63,13 @@ class S3UploadTrigger(BaseTrigger):
         self.max_messages = max_messages
         self.visibility_timeout = visibility_timeout
         self.poll_interval = poll_interval
-        self.aws_conn_id = aws_conn_id
-        self.region_name = region_name
-        self.verify = verify
-        self.botocore_config = botocore_config
-
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "sqs_queue": self.sqs_queue,
-                "timeout": self.timeout,
-                "prefix": self.prefix,
-                "suffix": self.suffix,
-                "pattern": self.pattern,
-                "created_only": self.created_only,
-                "bucket": self.bucket,
-                "min_count": self.min_count,
-                "max_messages": self.max_messages,
-                "visibility_timeout": self.visibility_timeout,
-                "poll_interval": self.poll_interval,
-                "aws_conn_id": self.aws_conn_id,
-                "region_name": self.region_name,
-                "verify": self.verify,
-                "botocore_config": self.botocore_config,
-            },
-        )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-
         from lambdapipe.events.s3_events import ObjectFilter
         from lambdapipe.events.s3_queue import take_objects
 
         wanted = ObjectFilter(self.prefix, self.suffix, self.pattern, self.created_only)
-        hook = AwsBaseHook(
-            client_type="sqs",
-            aws_conn_id=self.aws_conn_id,
-            region_name=self.region_name,
-            verify=self.verify,
-            config=self.botocore_config,
-        )
+        hook = self.hook("sqs")
         deadline = time.monotonic() + self.timeout
         visible = 0
         async with await hook.get_async_conn() as sqs:

@@ -1,0 +1,114 @@
+"""Every trigger survives the trip through the triggerer's table: serialize, rebuild, serialize again.
+
+The triggerer rebuilds a trigger from ``serialize()`` alone (after a restart, on another host), so a
+parameter left out of it silently reverts to its default there: a custom connection, region or
+botocore config would be dropped mid-wait.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+from typing import Any
+
+import pytest
+from airflow.triggers.base import BaseEventTrigger, BaseTrigger
+
+import lambdapipe.triggers
+from lambdapipe.triggers.dynamodb import DynamoDBStreamTrigger
+
+CONNECTION = {
+    "aws_conn_id": "aws_elsewhere",
+    "region_name": "eu-west-1",
+    "verify": "/etc/ssl/corporate.pem",
+    "botocore_config": {"retries": {"mode": "standard", "max_attempts": 7}},
+}
+# Non-default values for every trigger's own parameters, so a dropped one shows.
+OWN_ARGUMENTS: dict[str, dict[str, Any]] = {
+    "DynamoDBStreamTrigger": {
+        "table_name": "orders",
+        "attributes": ["order_hour"],
+        "event_names": ["INSERT"],
+        "initial_position": "LATEST",
+        "poll_interval": 2.5,
+        "max_records_per_event": 50,
+        "shard_refresh_interval": 30.0,
+    },
+    "LambdaFunctionUpdatedTrigger": {
+        "function_name": "resize",
+        "deploy_state": {"phase": "code", "version": "3"},
+        "waiter_delay": 3,
+        "waiter_max_attempts": 9,
+    },
+    "LambdaProvisionedConcurrencyTrigger": {
+        "function_name": "resize",
+        "qualifier": "live",
+        "provisioned_concurrency": 4,
+        "changed": True,
+        "waiter_delay": 3,
+        "waiter_max_attempts": 9,
+    },
+    "LambdaInvocationTrigger": {
+        "request_id": "r-1",
+        "queue_urls": ["http://127.0.0.1:4566/000000000000/ok"],
+        "timeout": 120.0,
+        "poll_interval": 2,
+    },
+    "LambdaMapTrigger": {"config": {"function": {"name": "resize"}, "concurrency": 7}},
+    "S3UploadTrigger": {
+        "sqs_queue": "uploads",
+        "timeout": 60.0,
+        "prefix": "incoming/",
+        "suffix": ".jpg",
+        "pattern": r"\d+",
+        "created_only": False,
+        "bucket": "photos",
+        "min_count": 3,
+        "max_messages": 20,
+        "visibility_timeout": 45,
+        "poll_interval": 2.0,
+    },
+}
+
+
+def _trigger_classes() -> list[type[BaseTrigger]]:
+    classes = {}
+    for module_info in pkgutil.iter_modules(lambdapipe.triggers.__path__):
+        if module_info.name == "base":  # AwsConnectionTrigger: a base class, not a trigger
+            continue
+        module = importlib.import_module(f"lambdapipe.triggers.{module_info.name}")
+        for name, value in vars(module).items():
+            if (
+                inspect.isclass(value)
+                and issubclass(value, BaseTrigger)
+                and value.__module__ == module.__name__
+                and name.endswith("Trigger")
+            ):
+                classes[name] = value
+    return [classes[name] for name in sorted(classes)]
+
+
+TRIGGERS = _trigger_classes()
+
+
+def test_every_trigger_has_arguments_for_this_test() -> None:
+    assert sorted(OWN_ARGUMENTS) == [cls.__name__ for cls in TRIGGERS]
+
+
+@pytest.mark.parametrize("trigger_class", TRIGGERS, ids=lambda cls: cls.__name__)
+def test_a_rebuilt_trigger_keeps_every_argument_and_its_connection(trigger_class: type[BaseTrigger]) -> None:
+    trigger = trigger_class(**OWN_ARGUMENTS[trigger_class.__name__], **CONNECTION)
+
+    classpath, kwargs = trigger.serialize()
+    module_name, _, class_name = classpath.rpartition(".")
+    rebuilt = getattr(importlib.import_module(module_name), class_name)(**kwargs)
+
+    assert type(rebuilt) is trigger_class
+    assert rebuilt.serialize() == (classpath, kwargs)
+    for name, value in {**OWN_ARGUMENTS[trigger_class.__name__], **CONNECTION}.items():
+        assert kwargs.get(name, getattr(rebuilt, name, None)) == value, name
+
+
+def test_the_stream_trigger_stays_an_asset_watcher_trigger() -> None:
+    assert issubclass(DynamoDBStreamTrigger, BaseEventTrigger)
