@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lambdapipe.events.dynamodb_json import read_items
+from lambdapipe_demo.tables import ORDER_HOUR_KEY
 
 ORDERS_INDEX = "by_order_hour"
 ORDER_BUCKETS = 8  # changing it means rewriting every order's order_bucket
@@ -118,8 +119,9 @@ class Window:
         return order_hour(self.start)
 
     def run_key(self, dag_id: str) -> dict[str, Any]:
-        """The rows one commit replaces: this hour's, as written by ``dag_id``."""
-        return {"dag_id": dag_id, "interval_start": self.start, "interval_end": self.end}
+        """The rows one commit replaces: this hour's, as written by ``dag_id`` (the fact tables'
+        declared ``ORDER_HOUR_KEY``)."""
+        return dict(zip(ORDER_HOUR_KEY, (dag_id, self.start, self.end), strict=True))
 
     def buckets(self) -> list[str]:
         """The hour's ``order_bucket`` values: one GSI partition each."""

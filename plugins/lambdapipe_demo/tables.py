@@ -66,6 +66,7 @@ ORDERS = TableSpec(
         *_order_hour(),
     ),
     partition_by=(("order_date", "identity"),),
+    run_key=ORDER_HOUR_KEY,
 )
 
 ORDER_REJECTS = TableSpec(
@@ -81,6 +82,7 @@ ORDER_REJECTS = TableSpec(
         *_order_hour(),
     ),
     partition_by=(("rejected_at", "day"),),
+    run_key=ORDER_HOUR_KEY,
 )
 
 PIPELINE_RUNS = TableSpec(

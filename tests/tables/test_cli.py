@@ -79,7 +79,7 @@ def test_show_prints_location_partitioning_columns_and_recent_snapshots(
     out = capsys.readouterr().out
     assert f"location          {connections.warehouse}/lambdapipe/orders" in out
     assert "partitioned by    order_date (identity)" in out
-    assert "run key           dag_id, run_id" in out
+    assert "run key           dag_id, interval_start, interval_end" in out
     by_first_word = {line.split()[0]: line.split() for line in out.splitlines() if line.strip()}
     assert by_first_word["order_total_usd"] == ["order_total_usd", "decimal(18,", "2)"]
     snapshots = out.split("recent snapshots (newest first)\n")[1].splitlines()[2:]

@@ -17,7 +17,7 @@ from airflow.sdk import DAG, task
 
 from lambdapipe.assets import table_asset
 from lambdapipe.operators.iceberg import IcebergCommitOperator
-from lambdapipe.tables.catalog import load_table
+from lambdapipe.tables.catalog import load_table, open_catalog
 from lambdapipe.tables.commit import commit_rows
 from lambdapipe.tables.config import TablesConfig
 from lambdapipe.tables.query import read_table
@@ -51,6 +51,13 @@ REJECTS = [
 
 pytestmark = pytest.mark.timeout(180)
 
+# orders and order_rejects are replaced per UTC hour (their TableSpec.run_key), whichever run writes it.
+HOUR_KEY = {
+    "dag_id": "test_table_commit",
+    "interval_start": dt.datetime(2026, 1, 15, 10, tzinfo=dt.UTC),
+    "interval_end": dt.datetime(2026, 1, 15, 11, tzinfo=dt.UTC),
+}
+
 
 def orders_dag() -> DAG:
     with DAG(dag_id="test_table_commit", schedule=None, default_args={"retries": 0}) as dag:
@@ -61,10 +68,12 @@ def orders_dag() -> DAG:
 
         @task(outlets=[table_asset("order_rejects")])
         def commit_rejects(rejects: list[dict[str, Any]]) -> dict[str, Any]:
-            return commit_rows("order_rejects", rejects)
+            return commit_rows("order_rejects", rejects, run_key=HOUR_KEY)
 
         output = transform()
-        IcebergCommitOperator(task_id="commit_orders", table_name="orders", rows=output["valid"])
+        IcebergCommitOperator(
+            task_id="commit_orders", table_name="orders", rows=output["valid"], run_key=HOUR_KEY
+        )
         commit_rejects(output["rejects"])
         IcebergCommitOperator(task_id="commit_uploads", table_name="uploads", staging_uri=STAGING)
     return dag
@@ -102,7 +111,8 @@ def test_a_dag_run_commits_its_rows_once_even_when_its_tasks_run_again(
     assert set(uploads.column("run_id").to_pylist()) == {first.run_id}
     results = xcom_return_values(again)
     assert results["commit_orders"]["rows"] == 2
-    assert results["commit_orders"]["run_key"] == {"dag_id": "test_table_commit", "run_id": first.run_id}
+    assert results["commit_orders"]["run_key"]["dag_id"] == "test_table_commit"
+    assert results["commit_orders"]["run_key"]["interval_start"].startswith("2026-01-15")
     assert results["commit_rejects"]["snapshot_id"] == rejects.metadata.current_snapshot_id
     tags = orders.current_snapshot().summary.additional_properties
     assert (tags["airflow.dag_id"], tags["airflow.run_id"], tags["airflow.task_id"]) == (
@@ -146,3 +156,30 @@ def test_operator_declares_the_tables_asset_as_outlet() -> None:
     operator = IcebergCommitOperator(task_id="commit", table_name="uploads", rows=[])
 
     assert operator.outlets == [table_asset("uploads")]
+
+
+def test_a_run_key_without_a_declared_column_is_refused_before_anything_is_written(
+    aws: LocalAws, connections: TablesConfig
+) -> None:
+    """A per-run key on a per-hour table would replace rows of other runs; a finer key (per bucket) is fine."""
+    with DAG(dag_id="test_coarse_key", schedule=None, default_args={"retries": 0}) as dag:
+        IcebergCommitOperator(
+            task_id="per_run",
+            table_name="orders",
+            rows=VALID,
+            run_key={"dag_id": "test_coarse_key", "run_id": "manual"},
+        )
+        IcebergCommitOperator(
+            task_id="per_task",
+            table_name="uploads",
+            rows=[{"bucket": "uploads", "key": "a.png", "status": "resized"}],
+            run_key={"dag_id": "test_coarse_key", "run_id": "manual", "bucket": "uploads"},
+        )
+    register(dag)
+
+    run = dag.test(run_after=LOGICAL_DATE, logical_date=LOGICAL_DATE)
+
+    assert task_states(run) == {"per_run": "failed", "per_task": "success"}
+    assert connections.identifier("orders") not in {
+        ".".join(identifier) for identifier in open_catalog(connections).list_tables(connections.namespace)
+    }
