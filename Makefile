@@ -16,7 +16,7 @@ NODE_SDK_STAMP := $(NODE_SDK_DIR)/.installed-$(shell echo '$(NODE_SDK_PACKAGES)'
 # Test processes: two share this 2-core machine's cores while the other waits on a server.
 PYTEST_WORKERS ?= 2
 
-.PHONY: help install python-env test-prerequisites test lint fmt run demo stop status bench
+.PHONY: help install python-env test-prerequisites test lint fmt docs run demo stop status bench
 
 help:
 	@echo "make run     start Airflow + the local AWS stack in the foreground (Ctrl-C stops everything)"
@@ -25,6 +25,7 @@ help:
 	@echo "make stop    stop a stack started by make run / devstack start"
 	@echo "make status  show the stack's processes and health"
 	@echo "make lint    ruff check + ruff format --check;  make fmt: apply them"
+	@echo "make docs    build the documentation site into site/ (warnings are errors)"
 	@echo "make bench   DAG parse times and package import time"
 	@echo "make install create .venv from uv.lock and install the Node.js AWS SDK"
 	@echo "make test-prerequisites  Node.js, Chromium, Postgres, Redis for the tests (make test runs it)"
@@ -53,6 +54,7 @@ test-prerequisites:
 test: install test-prerequisites
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mkdocs build --strict --site-dir "$$(mktemp -d)"  # not --quiet: it hides the warnings strict counts
 	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=25
 
 lint: python-env
@@ -62,6 +64,9 @@ lint: python-env
 fmt: python-env
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+docs: python-env
+	$(VENV)/bin/mkdocs build --strict
 
 run: install
 	$(PY) scripts/devstack.py up

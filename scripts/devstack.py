@@ -102,7 +102,7 @@ class Settings:
         return self.home / "logs" / "devstack"
 
     def environment(self) -> dict[str, str]:
-        """Settings shared by every component; see the README's "Airflow settings worth knowing"."""
+        """Settings shared by every component; see "Airflow settings worth knowing" in docs/operations.md."""
         passwords = self.home / "simple_auth_manager_passwords.json"
         aws_connection = {
             "conn_type": "aws",

@@ -174,9 +174,9 @@ def test_api_server_gets_the_password_file_the_env_names(
 
 def test_every_documented_setting_is_set_for_airflow(airflow_env: dict) -> None:
     documented = set()
-    for doc in ("README.md",):
+    for doc in ("docs/operations.md",):
         documented |= set(DOCUMENTED_SETTING.findall((REPO / doc).read_text()))
-    assert documented, "README.md documents the settings in a table"
+    assert documented, "docs/operations.md documents the settings in a table"
     assert documented <= set(airflow_env), (
         f"documented but not set in compose: {sorted(documented - set(airflow_env))}"
     )

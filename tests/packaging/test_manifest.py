@@ -171,8 +171,8 @@ def test_dataclasses_validate_when_built_in_code() -> None:
         Permission(actions=["dynamodb:*"], resources=["*"])
 
 
-def test_the_readmes_function_toml_example_is_a_valid_manifest(tmp_path: Path) -> None:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+def test_the_docs_function_toml_example_is_a_valid_manifest(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "docs" / "operators.md").read_text(encoding="utf-8")
     example = readme.split("```toml\n# lambda_functions/image_resize/function.toml\n", 1)[1].split("```", 1)[
         0
     ]

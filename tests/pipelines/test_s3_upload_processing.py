@@ -1,7 +1,7 @@
 """The shipped ``s3_upload_processing`` DAG end to end on the local stack, run by Airflow for real.
 
 ``dag.test()`` runs the DAG file from dags/ in this process; ``airflow dags trigger`` and ``airflow
-tasks test`` run as subprocesses, as in the README (S3-upload processing). A run under ``dag.test()`` or
+tasks test`` run as subprocesses, as in docs/pipeline-uploads.md. A run under ``dag.test()`` or
 ``dags trigger`` has no triggering asset events (like the hourly reconcile run), so the event path is
 driven the way the platform drives it: the DAG's own watcher trigger (as the triggerer loads it)
 receives the S3 notifications from the ``upload-events`` queue, the asset event is registered as the
@@ -241,7 +241,7 @@ class OverlappingRuns:
 
 @pytest.fixture(scope="module")
 def overlapping_runs(pipeline_stack: PipelineStack) -> OverlappingRuns:
-    """The README's ``airflow tasks test`` sequences, on an event run and on a ``dags trigger`` run.
+    """The ``airflow tasks test`` sequences of docs/pipeline-uploads.md, on an event run and on a ``dags trigger`` run.
 
     One upload's notification is deleted before any watcher saw it (the queue is purged); two more
     arrive on the queue. The watcher's own trigger turns those two into an asset-triggered run,

@@ -2,7 +2,7 @@
 
 It used to start without ``.env`` with a JWT secret and API secret key published in this repository,
 an empty Fernet key and admin/admin. Compose's ``${VAR:?message}`` stops ``docker compose up`` naming
-the variable; the README's generator line writes a ``.env`` that satisfies every one of them.
+the variable; the generator line in docs/operations.md writes a ``.env`` that satisfies every one of them.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ def test_every_secret_is_required_and_none_has_a_default() -> None:
     assert {name: interpolations[name] for name in SECRETS} == {name: {":?"} for name in SECRETS}
 
 
-def test_the_readmes_generator_writes_a_dotenv_that_satisfies_compose(tmp_path: Path) -> None:
-    assert GENERATOR in (REPO / "README.md").read_text(), "the README gives this line"
+def test_the_docs_generator_writes_a_dotenv_that_satisfies_compose(tmp_path: Path) -> None:
+    assert GENERATOR in (REPO / "docs" / "operations.md").read_text(), "docs/operations.md gives this line"
     (tmp_path / "scripts").mkdir()
     (tmp_path / "scripts" / "compose_env.py").write_bytes((REPO / "scripts" / "compose_env.py").read_bytes())
     for run in range(2):
