@@ -107,7 +107,7 @@ def provider_rerun(name: str, manifest: Any, role_arn: str, zip_bytes: bytes) ->
 
 
 def measure(name: str, aws: Any, request_bytes: RequestBytes) -> Row:
-    from lambdapipe.deployment import FunctionDeployer
+    from lambdapipe.deploy.deployer import FunctionDeployer
     from lambdapipe.hooks.iam import IamHook
     from lambdapipe.hooks.lambda_function import LambdaHook
     from lambdapipe.packaging import build_package, load_manifest

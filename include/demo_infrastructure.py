@@ -117,7 +117,7 @@ def ensure_orders_table(dynamodb: Any, table_name: str) -> str:
 
 def deploy_functions(aws_conn_id: str | None, functions_dir: Path = FUNCTIONS_DIR) -> dict[str, str]:
     """Deploy every function folder (no-op when unchanged); returns name -> deployed version."""
-    from lambdapipe.deployment import FunctionDeployer
+    from lambdapipe.deploy.deployer import FunctionDeployer
     from lambdapipe.hooks.iam import IamHook
     from lambdapipe.hooks.lambda_function import LambdaHook
 

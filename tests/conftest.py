@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from lambdapipe.deployment import DeployResult
+    from lambdapipe.deploy.deployer import DeployResult
     from lambdapipe_local import LocalAws
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -167,7 +167,7 @@ def aws_environment(aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> dict[str,
 @pytest.fixture
 def deploy(aws_environment: dict[str, str]) -> Callable[..., DeployResult]:
     """``deploy(function_dir, **options)``: a synchronous deploy, as ``lambdapipe deploy`` runs it."""
-    from lambdapipe.deployment import FunctionDeployer
+    from lambdapipe.deploy.deployer import FunctionDeployer
     from lambdapipe.hooks.iam import IamHook
     from lambdapipe.hooks.lambda_function import LambdaHook
 

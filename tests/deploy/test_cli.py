@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from lambdapipe.deployment import DeployResult
+from lambdapipe.deploy.deployer import DeployResult
 from tests.deploy.helpers import copy_function, replace_in_file
 from tests.lambda_functions.helpers import FUNCTIONS_DIR
 

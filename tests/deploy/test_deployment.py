@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from lambdapipe.deployment import DeployResult, SmokeTestFailed
+from lambdapipe.deploy.deployer import DeployResult, SmokeTestFailed
 from lambdapipe.packaging import build_package, load_test_events
 from lambdapipe.packaging.lambda_api import MANAGED_TAG, MANAGED_TAG_VALUE
 from lambdapipe_local import LocalAws

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lambdapipe.deployment import DeployResult
+from lambdapipe.deploy.deployer import DeployResult
 from lambdapipe.packaging import ManifestError
 from lambdapipe_local import LocalAws
 from tests.deploy.helpers import inline_policy, with_permissions

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from lambdapipe.deployment import DeployResult
+from lambdapipe.deploy.deployer import DeployResult
 from lambdapipe.packaging import load_manifest, load_test_events
 from lambdapipe_local import LocalAws
 from tests.lambda_functions.helpers import FUNCTIONS_DIR, SHIPPED_FUNCTIONS

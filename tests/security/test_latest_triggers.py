@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from lambdapipe.deployment import DeployResult
+from lambdapipe.deploy.deployer import DeployResult
 from lambdapipe_local import LocalAws
 from lambdapipe_local.admin.faults import FaultRule
 from tests.deploy.helpers import copy_function, replace_in_file
@@ -47,7 +47,7 @@ def test_a_code_change_warns_about_triggers_that_run_latest_before_the_smoke_tes
     )
     replace_in_file(folder / "app.py", "Hello, AWS Lambda!", "Hello from version 2!")
 
-    with caplog.at_level("WARNING", logger="lambdapipe.deployment"):
+    with caplog.at_level("WARNING", logger="lambdapipe.deploy.deployer"):
         deploy(folder)
         deploy(folder)  # nothing changes: no update of $LATEST, no warning
 
@@ -67,7 +67,7 @@ def test_a_deploy_that_may_not_list_the_triggers_warns_and_still_deploys(
     replace_in_file(folder / "app.py", "Hello, AWS Lambda!", "Hello from version 2!")
     aws.faults.add(FaultRule(service="lambda", operation="ListEventSourceMappings", error="internal_error"))
 
-    with caplog.at_level("WARNING", logger="lambdapipe.deployment"):
+    with caplog.at_level("WARNING", logger="lambdapipe.deploy.deployer"):
         result = deploy(folder)
 
     assert (result.version, result.changed) == ("2", True)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lambdapipe.deployment import DeployResult
+from lambdapipe.deploy.deployer import DeployResult
 from lambdapipe.packaging import Manifest, ManifestError
 from lambdapipe.packaging.lambda_api import execution_role_name
 from lambdapipe_local import LocalAws

@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _deploy(args: argparse.Namespace) -> dict[str, object] | None:
     """The deploy's result, or None after printing why it failed."""
-    from lambdapipe.deployment import DeployError, FunctionDeployer
+    from lambdapipe.deploy.deployer import DeployError, FunctionDeployer
     from lambdapipe.hooks.iam import IamHook
     from lambdapipe.hooks.lambda_function import LambdaHook
     from lambdapipe.packaging import PackagingError

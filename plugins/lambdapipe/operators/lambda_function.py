@@ -11,12 +11,13 @@ from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException, conf
 
+from lambdapipe.deploy.provisioned_concurrency import ProvisionedConcurrency, environment_count
 from lambdapipe.hooks.lambda_function import LambdaHook
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from lambdapipe.deployment import DeployState, FunctionDeployer
+    from lambdapipe.deploy.deployer import DeployState, FunctionDeployer
 
 
 class LambdaDeployFunctionOperator(AwsBaseOperator[LambdaHook]):
@@ -83,7 +84,7 @@ class LambdaDeployFunctionOperator(AwsBaseOperator[LambdaHook]):
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger saw the function ready: next write, or the final steps."""
-        from lambdapipe.deployment import DeployState
+        from lambdapipe.deploy.deployer import DeployState
 
         if not event or event.get("status") != "success":
             raise AirflowException(f"Waiting for Lambda function {self.function_dir} failed: {event}")
@@ -113,7 +114,7 @@ class LambdaDeployFunctionOperator(AwsBaseOperator[LambdaHook]):
         raise AssertionError("defer() raises")
 
     def _deployer(self) -> FunctionDeployer:
-        from lambdapipe.deployment import FunctionDeployer
+        from lambdapipe.deploy.deployer import FunctionDeployer
         from lambdapipe.hooks.iam import IamHook
 
         s3_hook = None
@@ -188,7 +189,7 @@ class LambdaProvisionedConcurrencyOperator(AwsBaseOperator[LambdaHook]):
     ) -> None:
         super().__init__(**kwargs)
         if not isinstance(provisioned_concurrency, str):  # a template is checked once rendered
-            _environment_count(provisioned_concurrency, self.task_id)
+            environment_count(provisioned_concurrency, self.task_id)
         self.function_name = function_name
         self.qualifier = qualifier
         self.provisioned_concurrency = provisioned_concurrency
@@ -198,12 +199,13 @@ class LambdaProvisionedConcurrencyOperator(AwsBaseOperator[LambdaHook]):
         self.waiter_max_attempts = waiter_max_attempts
 
     def execute(self, context: Context) -> dict[str, Any]:
-        requested = _environment_count(self.provisioned_concurrency, self.task_id)
-        config = self.hook.get_provisioned_concurrency_or_none(self.function_name, self.qualifier)
-        changed = self._apply(requested, config)
+        requested = environment_count(self.provisioned_concurrency, self.task_id)
+        target = self._target()
+        config = target.current()
+        changed = target.apply(requested, config)
         settled = not changed and (config is None or config["Status"] == "READY")
         if settled or not self.wait_for_completion:
-            return self._result(requested, changed, None if changed else config)
+            return target.result(requested, changed, None if changed else config)
         if self.deferrable:
             self._defer(requested, changed)
         try:
@@ -215,42 +217,20 @@ class LambdaProvisionedConcurrencyOperator(AwsBaseOperator[LambdaHook]):
                 self.waiter_max_attempts,
             )
         except AirflowException as error:
-            self._fail(requested, error)
-        return self._result(requested, changed)
+            raise target.failure(requested, error) from error
+        return target.result(requested, changed)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger saw the config READY (or gone), or fail with Lambda's reason."""
-        requested = _environment_count(self.provisioned_concurrency, self.task_id)
+        requested = environment_count(self.provisioned_concurrency, self.task_id)
+        target = self._target()
         if not event or event.get("status") != "success":
-            self._fail(requested, AirflowException((event or {}).get("message", "the trigger sent no event")))
-        return self._result(requested, bool(event.get("changed")))
+            error = AirflowException((event or {}).get("message", "the trigger sent no event"))
+            raise target.failure(requested, error) from error
+        return target.result(requested, bool(event.get("changed")))
 
-    def _apply(self, requested: int, config: dict | None) -> bool:
-        """Write only what differs; True when a write was made."""
-        target = f"{self.function_name}:{self.qualifier}"
-        if requested == 0:
-            if config is None:
-                self.log.info("%s has no provisioned concurrency: nothing to clear", target)
-                return False
-            self.hook.conn.delete_provisioned_concurrency_config(
-                FunctionName=self.function_name, Qualifier=self.qualifier
-            )
-            self.log.info("Cleared provisioned concurrency on %s", target)
-            return True
-        if config and config["RequestedProvisionedConcurrentExecutions"] == requested:
-            if config["Status"] != "FAILED":
-                self.log.info(
-                    "%s already has provisioned concurrency %s (%s)", target, requested, config["Status"]
-                )
-                return False
-            self.log.info("Retrying provisioned concurrency on %s: %s", target, config.get("StatusReason"))
-        self.hook.conn.put_provisioned_concurrency_config(
-            FunctionName=self.function_name,
-            Qualifier=self.qualifier,
-            ProvisionedConcurrentExecutions=requested,
-        )
-        self.log.info("Requested provisioned concurrency %s on %s", requested, target)
-        return True
+    def _target(self) -> ProvisionedConcurrency:
+        return ProvisionedConcurrency(self.hook, self.function_name, self.qualifier)
 
     def _defer(self, requested: int, changed: bool) -> NoReturn:
         from lambdapipe.triggers.lambda_function import LambdaProvisionedConcurrencyTrigger
@@ -271,42 +251,3 @@ class LambdaProvisionedConcurrencyOperator(AwsBaseOperator[LambdaHook]):
             method_name="execute_complete",
             timeout=timedelta(seconds=self.waiter_delay * self.waiter_max_attempts),
         )
-
-    def _fail(self, requested: int, error: Exception) -> NoReturn:
-        """Name Lambda's StatusReason when the allocation FAILED; otherwise say what the wait hit."""
-        target = f"{self.function_name}:{self.qualifier}"
-        config = self.hook.get_provisioned_concurrency_or_none(self.function_name, self.qualifier)
-        if config is not None and config["Status"] == "FAILED":
-            reason = config.get("StatusReason") or "Lambda gave no reason"
-            raise AirflowException(
-                f"Provisioned concurrency {requested} on {target} FAILED: {reason}"
-            ) from error
-        raise AirflowException(
-            f"Waiting for provisioned concurrency {requested} on {target} failed: {error}"
-        ) from error
-
-    def _result(self, requested: int, changed: bool, config: dict | None = None) -> dict[str, Any]:
-        result = {"function_name": self.function_name, "qualifier": self.qualifier, "changed": changed}
-        if requested == 0:
-            return result | {"requested": 0, "allocated": 0, "status": "DELETED"}
-        config = config or self.hook.get_provisioned_concurrency_or_none(self.function_name, self.qualifier)
-        if config is None:
-            raise AirflowException(
-                f"Provisioned concurrency on {self.function_name}:{self.qualifier} was deleted by someone else"
-            )
-        return result | {
-            "requested": config["RequestedProvisionedConcurrentExecutions"],
-            "allocated": config.get("AllocatedProvisionedConcurrentExecutions", 0),
-            "status": config["Status"],
-        }
-
-
-def _environment_count(value: Any, task_id: str) -> int:
-    """``provisioned_concurrency`` as an int >= 0; templates render to strings."""
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(
-            f"{task_id}: provisioned_concurrency must be an integer >= 0 (0 clears it), got {value!r}"
-        )
-    return value
