@@ -6,10 +6,7 @@ docstrings the reference cannot render); these tests run the examples themselves
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import os
-import pkgutil
 import re
 import shlex
 import subprocess
@@ -24,6 +21,7 @@ import lambdapipe.operators
 import lambdapipe.sensors
 import lambdapipe.triggers
 from lambdapipe_local import LocalAws
+from tests.support.package_classes import classes_defined_in
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
@@ -48,18 +46,6 @@ def _python_examples() -> list[tuple[str, str]]:
     ]
 
 
-def _public_classes(package: object, suffix: str) -> set[str]:
-    names = set()
-    for module_info in pkgutil.iter_modules(package.__path__):
-        module = importlib.import_module(f"{package.__name__}.{module_info.name}")
-        names |= {
-            name
-            for name, value in vars(module).items()
-            if inspect.isclass(value) and value.__module__ == module.__name__ and name.endswith(suffix)
-        }
-    return names
-
-
 def test_the_readme_stays_a_five_minute_read() -> None:
     assert len(README.read_text().splitlines()) <= 250
 
@@ -81,11 +67,9 @@ def test_every_page_is_in_the_sites_navigation() -> None:
 
 def test_every_operator_sensor_and_trigger_has_its_section() -> None:
     operators_page = (DOCS / "operators.md").read_text()
-    classes = (
-        _public_classes(lambdapipe.operators, "Operator")
-        | _public_classes(lambdapipe.sensors, "Sensor")
-        | _public_classes(lambdapipe.triggers, "Trigger")
-    ) - {"AwsConnectionTrigger"}  # a base class for our own triggers
+    packages = (lambdapipe.operators, lambdapipe.sensors, lambdapipe.triggers)
+    classes = {cls.__name__ for cls in classes_defined_in(packages, ("Operator", "Sensor", "Trigger"))}
+    classes -= {"AwsConnectionTrigger"}  # a base class for our own triggers
 
     assert {"LambdaInvokeOperator", "S3UploadSensor", "DynamoDBStreamTrigger"} <= classes
     assert sorted(name for name in classes if f"`{name}`" not in operators_page) == []

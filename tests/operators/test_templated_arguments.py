@@ -8,9 +8,6 @@ unrendered in a user's DAG; these tests render each field on its own, with no AW
 
 from __future__ import annotations
 
-import importlib
-import inspect
-import pkgutil
 from typing import Any
 
 import pytest
@@ -20,6 +17,7 @@ from airflow.sdk import DAG, BaseOperator
 
 import lambdapipe.operators
 import lambdapipe.sensors
+from tests.support.package_classes import classes_defined_in
 
 TEMPLATE = "{{ params.value }}"
 RENDERED = "7"
@@ -54,23 +52,7 @@ LISTS = {"queue_urls"}
 REPLACES = {"staging_uri": "rows", "items_s3_uri": "items", "items_dynamodb_query": "items"}
 
 
-def _classes() -> list[type[BaseOperator]]:
-    found = {}
-    for package in (lambdapipe.operators, lambdapipe.sensors):
-        for module_info in pkgutil.iter_modules(package.__path__):
-            module = importlib.import_module(f"{package.__name__}.{module_info.name}")
-            for name, value in vars(module).items():
-                if (
-                    inspect.isclass(value)
-                    and issubclass(value, BaseOperator)
-                    and value.__module__ == module.__name__
-                    and name.endswith(("Operator", "Sensor"))
-                ):
-                    found[name] = value
-    return [found[name] for name in sorted(found)]
-
-
-CLASSES = _classes()
+CLASSES = classes_defined_in((lambdapipe.operators, lambdapipe.sensors), ("Operator", "Sensor"))
 AWS_CLASSES = [cls for cls in CLASSES if issubclass(cls, AwsBaseOperator | AwsBaseSensor)]
 FIELDS = [(cls, field) for cls in CLASSES for field in cls.template_fields]
 

@@ -8,15 +8,15 @@ botocore config would be dropped mid-wait.
 from __future__ import annotations
 
 import importlib
-import inspect
-import pkgutil
 from typing import Any
 
 import pytest
 from airflow.triggers.base import BaseEventTrigger, BaseTrigger
 
 import lambdapipe.triggers
+from lambdapipe.triggers.base import AwsConnectionTrigger
 from lambdapipe.triggers.dynamodb import DynamoDBStreamTrigger
+from tests.support.package_classes import classes_defined_in
 
 CONNECTION = {
     "aws_conn_id": "aws_elsewhere",
@@ -72,24 +72,10 @@ OWN_ARGUMENTS: dict[str, dict[str, Any]] = {
 }
 
 
-def _trigger_classes() -> list[type[BaseTrigger]]:
-    classes = {}
-    for module_info in pkgutil.iter_modules(lambdapipe.triggers.__path__):
-        if module_info.name == "base":  # AwsConnectionTrigger: a base class, not a trigger
-            continue
-        module = importlib.import_module(f"lambdapipe.triggers.{module_info.name}")
-        for name, value in vars(module).items():
-            if (
-                inspect.isclass(value)
-                and issubclass(value, BaseTrigger)
-                and value.__module__ == module.__name__
-                and name.endswith("Trigger")
-            ):
-                classes[name] = value
-    return [classes[name] for name in sorted(classes)]
-
-
-TRIGGERS = _trigger_classes()
+# AwsConnectionTrigger is the base class of our triggers, not one itself.
+TRIGGERS = [
+    cls for cls in classes_defined_in((lambdapipe.triggers,), ("Trigger",)) if cls is not AwsConnectionTrigger
+]
 
 
 def test_every_trigger_has_arguments_for_this_test() -> None:
