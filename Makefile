@@ -16,11 +16,12 @@ NODE_SDK_STAMP := $(NODE_SDK_DIR)/.installed-$(shell echo '$(NODE_SDK_PACKAGES)'
 # Test processes: two share this 2-core machine's cores while the other waits on a server.
 PYTEST_WORKERS ?= 2
 
-.PHONY: help install python-env test-prerequisites test lint fmt docs run demo stop status bench
+.PHONY: help install python-env test-prerequisites test test-unit test-integration test-e2e lint fmt docs run demo stop status bench
 
 help:
 	@echo "make run     start Airflow + the local AWS stack in the foreground (Ctrl-C stops everything)"
 	@echo "make test    install, then ruff check, ruff format --check and the whole pytest suite"
+	@echo "make test-unit / test-integration / test-e2e   one tier of the suite (tests/unit/, ...)"
 	@echo "make demo    one-shot: start the stack, check it, stop it"
 	@echo "make stop    stop a stack started by make run / devstack start"
 	@echo "make status  show the stack's processes and health"
@@ -56,6 +57,10 @@ test: install test-prerequisites
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mkdocs build --strict --site-dir "$$(mktemp -d)"  # not --quiet: it hides the warnings strict counts
 	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=25
+
+# One tier of the suite: unit (pure code, seconds), integration (the local AWS stack), e2e (Airflow).
+test-unit test-integration test-e2e: install test-prerequisites
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup tests/$(subst test-,,$@)
 
 lint: python-env
 	$(VENV)/bin/ruff check .

@@ -21,9 +21,8 @@ from lambdapipe_local import LocalAws
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from tests.support.local_stack import zip_folder  # noqa: E402
+from tests.support.local_stack import PROBE_FUNCTIONS, zip_folder  # noqa: E402
 
-FUNCTIONS = REPO / "tests" / "local" / "functions"
 EVENT = {"order_id": "o-1", "items": [{"sku": "A", "qty": 2}]}
 
 
@@ -33,7 +32,7 @@ def percentile(samples: list[float], fraction: float) -> float:
 
 
 def in_process_baseline(calls: int) -> list[float]:
-    spec = importlib.util.spec_from_file_location("probe", FUNCTIONS / "python_probe" / "probe.py")
+    spec = importlib.util.spec_from_file_location("probe", PROBE_FUNCTIONS / "python_probe" / "probe.py")
     probe = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(probe)
     samples = []
@@ -76,7 +75,7 @@ def main() -> None:
                 Runtime=runtime,
                 Role=role,
                 Handler=handler,
-                Code={"ZipFile": zip_folder(FUNCTIONS / folder)},
+                Code={"ZipFile": zip_folder(PROBE_FUNCTIONS / folder)},
             )
             rows.append(
                 (

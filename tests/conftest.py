@@ -48,37 +48,61 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         )
 
 
+TIERS = ("unit", "integration", "e2e")  # pure code; the local AWS stack; Airflow's own processes
 # Folders whose files share nothing (each test starts its own stack): one group per file there.
-FILE_GROUPS = ("platform", "processes")
+FILE_GROUPS = ("e2e/platform", "e2e/processes")
 # Groups that start whole Airflow stacks, longest first: xdist hands out groups in collection order,
 # so these start at once instead of leaving one worker busy alone at the end.
 LONGEST_GROUPS = (
-    "pipelines",
-    "platform/test_celery",
-    "test_devstack",
-    "platform/test_scheduling",
-    "ui",
-    "processes/test_no_orphans",
-    "deploy",
+    "e2e/pipelines",
+    "e2e/platform/test_celery",
+    "e2e/test_devstack",
+    "e2e/platform/test_scheduling",
+    "e2e/ui",
+    "integration/ui",
+    "e2e/processes/test_no_orphans",
+    "integration/deploy",
 )
 
 
+# Fixtures that reach a server, AWS or Airflow's database: a unit test asking for one is misfiled.
+NOT_UNIT_FIXTURES = frozenset(
+    {"local_aws_server", "aws", "aws_environment", "aws_connection", "lambda_client", "deploy", "airflow_db"}
+)
+
+
+def _tier(item: pytest.Item) -> str:
+    """unit, integration or e2e: the first folder under tests/ (a unit test uses no stack fixture)."""
+    tier = Path(item.path).relative_to(REPO_ROOT / "tests").parts[0]
+    if tier not in TIERS:
+        raise pytest.UsageError(f"{item.nodeid}: a test lives in one of tests/{{{','.join(TIERS)}}}/")
+    stack_fixtures = NOT_UNIT_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+    if tier == "unit" and stack_fixtures:
+        raise pytest.UsageError(
+            f"{item.nodeid} uses {sorted(stack_fixtures)}: it belongs in tests/integration/"
+        )
+    return tier
+
+
 def _xdist_group(item: pytest.Item) -> str:
-    """The test's folder under tests/, its file there for FILE_GROUPS, its file at the top."""
+    """The tier and the test's folder there, its file there for FILE_GROUPS, its file at the tier's top."""
     relative = Path(item.path).relative_to(REPO_ROOT / "tests").with_suffix("")
-    if len(relative.parts) == 1 or relative.parts[0] in FILE_GROUPS:
+    folder = "/".join(relative.parts[:2])
+    if len(relative.parts) == 2 or folder in FILE_GROUPS:
         return relative.as_posix()
-    return relative.parts[0]
+    return folder
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (``--dist loadgroup``), one group per test folder (see ``_xdist_group``).
+    """Mark each test with its tier (``-m unit``, ``-m "not e2e"``), and under pytest-xdist
+    (``--dist loadgroup``) put it in one group per folder (see ``_xdist_group``).
 
     moto keeps its state per process, so every in-process local stack of a worker shares it: a
     folder's session-scoped stack must not see another folder's ``aws.reset()`` between its tests.
     """
     for item in items:
+        item.add_marker(getattr(pytest.mark, _tier(item)))
         item.add_marker(pytest.mark.xdist_group(_xdist_group(item)))
     rank = {group: position for position, group in enumerate(LONGEST_GROUPS)}
     items.sort(key=lambda item: rank.get(_xdist_group(item), len(rank)))
@@ -138,7 +162,7 @@ def aws(local_aws_server: LocalAws) -> LocalAws:
 @pytest.fixture
 def aws_connection(aws: LocalAws, airflow_db: None, monkeypatch: pytest.MonkeyPatch) -> str:
     """``aws_default`` pointing at the local stack and no other way to reach AWS."""
-    from tests.aws_setup import use_aws_default_connection
+    from tests.support.aws_setup import use_aws_default_connection
 
     return use_aws_default_connection(aws.endpoint_url, monkeypatch)
 

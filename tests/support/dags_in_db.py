@@ -9,7 +9,7 @@ def register_invoking_dag(dag_id: str, *functions: str) -> None:
     from airflow.sdk import DAG
 
     from lambdapipe.operators.lambda_invoke import LambdaInvokeOperator
-    from tests.deploy.dag_runs import register
+    from tests.support.dag_runs import register
 
     with DAG(dag_id, schedule=None) as dag:
         for name in functions:

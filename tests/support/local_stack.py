@@ -10,6 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+# Small Python and Node.js handlers (echo, counters, imports) the local-stack tests and benchmarks deploy.
+PROBE_FUNCTIONS = Path(__file__).resolve().parent / "probe_functions"
+
 
 def zip_folder(folder: Path) -> bytes:
     buffer = io.BytesIO()

@@ -1,0 +1,405 @@
+"""The shipped ``order_analytics`` DAG end to end on the local stack, run by Airflow for real.
+
+The hourly path runs under ``dag.test()`` in this process. The stream path is driven the way the
+platform drives it: the DAG's own watcher trigger sees an order written after its checkpoint, the
+asset event is registered as the triggerer registers it, the run is created as the scheduler creates
+it, and every task then runs with ``airflow tasks test`` in a subprocess.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from airflow.sdk.module_loading import import_string
+
+from include.sample_orders import SampleOrder, generate_orders, write_orders
+from lambdapipe_demo import orders as steps
+from lambdapipe_demo.orders import Window, orders_table_definition
+from tests.e2e.pipelines.conftest import PipelineStack
+from tests.e2e.pipelines.order_helpers import (
+    HANG_GUARD_S,
+    ORDER_DAG,
+    REPO,
+    JsonStateStore,
+    airflow_in_process,
+    attributes,
+    deploy_order_transform,
+    drain,
+    expected_usd_total,
+    hour_rows,
+    seed_orders,
+    sent_by,
+    shipped_dag,
+    start,
+    stop,
+    table_rows,
+    task_states,
+    write_raw_orders,
+    xcom,
+)
+
+pytestmark = pytest.mark.timeout(900)
+
+TASKS = (
+    "extract_orders",
+    "transform_orders",
+    "record_orders",
+    "alert_message",
+    "notify_summary",
+    "notify_alert",
+)
+HOUR = Window(datetime(2026, 1, 15, 10, tzinfo=UTC))
+STREAM_HOUR = Window(datetime(2026, 1, 20, 10, tzinfo=UTC))
+
+
+@pytest.fixture(scope="module")
+def order_stack(pipeline_stack: PipelineStack, tmp_path_factory: pytest.TempPathFactory) -> PipelineStack:
+    deploy_order_transform(pipeline_stack, tmp_path_factory.mktemp("order-functions"))
+    return pipeline_stack
+
+
+@dataclass
+class HourRun:
+    run: Any
+    orders: list[SampleOrder]
+    neighbours: list[SampleOrder]
+    summaries: list[dict[str, Any]]
+    alerts: list[dict[str, Any]]
+
+
+@pytest.fixture(scope="module")
+def hour_run(order_stack: PipelineStack) -> HourRun:
+    """The hourly run for 10:00-11:00, with orders in that hour and in the hours around it."""
+    orders = seed_orders(order_stack, HOUR.start, 240, seed=101, invalid_share=0.2)
+    neighbours = seed_orders(order_stack, HOUR.start - timedelta(hours=1), 10, seed=102)
+    neighbours += seed_orders(order_stack, HOUR.end, 10, seed=103)
+    drain(order_stack, "notifications_inbox_url")
+    drain(order_stack, "alerts_inbox_url")
+    run = shipped_dag(ORDER_DAG).test(run_after=HOUR.end, logical_date=HOUR.end)
+    return HourRun(
+        run,
+        orders,
+        neighbours,
+        sent_by(drain(order_stack, "notifications_inbox_url"), ORDER_DAG),
+        sent_by(drain(order_stack, "alerts_inbox_url"), ORDER_DAG),
+    )
+
+
+def hour_ids(table_name: str, window: Window) -> list[str]:
+    return sorted(row["order_id"] for row in hour_rows(table_name, window))
+
+
+def test_an_hours_orders_become_facts_and_rejects_that_add_up_to_the_source_exactly(
+    hour_run: HourRun,
+) -> None:
+    valid = [order for order in hour_run.orders if order.defect is None]
+    invalid = [order for order in hour_run.orders if order.defect]
+    facts, rejects = hour_rows("orders", HOUR), hour_rows("order_rejects", HOUR)
+
+    assert set(task_states(ORDER_DAG, hour_run.run.run_id).values()) == {"success"}
+    assert len(facts) + len(rejects) == len(hour_run.orders) == 240
+    assert sorted(row["order_id"] for row in facts) == sorted(order.order_id for order in valid)
+    assert {row["order_id"]: row["reason"] for row in rejects} == {
+        order.order_id: order.expected_reason for order in invalid
+    }
+    assert {row["reason"] for row in rejects} == {
+        "missing_field",
+        "invalid_type",
+        "non_positive_qty",
+        "unknown_currency",
+        "too_many_decimals",
+        "duplicate_sku",
+        "too_many_items",
+    }
+    assert len(hour_rows("order_lines", HOUR)) == sum(len(order.item["items"]) for order in valid)
+    every_row = facts + rejects
+    assert {(row["interval_start"], row["interval_end"]) for row in every_row} == {(HOUR.start, HOUR.end)}
+    assert {row["run_id"] for row in every_row} == {hour_run.run.run_id}
+    neighbour_ids = {order.order_id for order in hour_run.neighbours}
+    assert not neighbour_ids & {row["order_id"] for row in table_rows("orders") + table_rows("order_rejects")}
+
+
+def test_the_facts_totals_match_an_independent_decimal_computation(hour_run: HourRun) -> None:
+    expected = {
+        order.order_id: expected_usd_total(order) for order in hour_run.orders if order.defect is None
+    }
+    facts = {row["order_id"]: row for row in hour_rows("orders", HOUR)}
+    lines = hour_rows("order_lines", HOUR)
+
+    assert {order_id: row["order_total_usd"] for order_id, row in facts.items()} == expected
+    assert sum(row["order_total_usd"] for row in facts.values()) == sum(expected.values())
+    line_totals: Counter[str] = Counter()
+    for line in lines:
+        line_totals[line["order_id"]] += line["line_total_usd"]
+    assert dict(line_totals) == expected
+    (summary,) = hour_run.summaries
+    assert Decimal(json.loads(summary["Message"])["revenue_usd"]) == sum(expected.values())
+    anomalies = sorted(order_id for order_id, total in expected.items() if total > Decimal("10000.00"))
+    assert anomalies
+    assert (
+        sorted(order_id for order_id, row in facts.items() if row["anomalies"] == ["high_total"]) == anomalies
+    )
+
+
+def test_the_run_sends_one_summary_and_one_alert_and_records_itself(hour_run: HourRun) -> None:
+    invalid = sum(1 for order in hour_run.orders if order.defect)
+    (summary,) = hour_run.summaries
+    message = json.loads(summary["Message"])
+    (alert,) = hour_run.alerts  # 20% rejects > the 15% threshold
+
+    assert summary["Subject"] == "order_analytics summary"
+    assert attributes(summary) == {"kind": "summary", "dag_id": ORDER_DAG, "pipeline": ORDER_DAG}
+    assert (message["orders_in"], message["orders_rejected"], message["windows"]) == (
+        240,
+        invalid,
+        [HOUR.to_dict()],
+    )
+    assert message["lambda_cost_usd"] > 0 and message["lambda_invocations"] >= 1
+    assert attributes(alert)["severity"] == "warning"
+    assert "reject rate 20.0% above 15.0%" in json.loads(alert["Message"])["reason"]
+    run_id = hour_run.run.run_id
+    (run_row,) = [row for row in table_rows("pipeline_runs") if row["run_id"] == run_id]
+    assert (run_row["count_in"], run_row["count_out"], run_row["count_rejected"]) == (
+        240,
+        240 - invalid,
+        invalid,
+    )
+    assert (run_row["data_interval_start"], run_row["data_interval_end"]) == (HOUR.start, HOUR.end)
+    invocations = [row for row in table_rows("lambda_invocations") if row["run_id"] == run_id]
+    assert len(invocations) == message["lambda_invocations"]
+    assert {row["function_name"] for row in invocations} == {"order_transform"}
+
+
+def test_rerunning_the_hour_changes_no_count_and_sends_no_second_notification(
+    order_stack: PipelineStack, hour_run: HourRun
+) -> None:
+    tables = ("orders", "order_lines", "order_rejects")
+    before = {table: hour_ids(table, HOUR) for table in tables}
+
+    again = shipped_dag(ORDER_DAG).test(run_after=HOUR.end, logical_date=HOUR.end)
+
+    assert again.run_id == hour_run.run.run_id
+    assert set(task_states(ORDER_DAG, again.run_id).values()) == {"success"}
+    assert {table: hour_ids(table, HOUR) for table in tables} == before
+    assert sent_by(drain(order_stack, "notifications_inbox_url"), ORDER_DAG) == []
+    assert sent_by(drain(order_stack, "alerts_inbox_url"), ORDER_DAG) == []
+    assert xcom(ORDER_DAG, again.run_id, "notify_summary")["sent"] is False
+
+
+def test_another_run_over_the_same_hour_replaces_its_rows_instead_of_adding_to_them(
+    order_stack: PipelineStack, hour_run: HourRun
+) -> None:
+    """A run whose interval (10:30-11:30) overlaps the hour owns it whole: same orders, its own run id."""
+    tables = ("orders", "order_lines", "order_rejects")
+    before = {table: hour_ids(table, HOUR) for table in tables}
+    overlapping = HOUR.end + timedelta(minutes=30)
+
+    run = shipped_dag(ORDER_DAG).test(run_after=overlapping, logical_date=overlapping)
+
+    assert set(task_states(ORDER_DAG, run.run_id).values()) == {"success"}
+    assert {table: hour_ids(table, HOUR) for table in tables} == before
+    assert {row["run_id"] for row in hour_rows("orders", HOUR)} == {run.run_id}
+    next_hour = Window(HOUR.end)
+    expected_next = sorted(o.order_id for o in hour_run.neighbours if o.item["order_hour"] == next_hour.hour)
+    assert sorted(hour_ids("orders", next_hour) + hour_ids("order_rejects", next_hour)) == expected_next
+    (summary,) = sent_by(drain(order_stack, "notifications_inbox_url"), ORDER_DAG)  # a new run: its own
+    assert json.loads(summary["Message"])["windows"] == [HOUR.to_dict(), next_hour.to_dict()]
+    drain(order_stack, "alerts_inbox_url")
+
+
+POISON_HOUR = Window(datetime(2026, 1, 17, 10, tzinfo=UTC))
+
+
+def _stamped(order_id: str, **fields: Any) -> dict[str, Any]:
+    """An order stored by the order service at 10:05 of POISON_HOUR, with the given fields."""
+    moment = POISON_HOUR.start + timedelta(minutes=5)
+    item = {"sku": "SKU-1", "qty": Decimal(1), "unit_price": Decimal("9.99")}
+    return {
+        "order_id": order_id,
+        "customer_id": "c-1",
+        "created_at": "2026-01-17T10:05:00Z",
+        "status": "paid",
+        "currency": "USD",
+        "shipping_country": "US",
+        "items": [item],
+        "order_hour": steps.order_hour(moment),
+        "order_time": steps.order_time(moment),
+        "order_bucket": steps.order_bucket(order_id, moment),
+        **fields,
+    }
+
+
+def test_a_run_with_poison_orders_commits_the_others_and_rejects_them_in_one_snapshot_per_table(
+    order_stack: PipelineStack,
+) -> None:
+    from lambdapipe.tables.catalog import ensure_table
+
+    good = seed_orders(order_stack, POISON_HOUR.start, 20, seed=104, invalid_share=0)
+    poison = {
+        "qty-1e30": [{"sku": "SKU-1", "qty": Decimal("1E+30"), "unit_price": Decimal("1.00")}],
+        "price-1e20": [{"sku": "SKU-1", "qty": Decimal(1), "unit_price": Decimal("1E+20")}],
+    }
+    write_raw_orders(
+        order_stack,
+        [
+            *(_stamped(order_id, items=items) for order_id, items in poison.items()),
+            _stamped("year-one", created_at="0001-01-01T00:30:00+01:00"),
+            _stamped(" spaced-id "),  # a legal key: kept exactly, so the accounting finds it
+        ],
+    )
+    drain(order_stack, "notifications_inbox_url")
+
+    run = shipped_dag(ORDER_DAG).test(run_after=POISON_HOUR.end, logical_date=POISON_HOUR.end)
+
+    assert set(task_states(ORDER_DAG, run.run_id).values()) == {"success"}
+    assert hour_ids("orders", POISON_HOUR) == sorted([*(order.order_id for order in good), " spaced-id "])
+    rejects = {
+        row["order_id"]: (row["reason"], row["field"]) for row in hour_rows("order_rejects", POISON_HOUR)
+    }
+    assert rejects == {
+        "qty-1e30": ("out_of_range", "items[0].qty"),
+        "price-1e20": ("out_of_range", "items[0].unit_price"),
+        "year-one": ("out_of_range", "created_at"),
+    }
+    for table in ("orders", "order_lines", "order_rejects", "lambda_invocations", "pipeline_runs"):
+        snapshots = [
+            s for s in ensure_table(table).snapshots() if s.summary.get("airflow.run_id") == run.run_id
+        ]
+        assert len(snapshots) == 1, f"{table}: the run's rows came in {len(snapshots)} snapshots"
+    drain(order_stack, "notifications_inbox_url")
+    drain(order_stack, "alerts_inbox_url")
+
+
+def test_orders_are_read_with_a_parallel_scan_when_the_table_has_no_index(order_stack: PipelineStack) -> None:
+    dynamodb = order_stack.client("dynamodb")
+    definition = orders_table_definition("orders-without-index")
+    del definition["GlobalSecondaryIndexes"]
+    definition["AttributeDefinitions"] = [{"AttributeName": "order_id", "AttributeType": "S"}]
+    dynamodb.create_table(**definition)
+    window = Window(datetime(2026, 1, 25, 8, tzinfo=UTC))
+    orders = generate_orders(60, start=window.start - timedelta(hours=1), hours=3, seed=301)
+    write_orders(_resource_table(order_stack, "orders-without-index"), orders)
+
+    found = steps.extract_orders(dynamodb, "orders-without-index", [window], parallelism=3)
+
+    assert list(found) == [window]
+    expected = sorted(
+        (o.item["order_time"], o.order_id) for o in orders if o.item["order_hour"] == window.hour
+    )
+    assert [(item["order_time"], item["order_id"]) for item in found[window]] == expected
+    assert len(expected) not in (0, len(orders))
+
+
+def _resource_table(stack: PipelineStack, name: str) -> Any:
+    import boto3
+
+    return boto3.resource(
+        "dynamodb",
+        endpoint_url=stack.aws.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ).Table(name)
+
+
+@dataclass
+class StreamRun:
+    run_id: str
+    payload: dict[str, Any]
+    orders: list[SampleOrder]
+    late: SampleOrder
+    states: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def stream_run(order_stack: PipelineStack) -> StreamRun:
+    """An order written after the watcher's checkpoint; the run its event starts, task by task."""
+    orders = seed_orders(order_stack, STREAM_HOUR.start, 30, seed=201, invalid_share=0.1)
+    (late,) = generate_orders(1, start=STREAM_HOUR.start, invalid_share=0, seed=202)
+    ((_, asset),) = shipped_dag(ORDER_DAG).timetable.asset_condition.iter_assets()
+    (watcher,) = asset.watchers
+    # The DAG's own DynamoDBStreamTrigger, inflated from its serialized form as the triggerer does.
+    trigger = import_string(watcher.trigger["classpath"])(**watcher.trigger["kwargs"])
+
+    async def watch() -> dict[str, Any]:
+        store = JsonStateStore()
+        events, pending = await start(trigger, store)
+        write_orders(_resource_table(order_stack, "orders"), [late])
+        event = await asyncio.wait_for(pending, HANG_GUARD_S)
+        await stop(events, store)
+        return event.payload
+
+    payload = asyncio.run(watch())
+    run_id = create_asset_triggered_run(asset, payload)
+    for task_id in TASKS:
+        airflow_in_process("tasks", "test", ORDER_DAG, task_id, run_id)
+    return StreamRun(run_id, payload, orders, late, task_states(ORDER_DAG, run_id))
+
+
+def create_asset_triggered_run(asset: Any, payload: dict[str, Any]) -> str:
+    """Register the watcher's event as the triggerer does and create the run as the scheduler does."""
+    from airflow.assets.manager import AssetManager
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
+    from airflow.models.asset import AssetModel
+    from airflow.models.serialized_dag import SerializedDagModel
+    from airflow.utils import timezone
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState
+    from airflow.utils.types import DagRunTriggeredByType, DagRunType
+    from sqlalchemy import select
+
+    DagBundlesManager().sync_bundles_to_db()
+    bag = BundleDagBag(dag_folder=REPO / "dags", bundle_path=Path(REPO / "dags"), bundle_name="dags-folder")
+    sync_bag_to_db(bag, "dags-folder", None)
+    now = timezone.utcnow()
+    with create_session() as session:
+        event = AssetManager.register_asset_change(
+            asset=session.scalar(select(AssetModel).where(AssetModel.name == asset.name)),
+            extra={"from_trigger": True, "payload": payload},
+            session=session,
+        )
+        run = SerializedDagModel.get_dag(ORDER_DAG, session=session).create_dagrun(
+            run_id=f"asset_triggered__{now.isoformat()}",
+            logical_date=None,
+            data_interval=None,
+            run_after=now,
+            run_type=DagRunType.ASSET_TRIGGERED,
+            triggered_by=DagRunTriggeredByType.ASSET,
+            state=DagRunState.QUEUED,
+            session=session,
+        )
+        run.consumed_asset_events.append(event)
+        return run.run_id
+
+
+def test_an_order_written_after_the_watchers_checkpoint_starts_a_run_for_its_hour(
+    stream_run: StreamRun,
+) -> None:
+    everything = [*stream_run.orders, stream_run.late]
+
+    assert [record["keys"]["order_id"] for record in stream_run.payload["records"]] == [
+        stream_run.late.order_id
+    ]
+    assert stream_run.payload["records"][0]["image"] == {"order_hour": STREAM_HOUR.hour}
+    assert xcom(ORDER_DAG, stream_run.run_id, "extract_orders")["windows"] == [STREAM_HOUR.to_dict()]
+    recorded = hour_rows("orders", STREAM_HOUR) + hour_rows("order_rejects", STREAM_HOUR)
+    assert sorted(row["order_id"] for row in recorded) == sorted(order.order_id for order in everything)
+    assert {row["run_id"] for row in recorded} == {stream_run.run_id}
+
+
+def test_every_task_of_the_dag_runs_under_airflow_tasks_test(stream_run: StreamRun) -> None:
+    assert stream_run.states == dict.fromkeys(TASKS, "success")
+    assert xcom(ORDER_DAG, stream_run.run_id, "transform_orders")["status"] == "succeeded"
+    assert xcom(ORDER_DAG, stream_run.run_id, "record_orders")["orders_in"] == 31
+    assert xcom(ORDER_DAG, stream_run.run_id, "notify_summary")["sent"] is True
+    assert xcom(ORDER_DAG, stream_run.run_id, "alert_message") is None  # 10% rejects: no alert
+    assert xcom(ORDER_DAG, stream_run.run_id, "notify_alert")["sent"] is False

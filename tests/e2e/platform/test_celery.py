@@ -1,0 +1,103 @@
+"""Distributed execution: CeleryExecutor with a Redis broker and Postgres as the metadata DB, the
+Celery result backend and the Iceberg catalog.
+
+The pipelines first run on one Celery worker started with the stack; then the test starts a second
+worker and redeploys: the deploy DAG has more parallel tasks than a worker has slots, so the second
+worker takes part. Which worker ran a task comes from the result backend (``celery_taskmeta.worker``,
+joined on the task instance's Celery id).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.platform import pipelines
+from tests.e2e.platform.stacks import Platform, devstack, free_port, processes_of, running_platform
+
+pytestmark = pytest.mark.timeout(1200)
+
+WORKER_START_TIMEOUT_SECONDS = 180.0
+
+
+def test_pipelines_spread_over_celery_workers_on_postgres_and_redis(
+    tmp_path: Path, dags_folder: Path, postgres_database: str, redis_broker: str
+) -> None:
+    settings = devstack.Settings(
+        home=tmp_path / "airflow",
+        api_port=free_port(),
+        aws_port=free_port(),
+        dags_folder=dags_folder,
+        executor="CeleryExecutor",
+        database_url=postgres_database,
+        broker_url=redis_broker,
+        celery_workers=1,
+        worker_concurrency=max(1, len(pipelines.function_folders()) - 1),  # fewer slots than deploy tasks
+        tables_catalog_url=postgres_database,
+        extra_environment=pipelines.stack_environment(),
+    )
+    with running_platform(settings, pipelines.prepare) as platform:
+        runs = [pipeline(platform) for pipeline in pipelines.PIPELINES]
+        for run in runs:
+            assert set(workers_by_task(platform, run).values()) == {"worker-1"}
+        assert "pipeline_runs" in iceberg_tables(postgres_database)
+
+        platform.stack.launch(devstack.celery_worker(settings, 2))
+        wait_for_celery_worker(redis_broker, "worker-2")
+        redeploy = pipelines.deploy_functions(platform)
+        # Both, unless another DAG's hourly run happened to fill worker-1 at that moment.
+        assert "worker-2" in set(workers_by_task(platform, redeploy).values())
+
+    assert processes_of(settings.home) == []
+
+
+def workers_by_task(platform: Platform, run: dict) -> dict[str, str]:
+    """Task id -> name of the Celery worker that ran it (``worker-N``), for every task of ``run``."""
+    rows = _query(
+        platform.settings.database_url,
+        """SELECT ti.task_id, m.worker FROM task_instance ti
+           JOIN celery_taskmeta m ON m.task_id = ti.external_executor_id
+           WHERE ti.dag_id = %s AND ti.run_id = %s""",
+        (run["dag_id"], run["dag_run_id"]),
+    )
+    # A task instance succeeds (Execution API) a moment before its Celery result does: the worker
+    # name is recorded when the task starts, so only that is checked.
+    assert {task_id for task_id, _ in rows} == set(pipelines.task_states(platform, run)), rows
+    return {task_id: worker.split("@")[0] for task_id, worker in rows}
+
+
+def iceberg_tables(database_url: str) -> set[str]:
+    """Tables registered in the pyiceberg SQL catalog that lives in this database."""
+    return {name for (name,) in _query(database_url, "SELECT table_name FROM iceberg_tables", ())}
+
+
+def wait_for_celery_worker(broker_url: str, name: str) -> None:
+    """Wait until worker ``name`` answers a Celery ping through the broker (it then takes tasks)."""
+    from celery import Celery
+
+    app = Celery(broker=broker_url)
+    deadline = time.monotonic() + WORKER_START_TIMEOUT_SECONDS
+    try:
+        while not any(
+            worker.startswith(f"{name}@") for reply in app.control.ping(timeout=1) for worker in reply
+        ):
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"Celery worker {name} did not answer a ping in {WORKER_START_TIMEOUT_SECONDS:.0f} s"
+                )
+    finally:
+        app.close()
+
+
+def _query(database_url: str, sql: str, parameters: tuple) -> list[tuple]:
+    import psycopg2
+
+    connection = psycopg2.connect(database_url.replace("postgresql+psycopg2://", "postgresql://", 1))
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, parameters)
+            return cursor.fetchall()
+    finally:
+        connection.close()

@@ -1,0 +1,271 @@
+"""The Lambda view in a real browser: headless Chromium logs in to a real Airflow and looks around.
+
+A real stack (``scripts/devstack.py``: scheduler, dag-processor, triggerer, API server and the local
+AWS) runs on free ports with a temporary home and DAGs folder. ``deploy_lambda_functions`` deploys
+two shipped functions, then ``ui_invoke_hello`` invokes them and commits its invocation records to
+``lambda_invocations``, as a pipeline does. To give the per-day charts a history, a week of earlier
+rows of the same DAG is written through the tables API (run ids ``seeded__<day>``, one failed).
+Screenshots go to ``test-artifacts/screenshots/`` (ignored by git).
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import sys
+import urllib.parse
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(REPO / "scripts"))
+import devstack  # noqa: E402  (a script, not a package)
+from airflow_api import AirflowApi  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
+FUNCTIONS = ("hello_world", "hello_node")
+INVOKE_DAG = "ui_invoke_hello"
+RUN_TIMEOUT_SECONDS = 600.0
+UI_TIMEOUT_MS = 60_000
+INVOKE_DAG_FILE = '''"""Invokes the deployed hello functions and records the invocations in lambda_invocations."""
+
+from airflow.sdk import dag, task
+
+from lambdapipe.operators.iceberg import IcebergCommitOperator
+from lambdapipe.operators.lambda_invoke import INVOCATIONS_XCOM_KEY, LambdaInvokeOperator
+
+INVOKES = {"invoke_hello_world": "hello_world", "invoke_hello_world_again": "hello_world",
+           "invoke_hello_node": "hello_node"}
+
+
+@dag(dag_id="ui_invoke_hello", schedule=None, catchup=False, tags=["lambdapipe"])
+def ui_invoke_hello():
+    invokes = [
+        LambdaInvokeOperator(task_id=task_id, function_name=name, qualifier="live", payload={"task": task_id})
+        for task_id, name in INVOKES.items()
+    ]
+
+    @task
+    def invocation_records(ti=None) -> list[dict]:
+        pulled = ti.xcom_pull(task_ids=list(INVOKES), key=INVOCATIONS_XCOM_KEY)
+        return [record for records in pulled for record in records]
+
+    records = invocation_records()
+    invokes >> records
+    IcebergCommitOperator(task_id="record_invocations", table_name="lambda_invocations", rows=records)
+
+
+ui_invoke_hello()
+'''
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def prepare_home(home: Path) -> devstack.Settings:
+    """A DAGs folder with the deploy DAG and ``ui_invoke_hello``, and a functions folder of two."""
+    dags, functions = home / "dags", home / "lambda_functions"
+    dags.mkdir(parents=True)
+    shutil.copy(REPO / "dags" / "deploy_lambda_functions.py", dags)
+    (dags / f"{INVOKE_DAG}.py").write_text(INVOKE_DAG_FILE)
+    for name in FUNCTIONS:
+        shutil.copytree(REPO / "lambda_functions" / name, functions / name)
+    # Every component deploys from the copied functions folder.
+    extra = (("LAMBDAPIPE_FUNCTIONS_DIR", str(functions)),)
+    return devstack.Settings(
+        home=home, api_port=_free_port(), aws_port=_free_port(), dags_folder=dags, extra_environment=extra
+    )
+
+
+def run_dag(api: AirflowApi, dag_id: str) -> str:
+    api.unpause(dag_id)
+    run_id = api.trigger(dag_id)
+    run = api.wait_for_run(dag_id, run_id, RUN_TIMEOUT_SECONDS)
+    assert run["state"] == "success", f"{dag_id} run {run_id} ended {run['state']}"
+    return run_id
+
+
+def seed_history(settings: devstack.Settings, days: int = 7) -> None:
+    """Earlier days of ``ui_invoke_hello`` (one failed invocation), written through the tables API."""
+    from lambdapipe.tables.catalog import ensure_table
+    from lambdapipe.tables.config import TablesConfig
+    from lambdapipe.tables.conform import rows_to_arrow
+    from lambdapipe.tables.writer import commit_run
+
+    config = TablesConfig(
+        catalog_uri=f"sqlite:///{settings.home / 'lambdapipe' / 'catalog.db'}",
+        aws_conn_id=None,  # the AWS_* variables below
+    )
+    table = ensure_table("lambda_invocations", config)
+    today = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0)
+    for back in range(1, days + 1):
+        day = today - timedelta(days=back)
+        run_id = f"seeded__{day.date().isoformat()}"
+        rows = [
+            {
+                "function_name": function,
+                "qualifier": "live",
+                "executed_version": "1",
+                "request_id": f"{run_id}-{index}",
+                "status": "function_error" if (back, index) == (3, 0) else "success",
+                "error_type": "Runtime.HandlerError" if (back, index) == (3, 0) else None,
+                "duration_ms": 40.0 + 9 * back + 25 * index,
+                "billed_duration_ms": 50.0 + 10 * back + 25 * index,
+                "init_duration_ms": 180.0 if index == 0 else None,
+                "memory_size_mb": 128,
+                "max_memory_used_mb": 60,
+                "cost_usd": 0.0000002 + (50 + 10 * back + 25 * index) / 1000 * 0.125 * 0.0000166667,
+                "task_id": f"invoke_{function}",
+                "try_number": 1,
+                "invoked_at": day + timedelta(minutes=index),
+            }
+            for index, function in enumerate(FUNCTIONS)
+        ]
+        commit_run(table, rows_to_arrow(rows), {"dag_id": INVOKE_DAG, "run_id": run_id})
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    settings = prepare_home(tmp_path_factory.mktemp("ui-e2e"))
+    with pytest.MonkeyPatch.context() as patch, devstack.running_stack(settings):
+        api = AirflowApi(settings)
+        api.wait_for_dags({"deploy_lambda_functions", INVOKE_DAG}, timeout=180)
+        run_dag(api, "deploy_lambda_functions")
+        run_id = run_dag(api, INVOKE_DAG)
+        for name, value in settings.environment().items():
+            if name.startswith("AWS_"):
+                patch.setenv(name, value)
+        seed_history(settings)
+        yield {"settings": settings, "api": api, "run_id": run_id}
+
+
+@pytest.fixture(scope="module")
+def browser_page(stack: dict[str, Any]) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(
+            f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium), as make test does"
+        )
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1440, "height": 1100}, base_url=stack["settings"].api_url)
+        page.set_default_timeout(UI_TIMEOUT_MS)
+        page.goto("/auth/login")
+        page.fill("input[name='username']", devstack.USERNAME)
+        page.fill("input[name='password']", devstack.PASSWORD)
+        page.click("button[type='submit']")
+        page.wait_for_url(lambda url: "/auth/login" not in url)
+        try:
+            yield page
+        finally:
+            browser.close()
+
+
+def _screenshot(page: Any, name: str) -> Path:
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path
+
+
+def test_the_dag_list_shows_the_deploy_and_invoke_dags(browser_page: Any) -> None:
+    browser_page.goto("/dags")
+
+    for dag_id in ("deploy_lambda_functions", INVOKE_DAG):
+        browser_page.get_by_text(dag_id, exact=True).first.wait_for()
+    _screenshot(browser_page, "01-dag-list")
+
+
+def test_the_invoke_tasks_extra_link_opens_the_request_log_lines_in_the_lambda_view(
+    browser_page: Any, stack: dict[str, Any]
+) -> None:
+    api, run_id = stack["api"], stack["run_id"]
+    links_path = f"/dags/{INVOKE_DAG}/dagRuns/{urllib.parse.quote(run_id, safe='')}/taskInstances/invoke_hello_world/links"
+    logs_href = api.get(links_path)["extra_links"]["Lambda Invocation Logs"]
+    request_id = urllib.parse.parse_qs(urllib.parse.urlsplit(logs_href).query)["request_id"][0]
+
+    browser_page.goto(
+        f"/dags/{INVOKE_DAG}/runs/{urllib.parse.quote(run_id, safe='')}/tasks/invoke_hello_world/details"
+    )
+    link = browser_page.get_by_role("link", name="Lambda Invocation Logs")
+    link.wait_for()
+    assert link.get_attribute("href") == f"/lambdapipe/functions/hello_world?request_id={request_id}"
+    assert browser_page.get_by_role("link", name="Lambda Function").get_attribute("href") == (
+        "/lambdapipe/functions/hello_world"
+    )
+    _screenshot(browser_page, "02-task-extra-links")
+
+    link.click()
+    browser_page.wait_for_url(f"**/plugin/lambda/lambdapipe/functions/hello_world?request_id={request_id}")
+    view = browser_page.frame_locator("iframe[title='Lambda']")
+    lines = view.locator("[data-testid='log-lines'] .line")
+    lines.first.wait_for()
+    messages = lines.all_inner_texts()
+    assert f"START RequestId: {request_id}" in messages[0]
+    assert any("Saying hello" in message for message in messages), "the handler's own log line"
+    assert f"REPORT RequestId: {request_id}" in messages[-1]
+    _screenshot(browser_page, "03-request-log-lines")
+
+
+def test_the_lambda_view_renders_functions_charts_and_invocations(browser_page: Any) -> None:
+    browser_page.goto("/plugin/lambda")
+    view = browser_page.frame_locator("iframe[title='Lambda']")
+
+    view.locator("[data-testid='cost-chart'] canvas").wait_for()
+    view.locator("[data-testid='latency-chart'] canvas").wait_for()
+    view.locator("[data-testid='invocations-table'] tbody tr").first.wait_for()
+    functions = view.locator("[data-testid='functions-table'] tbody tr").all_inner_texts()
+    invocations = view.locator("[data-testid='invocations-table'] tbody tr").all_inner_texts()
+    per_dag = view.locator("[data-testid='per-dag-table'] tbody tr").all_inner_texts()
+    errors = view.locator("[data-testid='errors-table'] tbody tr").all_inner_texts()
+    legend = view.locator("[data-testid='cost-chart'] .u-legend").inner_text()
+    _screenshot(browser_page, "04-lambda-view")
+    view.locator("[data-testid='invocations']").scroll_into_view_if_needed()
+    _screenshot(browser_page, "05-lambda-view-invocations")
+
+    assert [row.split("\t")[0] for row in functions] == ["hello_node", "hello_world"]
+    assert all("live → v1" in row for row in functions)
+    assert all("success" in row for row in functions), "each function's last deploy task succeeded"
+    assert len(invocations) == 3 + 2 * 7, "three real invocations and a seeded week"
+    assert [row.split("\t")[0] for row in per_dag] == [INVOKE_DAG]
+    assert "17" in per_dag[0].split("\t")[1]
+    assert len(errors) == 1 and "Runtime.HandlerError" in errors[0]
+    assert INVOKE_DAG in legend
+
+
+def test_the_nav_entry_opens_the_lambda_view(browser_page: Any) -> None:
+    browser_page.goto("/dags")
+    browser_page.get_by_role("button", name="Browse").click()
+    browser_page.get_by_role("menuitem", name="Lambda").click()
+
+    browser_page.wait_for_url("**/plugin/lambda**")
+    browser_page.frame_locator("iframe[title='Lambda']").locator("[data-testid='functions-table']").wait_for()
+
+
+def test_the_dag_tab_shows_the_lambda_view_of_that_dag(browser_page: Any) -> None:
+    browser_page.goto(f"/dags/{INVOKE_DAG}")
+    browser_page.get_by_role("link", name="Lambda", exact=True).click()
+
+    browser_page.wait_for_url(f"**/dags/{INVOKE_DAG}/plugin/lambda-dag")
+    view = browser_page.frame_locator("iframe[title='Lambda']")
+    view.locator("[data-testid='cost-chart'] canvas").wait_for()
+    assert view.locator("#scope").inner_text() == f"· DAG {INVOKE_DAG}"
+    assert view.locator("[data-testid='per-dag-table'] tbody tr").count() == 1
+    _screenshot(browser_page, "06-dag-lambda-tab")

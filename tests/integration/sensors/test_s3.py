@@ -1,0 +1,180 @@
+"""S3UploadSensor under ``dag.test()`` (deferred: the trigger runs inline) and in poke mode, against a
+bucket on the local stack whose notifications really go to an SQS queue another consumer shares."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from airflow.sdk import DAG
+
+from lambdapipe.events.s3_events import ObjectFilter
+from lambdapipe.events.s3_queue import take_objects
+from lambdapipe.sensors.s3 import S3UploadSensor
+from lambdapipe_local import LocalAws
+from tests.support.aws_setup import use_aws_default_connection
+from tests.support.dag_runs import register, task_states, xcom_return_values
+
+pytestmark = pytest.mark.timeout(300)
+
+BUCKET = "photos"
+
+
+@dataclass(frozen=True)
+class NotifyingBucket:
+    """A bucket whose object events all go to ``queue_url``."""
+
+    s3: Any
+    sqs: Any
+    queue_url: str
+
+    def put(self, *keys: str) -> None:
+        for key in keys:
+            self.s3.put_object(Bucket=BUCKET, Key=key, Body=b"x")
+
+    def remaining(self) -> list[str]:
+        """What the visible messages are about (keys, or <event>), received with no wait, then released."""
+        found, handles = [], []
+        while messages := self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get(
+            "Messages", []
+        ):
+            for message in messages:
+                handles.append(message["ReceiptHandle"])
+                try:
+                    body = json.loads(message["Body"])
+                except ValueError:
+                    found.append("<not json>")
+                    continue
+                found += [record["s3"]["object"]["key"] for record in body.get("Records", [])]
+                found += [f"<{body['Event']}>"] if "Event" in body else []
+        for handle in handles:
+            self.sqs.change_message_visibility(
+                QueueUrl=self.queue_url, ReceiptHandle=handle, VisibilityTimeout=0
+            )
+        return sorted(found)
+
+
+@pytest.fixture(scope="module")
+def local_aws() -> Iterator[LocalAws]:
+    with LocalAws(check_signatures=True) as aws:
+        yield aws
+
+
+@pytest.fixture
+def bucket(local_aws: LocalAws, airflow_db: None, monkeypatch: pytest.MonkeyPatch) -> NotifyingBucket:
+    """A fresh stack with the bucket and its queue; tasks reach it only through ``aws_default``."""
+    local_aws.reset()
+    use_aws_default_connection(local_aws.endpoint_url, monkeypatch)
+    s3, sqs = local_aws.client("s3"), local_aws.client("sqs")
+    s3.create_bucket(Bucket=BUCKET)
+    queue_url = sqs.create_queue(QueueName="photo-events")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    s3.put_bucket_notification_configuration(
+        Bucket=BUCKET,
+        NotificationConfiguration={
+            "QueueConfigurations": [{"QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*"]}]
+        },
+    )
+    return NotifyingBucket(s3, sqs, queue_url)
+
+
+def sensor_dag(dag_id: str, **sensor_args: Any) -> DAG:
+    with DAG(dag_id=dag_id, schedule=None, default_args={"retries": 0}) as dag:
+        S3UploadSensor(task_id="wait", poke_interval=1, **sensor_args)
+    register(dag)
+    return dag
+
+
+@pytest.mark.parametrize("deferrable", [True, False], ids=["deferred", "poke"])
+def test_returns_the_matching_objects_with_decoded_keys_and_deletes_only_their_messages(
+    bucket: NotifyingBucket, deferrable: bool
+) -> None:
+    bucket.put("incoming/a b+c ü.jpg", "incoming/x.png", "other/y.jpg", "incoming/z.txt")
+    dag = sensor_dag(
+        f"upload_sensor_match_{deferrable}",
+        sqs_queue=bucket.queue_url,
+        prefix="incoming/",
+        pattern=r"\.(jpg|png)$",
+        min_count=2,
+        timeout=60,
+        deferrable=deferrable,
+    )
+
+    run = dag.test()
+
+    assert task_states(run) == {"wait": "success"}
+    objects = xcom_return_values(run)["wait"]
+    assert sorted(obj["key"] for obj in objects) == ["incoming/a b+c ü.jpg", "incoming/x.png"]
+    assert {(obj["bucket"], obj["event_name"], obj["size"]) for obj in objects} == {
+        (BUCKET, "ObjectCreated:Put", 1)
+    }
+    # The other objects' messages were released at once, for the queue's other consumers.
+    assert [key for key in bucket.remaining() if not key.startswith("<")] == ["incoming/z.txt", "other/y.jpg"]
+
+
+@pytest.mark.parametrize("deferrable", [True, False], ids=["deferred", "poke"])
+def test_too_few_objects_time_out_with_a_clear_error_and_consume_nothing(
+    bucket: NotifyingBucket, deferrable: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bucket.put("incoming/only-one.jpg")
+    dag = sensor_dag(
+        f"upload_sensor_timeout_{deferrable}",
+        sqs_queue=bucket.queue_url,
+        prefix="incoming/",
+        min_count=2,
+        timeout=3,
+        deferrable=deferrable,
+    )
+
+    run = dag.test()
+
+    assert task_states(run) == {"wait": "failed"}
+    log = capsys.readouterr().out
+    assert "AirflowSensorTimeout" in log
+    assert "1 of the 2 wanted object(s) (prefix='incoming/', suffix='', pattern=None)" in log
+    assert "incoming/only-one.jpg" in bucket.remaining()
+
+
+def test_min_count_above_max_messages_is_refused_when_the_dag_is_defined() -> None:
+    with pytest.raises(
+        ValueError, match="wait: min_count must be between 1 and max_messages \\(10\\), got 11"
+    ):
+        S3UploadSensor(task_id="wait", sqs_queue="https://example/q", min_count=11, max_messages=10)
+
+
+def test_a_message_with_a_wanted_record_is_taken_other_messages_stay_and_a_duplicate_counts_once(
+    bucket: NotifyingBucket,
+) -> None:
+    mixed = [s3_record("in%2Fwanted+1.jpg", "01"), s3_record("out%2Fother.jpg", "02")]
+    bucket.sqs.send_message(QueueUrl=bucket.queue_url, MessageBody=json.dumps({"Records": mixed}))
+    again = [s3_record("in%2Fwanted+1.jpg", "01")]  # S3 delivers at least once: the same record again
+    bucket.sqs.send_message(QueueUrl=bucket.queue_url, MessageBody=json.dumps({"Records": again}))
+    bucket.sqs.send_message(QueueUrl=bucket.queue_url, MessageBody="not json at all")
+
+    poll = asyncio.run(take(bucket.queue_url, ObjectFilter(prefix="in/")))
+
+    assert [(event.key, event.sequencer) for event in poll.taken] == [("in/wanted 1.jpg", "01")]
+    assert poll.visible == 1
+    # S3 sent the test event when the bucket's notification was configured.
+    assert bucket.remaining() == ["<not json>", "<s3:TestEvent>"]
+
+
+def s3_record(encoded_key: str, sequencer: str) -> dict[str, Any]:
+    return {
+        "eventSource": "aws:s3",
+        "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": BUCKET}, "object": {"key": encoded_key, "size": 1, "sequencer": sequencer}},
+    }
+
+
+async def take(queue_url: str, wanted: ObjectFilter) -> Any:
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+    async with await AwsBaseHook(client_type="sqs", aws_conn_id="aws_default").get_async_conn() as sqs:
+        return await take_objects(sqs, queue_url, wanted)

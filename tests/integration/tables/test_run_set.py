@@ -1,0 +1,99 @@
+"""A run's rows go to several tables as a unit: checked first, one snapshot per table, and set back
+when a commit fails part-way, so a failed run leaves every table as it was."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from lambdapipe.tables import run_set
+from lambdapipe.tables.catalog import ensure_table
+from lambdapipe.tables.config import TablesConfig
+from lambdapipe.tables.conform import ConformError
+from lambdapipe.tables.query import read_table
+from lambdapipe.tables.run_set import RunSetError, TableRuns, commit_together
+from lambdapipe.tables.writer import commit_run
+from tests.support.order_rows import order_ids, order_table, run_key
+
+
+def pipeline_run(run_id: str) -> pa.Table:
+    return pa.Table.from_pylist([{"dag_id": "orders_pipeline", "run_id": run_id, "status": "success"}])
+
+
+def state(*tables: Any) -> list[tuple[int | None, list[str]]]:
+    """Each table's current snapshot and what a reader sees in it."""
+    result = []
+    for table in tables:
+        table.refresh()
+        rows = read_table(table)
+        result.append((table.metadata.current_snapshot_id, sorted(map(str, rows.column(0).to_pylist()))))
+    return result
+
+
+def test_several_run_keys_land_in_one_snapshot_per_table(tables_config: TablesConfig) -> None:
+    orders, runs = ensure_table("orders", tables_config), ensure_table("pipeline_runs", tables_config)
+
+    results = commit_together(
+        [
+            TableRuns(orders, [(run_key("r1"), order_table("r1", 3)), (run_key("r2"), order_table("r2", 2))]),
+            TableRuns(runs, [(run_key("r1"), pipeline_run("r1"))]),
+        ]
+    )
+
+    assert [len(table.snapshots()) for table in (orders, runs)] == [1, 1]
+    assert [result.rows for result in results] == [5, 1]
+    assert order_ids(read_table(orders)) == order_ids(order_table("r1", 3)) + order_ids(order_table("r2", 2))
+
+
+def test_a_row_one_table_refuses_stops_the_set_before_anything_is_written(
+    tables_config: TablesConfig,
+) -> None:
+    orders, runs = ensure_table("orders", tables_config), ensure_table("pipeline_runs", tables_config)
+    commit_run(orders, order_table("r0", 2), run_key("r0"))
+    before = state(orders, runs)
+
+    with pytest.raises(ConformError):
+        commit_together(
+            [
+                TableRuns(orders, [(run_key("r1"), order_table("r1", 3))]),
+                TableRuns(runs, [(run_key("r1"), pipeline_run("another-run"))]),  # not its run key
+            ]
+        )
+
+    assert state(orders, runs) == before
+
+
+def test_a_commit_failing_part_way_sets_the_tables_already_committed_back(
+    tables_config: TablesConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    orders = ensure_table("orders", tables_config)
+    lines = ensure_table("order_lines", tables_config)  # new: set back means empty again
+    runs = ensure_table("pipeline_runs", tables_config)
+    commit_run(orders, order_table("r0", 2), run_key("r0"))
+    before = state(orders, lines, runs)
+    real_replace = run_set.replace_runs
+
+    def storage_fails_on_pipeline_runs(table: Any, *args: Any, **kwargs: Any) -> Any:
+        if table.name()[-1] == "pipeline_runs":
+            raise OSError("S3 PutObject: SlowDown (injected)")
+        return real_replace(table, *args, **kwargs)
+
+    monkeypatch.setattr(run_set, "replace_runs", storage_fails_on_pipeline_runs)
+    line = pa.Table.from_pylist([{"order_id": "r1-0", "line_number": 1, "sku": "A", "qty": 1}])
+    with pytest.raises(RunSetError) as failed:
+        commit_together(
+            [
+                TableRuns(orders, [(run_key("r0"), order_table("r0", 4, tag="new-"))]),
+                TableRuns(lines, [(run_key("r1"), line)]),
+                TableRuns(runs, [(run_key("r1"), pipeline_run("r1"))]),
+            ]
+        )
+
+    message = str(failed.value)
+    assert "committing to" in message and "pipeline_runs failed (OSError" in message
+    assert "order_lines" in message and "orders" in message
+    after = state(orders, lines, runs)
+    assert [rows for _, rows in after] == [rows for _, rows in before], "every table reads as before"
+    assert after[0][0] == before[0][0], "orders is back on its earlier snapshot"
