@@ -290,15 +290,22 @@ class FanOut:
         progress = self._progress
         elapsed = max(time.monotonic() - progress.started, 1e-9)
         rate = self.counters.invocations / elapsed
-        done = progress.done_items - progress.resumed_items
-        remaining = progress.total_items - progress.done_items
-        eta = remaining / (done / elapsed) if done else float("inf")
-        return (
+        line = (
             f"{self.function.name}: {'finished' if final else 'progress'} "
             f"{progress.done_items}/{progress.total_items} items, {progress.failed_items} failed, "
             f"{rate:.1f} invocations/s, concurrency {self.limiter.in_flight}/{int(self.limiter.limit)}, "
-            f"throttles {self.counters.throttles}, ETA {eta:.0f} s"
+            f"throttles {self.counters.throttles}"
         )
+        return line if final else f"{line}, ETA {self._eta(progress, elapsed)}"
+
+    @staticmethod
+    def _eta(progress: _Progress, elapsed: float) -> str:
+        """Time left at this run's own pace; unknown until this run finished an item (resumed ones don't count)."""
+        done_here = progress.done_items - progress.resumed_items
+        if not done_here:
+            return "unknown"
+        remaining = progress.total_items - progress.done_items
+        return f"{remaining / (done_here / elapsed):.0f} s"
 
     def _summary(self, progress: _Progress, started_batches: int) -> dict[str, Any]:
         elapsed = time.monotonic() - progress.started

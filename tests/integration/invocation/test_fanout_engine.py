@@ -142,3 +142,43 @@ def test_under_injected_throttling_the_engine_backs_off_climbs_back_and_finishes
     lowest = max(1.0, 16 / 2**limiter.decreases)
     assert limiter.limit > lowest
 
+
+def test_progress_lines_never_print_an_infinite_eta_even_when_a_rerun_resumes_every_item(
+    aws: LocalAws, aws_connection: str, make_function: Callable[..., str]
+) -> None:
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+    from lambdapipe.hooks.lambda_function import LambdaHook
+
+    make_function("double", "double", Timeout=10)
+    aws.client("s3").create_bucket(Bucket="results")
+    location = run_store.RunLocation("results", "engine/rerun")
+    run_store.write_input(
+        aws.client("s3"), location, make_batches([{"n": n} for n in range(4)], batch_input_key=None)
+    )
+    function = FunctionInfo("double", timeout_s=10, memory_size_mb=128)
+    config = FanOutConfig(
+        function=dataclasses.asdict(function),
+        qualifier=None,
+        bucket=location.bucket,
+        prefix=location.prefix,
+        try_number=1,
+        max_concurrency=2,
+        batch_input_key=None,
+        max_attempts=1,
+    )
+    lines: list[str] = []
+
+    async def fan_out() -> dict[str, Any]:
+        async with (
+            LambdaHook(aws_conn_id=aws_connection).async_invoke_client(function, 2) as lambda_client,
+            await AwsBaseHook(aws_conn_id=aws_connection, client_type="s3").get_async_conn() as s3_client,
+        ):
+            return await FanOut(config, lambda_client, s3_client, report=lines.append).run()
+
+    first = asyncio.run(fan_out())
+    rerun = asyncio.run(fan_out())  # every batch already succeeded: nothing left to invoke
+
+    assert (first["succeeded_items"], rerun["status"]) == (4, "succeeded")
+    assert lines[-1].startswith("double: finished 4/4 items"), lines
+    assert not [line for line in lines if "inf" in line], lines
