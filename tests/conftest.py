@@ -72,16 +72,25 @@ NOT_UNIT_FIXTURES = frozenset(
 
 
 def _tier(item: pytest.Item) -> str:
-    """unit, integration or e2e: the first folder under tests/ (a unit test uses no stack fixture)."""
-    tier = Path(item.path).relative_to(REPO_ROOT / "tests").parts[0]
+    """unit, integration or e2e: the first folder under tests/."""
+    return Path(item.path).relative_to(REPO_ROOT / "tests").parts[0]
+
+
+def _misfiled(item: pytest.Item) -> str | None:
+    """Why the test is in the wrong place: outside the tiers, or a unit test asking for a stack."""
+    tier = _tier(item)
     if tier not in TIERS:
-        raise pytest.UsageError(f"{item.nodeid}: a test lives in one of tests/{{{','.join(TIERS)}}}/")
+        return f"{item.nodeid}: a test lives in one of tests/{{{','.join(TIERS)}}}/"
     stack_fixtures = NOT_UNIT_FIXTURES.intersection(getattr(item, "fixturenames", ()))
     if tier == "unit" and stack_fixtures:
-        raise pytest.UsageError(
-            f"{item.nodeid} uses {sorted(stack_fixtures)}: it belongs in tests/integration/"
-        )
-    return tier
+        return f"{item.nodeid} uses {sorted(stack_fixtures)}: it belongs in tests/integration/"
+    return None
+
+
+def _stop(message: str) -> None:
+    """End the session in one line (a worker's exit reaches the controller only as an INTERNALERROR)."""
+    print(message, file=sys.__stderr__)
+    pytest.exit(message, returncode=4)
 
 
 def _xdist_group(item: pytest.Item) -> str:
@@ -101,6 +110,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     moto keeps its state per process, so every in-process local stack of a worker shares it: a
     folder's session-scoped stack must not see another folder's ``aws.reset()`` between its tests.
     """
+    misfiled = [reason for reason in map(_misfiled, items) if reason]
+    if misfiled:
+        _stop("misfiled tests: " + "; ".join(misfiled))
     for item in items:
         item.add_marker(getattr(pytest.mark, _tier(item)))
         item.add_marker(pytest.mark.xdist_group(_xdist_group(item)))
@@ -113,9 +125,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if not session.config.getoption("loadgroup", False) or not session.items:
         return
     if not session.items[0].nodeid.endswith(f"@{_xdist_group(session.items[0])}"):
-        message = "pytest-xdist ignores --dist loadgroup with this pytest (pytest-xdist#1386): make install"
-        print(message, file=sys.__stderr__)  # the controller shows a worker's exit only as an INTERNALERROR
-        pytest.exit(message, returncode=4)
+        _stop("pytest-xdist ignores --dist loadgroup with this pytest (pytest-xdist#1386): make install")
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 from lambdapipe.tables.config import TablesConfig
-from lambdapipe.tables.query import QueryError, query, referenced_tables, run_sql
+from lambdapipe.tables.query import query, run_sql
 from lambdapipe.tables.writer import commit_run
 from tests.support.order_rows import order_table, run_key
 
@@ -59,17 +59,3 @@ def test_query_reads_the_tables_the_sql_names_from_the_catalog(tables_config: Ta
     result = query("select count(distinct order_id) as n from orders", tables_config)
 
     assert result.column("n").to_pylist() == [4]
-
-
-def test_sql_errors_are_reported_as_query_errors() -> None:
-    with pytest.raises(QueryError, match="SQLite: no such column: nope"):
-        run_sql("select nope from orders", {"orders": order_table("r1", 1)}, "sqlite")
-
-
-def test_referenced_tables_are_whole_words() -> None:
-    sql = "select * from orders o join orders_archive a using (order_id) join UPLOADS u on true"
-
-    assert referenced_tables(sql, ["orders", "uploads", "order_rejects", "orders_arch"]) == [
-        "orders",
-        "uploads",
-    ]
