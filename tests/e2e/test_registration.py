@@ -157,9 +157,13 @@ def test_installed_plus_plugins_folder_registers_each_once_without_import_errors
 def test_airflow_cli_lists_provider_and_plugin_once_in_the_dev_environment(repo_root: Path) -> None:
     airflow = [sys.executable, "-m", "airflow"]
     providers = subprocess.run([*airflow, "providers", "list", "-o", "json"], check=True, capture_output=True)
+    provider = subprocess.run(
+        [*airflow, "providers", "get", DISTRIBUTION, "-o", "json"], check=True, capture_output=True
+    )
     plugins = subprocess.run([*airflow, "plugins", "-o", "json"], check=True, capture_output=True)
 
     assert [p["package_name"] for p in json.loads(providers.stdout)].count(DISTRIBUTION) == 1
+    assert json.loads(provider.stdout) == [{"Provider": DISTRIBUTION, "Version": version(DISTRIBUTION)}]
     assert [p["name"] for p in json.loads(plugins.stdout)].count(PLUGIN_NAME) == 1
 
 
