@@ -311,8 +311,6 @@ class FunctionDeployer:
         return list(events)
 
     def _point_alias(self, function_name: str, alias: str, version: str, current: dict | None) -> None:
-        from botocore.exceptions import ClientError
-
         conn = self.lambda_hook.conn
         if current is not None:
             conn.update_alias(FunctionName=function_name, Name=alias, FunctionVersion=version)

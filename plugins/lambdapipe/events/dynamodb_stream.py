@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from lambdapipe.events.dynamodb_json import plain_item
 
 CHECKPOINT_KEY_PREFIX = "dynamodb_stream"
@@ -28,7 +30,6 @@ TRANSIENT_ERROR_CODES = frozenset(
 
 def is_transient(error: Exception) -> bool:
     """Throttling, a 5xx or a lost connection: worth retrying, unlike a missing table or stream."""
-    from botocore.exceptions import BotoCoreError, ClientError
 
     if isinstance(error, ClientError):
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0

@@ -20,10 +20,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
 from lambdapipe.fanout import run_store
 from lambdapipe.fanout.batching import Batch
 from lambdapipe.fanout.concurrency import AdaptiveLimiter
 from lambdapipe.fanout.run_store import RunLocation
+from lambdapipe.hooks.lambda_function import LambdaHook
 from lambdapipe.invoking.invoker import (
     FunctionInfo,
     InvocationError,
@@ -385,9 +388,6 @@ async def run_fan_out(
     config: FanOutConfig, hook_parameters: dict[str, Any], report: Callable[[str], None] | None = None
 ) -> dict[str, Any]:
     """Open aiobotocore clients for the connection and run the fan-out (worker and triggerer alike)."""
-    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-
-    from lambdapipe.hooks.lambda_function import LambdaHook
 
     function = FunctionInfo(**config.function)
     lambda_hook = LambdaHook(**hook_parameters)

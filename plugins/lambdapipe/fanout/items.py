@@ -10,6 +10,8 @@ import json
 from typing import Any
 from urllib.parse import urlparse
 
+from lambdapipe.events.dynamodb_json import read_items
+
 
 class ItemSourceError(ValueError):
     """The item source is missing, ambiguous or unreadable; the message names it."""
@@ -53,7 +55,6 @@ def s3_items(s3_client: Any, uri: str, mode: str) -> list[Any]:
 def dynamodb_items(dynamodb_client: Any, query: dict[str, Any]) -> list[Any]:
     """Every item of a low-level ``Query`` (all pages), as plain JSON: numbers exact (int or decimal
     string), binary values as base64 text (see :func:`lambdapipe.events.dynamodb_json.read_items`)."""
-    from lambdapipe.events.dynamodb_json import read_items
 
     if "TableName" not in query:
         raise ItemSourceError("items_dynamodb_query needs TableName (and the Query's other parameters)")

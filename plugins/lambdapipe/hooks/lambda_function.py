@@ -13,7 +13,13 @@ from airflow.providers.amazon.aws.hooks.lambda_function import LambdaHook as Pro
 from airflow.providers.amazon.aws.utils.waiter_with_logging import wait
 from botocore.config import Config
 
-from lambdapipe.invoking.invoker import FunctionInfo, InvocationOutcome, invoke_client_config
+from lambdapipe.invoking.invoker import (
+    FunctionInfo,
+    InvocationOutcome,
+    Invoker,
+    ThrottlePolicy,
+    invoke_client_config,
+)
 
 # A freshly created IAM role takes a few seconds before Lambda may assume it.
 ROLE_PROPAGATION_RETRY_S = (2, 4, 8, 16, 30)
@@ -136,7 +142,6 @@ class LambdaHook(ProviderLambdaHook):
         The operators' invoker and retry rules: only throttling and failures to connect are retried,
         so a function never runs twice because of a client retry.
         """
-        from lambdapipe.invoking.invoker import Invoker, ThrottlePolicy
 
         function = self.function_info(function_name, qualifier)
 

@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lambdapipe import settings
+from lambdapipe.tables.commit import commit_rows
 from lambdapipe.tables.config import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
@@ -62,7 +63,6 @@ def record_invocations(
     tables_conn_id: str = DEFAULT_CONN_ID,
 ) -> bool:
     """Replace the ledger rows of ``run_key`` with ``rows``; False (and a warning) when it cannot."""
-    from lambdapipe.tables.commit import commit_rows
 
     try:
         result = commit_rows(

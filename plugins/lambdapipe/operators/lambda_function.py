@@ -11,8 +11,14 @@ from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException, conf
 
+from lambdapipe.deploy.deployer import DeployState, FunctionDeployer
 from lambdapipe.deploy.provisioned_concurrency import ProvisionedConcurrency, environment_count
+from lambdapipe.hooks.iam import IamHook
 from lambdapipe.hooks.lambda_function import LambdaHook
+from lambdapipe.triggers.lambda_function import (
+    LambdaFunctionUpdatedTrigger,
+    LambdaProvisionedConcurrencyTrigger,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -84,7 +90,6 @@ class LambdaDeployFunctionOperator(AwsBaseOperator[LambdaHook]):
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger saw the function ready: next write, or the final steps."""
-        from lambdapipe.deploy.deployer import DeployState
 
         if not event or event.get("status") != "success":
             raise AirflowException(f"Waiting for Lambda function {self.function_dir} failed: {event}")
@@ -93,7 +98,6 @@ class LambdaDeployFunctionOperator(AwsBaseOperator[LambdaHook]):
 
     def _continue(self, deployer: FunctionDeployer, state: DeployState) -> dict[str, Any]:
         """Defer while Lambda applies a write; otherwise finish (version, smoke tests, alias)."""
-        from lambdapipe.triggers.lambda_function import LambdaFunctionUpdatedTrigger
 
         if not state.awaiting_update:
             return self._report(deployer.finish(state).to_dict())
@@ -114,9 +118,6 @@ class LambdaDeployFunctionOperator(AwsBaseOperator[LambdaHook]):
         raise AssertionError("defer() raises")
 
     def _deployer(self) -> FunctionDeployer:
-        from lambdapipe.deploy.deployer import FunctionDeployer
-        from lambdapipe.hooks.iam import IamHook
-
         s3_hook = None
         if self.s3_bucket:
             from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -233,8 +234,6 @@ class LambdaProvisionedConcurrencyOperator(AwsBaseOperator[LambdaHook]):
         return ProvisionedConcurrency(self.hook, self.function_name, self.qualifier)
 
     def _defer(self, requested: int, changed: bool) -> NoReturn:
-        from lambdapipe.triggers.lambda_function import LambdaProvisionedConcurrencyTrigger
-
         self.defer(
             trigger=LambdaProvisionedConcurrencyTrigger(
                 function_name=self.function_name,

@@ -20,6 +20,9 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException
 
 from lambdapipe.hooks.lambda_function import LambdaHook
+from lambdapipe.invoking import ledger, payloads
+from lambdapipe.invoking.invoker import Invoker, ThrottlePolicy
+from lambdapipe.invoking.metrics import TaskIdentity
 from lambdapipe.links import LambdaFunctionLink, LambdaInvocationLogsLink, is_aws_endpoint
 from lambdapipe.operators.rendered_payload import StoresRenderedPayloadSummary, check_policy, rendered_value
 from lambdapipe.tables.config import DEFAULT_CONN_ID
@@ -99,9 +102,6 @@ class LambdaInvokeOperator(StoresRenderedPayloadSummary, AwsBaseOperator[LambdaH
         self.tables_conn_id = tables_conn_id
 
     def execute(self, context: Context) -> Any:
-        from lambdapipe.invoking import payloads
-        from lambdapipe.invoking.metrics import TaskIdentity
-
         function = self.hook.function_info(self.function_name, self.qualifier)
         LambdaFunctionLink.persist(context=context, operator=self, **self._link_fields())
         body = self._payload_bytes(context)
@@ -135,8 +135,6 @@ class LambdaInvokeOperator(StoresRenderedPayloadSummary, AwsBaseOperator[LambdaH
         return outcome.json()
 
     def _payload_bytes(self, context: Context) -> bytes:
-        from lambdapipe.invoking import payloads
-
         body = payloads.encode_payload(rendered_value(self.payload))
         if len(body) <= payloads.size_limit(self.invocation_type):
             return body
@@ -153,8 +151,6 @@ class LambdaInvokeOperator(StoresRenderedPayloadSummary, AwsBaseOperator[LambdaH
         return json.dumps(claim.to_payload()).encode("utf-8")
 
     def _invoker(self, client: Any, function: FunctionInfo, task: Any) -> Invoker:
-        from lambdapipe.invoking.invoker import Invoker, ThrottlePolicy
-
         return Invoker(client, function, task, throttle_policy=ThrottlePolicy(self.max_throttle_retries))
 
     async def _invoke(self, function: FunctionInfo, body: bytes, task: Any) -> InvocationOutcome:
@@ -162,8 +158,6 @@ class LambdaInvokeOperator(StoresRenderedPayloadSummary, AwsBaseOperator[LambdaH
             return await self._invoker(client, function, task).invoke(body, self.qualifier)
 
     def _queue(self, context: Context, function: FunctionInfo, body: bytes) -> dict[str, Any]:
-        from lambdapipe.invoking.metrics import TaskIdentity
-
         async def queue() -> QueuedInvocation:
             async with self.hook.async_invoke_client(function) as client:
                 invoker = self._invoker(client, function, TaskIdentity.from_context(context))
@@ -182,8 +176,6 @@ class LambdaInvokeOperator(StoresRenderedPayloadSummary, AwsBaseOperator[LambdaH
         }
 
     def _report(self, context: Context, outcome: InvocationOutcome) -> None:
-        from lambdapipe.invoking import ledger, payloads
-
         if outcome.log_tail:
             level = logging.INFO if self.log_function_output else logging.DEBUG
             self.log.log(level, "Function log (last 4 KB):\n%s", outcome.log_tail.rstrip())

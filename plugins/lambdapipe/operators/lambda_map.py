@@ -15,14 +15,22 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException, conf
 
+from lambdapipe.fanout import items as item_sources
+from lambdapipe.fanout import run_store
+from lambdapipe.fanout.batching import make_batches
+from lambdapipe.fanout.engine import FanOutConfig, run_fan_out, startup_objects_frozen
 from lambdapipe.hooks.lambda_function import LambdaHook
+from lambdapipe.invoking import ledger
+from lambdapipe.invoking.metrics import TaskIdentity
 from lambdapipe.links import LambdaFunctionLink, is_aws_endpoint
 from lambdapipe.operators.rendered_payload import StoresRenderedPayloadSummary, check_policy, rendered_value
 from lambdapipe.tables.config import DEFAULT_CONN_ID
+from lambdapipe.triggers.lambda_map import LambdaMapTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -136,8 +144,6 @@ class LambdaMapOperator(StoresRenderedPayloadSummary, AwsBaseOperator[LambdaHook
         self.tables_conn_id = tables_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from lambdapipe.fanout.engine import run_fan_out, startup_objects_frozen
-
         config = self._prepare(context)
         LambdaFunctionLink.persist(
             context=context,
@@ -148,8 +154,6 @@ class LambdaMapOperator(StoresRenderedPayloadSummary, AwsBaseOperator[LambdaHook
             local=not is_aws_endpoint(self.hook.endpoint_url),
         )
         if self.deferrable:
-            from lambdapipe.triggers.lambda_map import LambdaMapTrigger
-
             self.defer(
                 trigger=LambdaMapTrigger(
                     config=config.to_dict(),
@@ -174,11 +178,6 @@ class LambdaMapOperator(StoresRenderedPayloadSummary, AwsBaseOperator[LambdaHook
     def _prepare(self, context: Context) -> FanOutConfig:
         """Resolve the items, batch them and store them as the run's input (reused on a retry)."""
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-        from lambdapipe.fanout import run_store
-        from lambdapipe.fanout.batching import make_batches
-        from lambdapipe.fanout.engine import FanOutConfig
-        from lambdapipe.invoking.metrics import TaskIdentity
 
         function = self.hook.function_info(self.function_name, self.qualifier)
         s3 = S3Hook(**self._hook_parameters).conn
@@ -223,13 +222,9 @@ class LambdaMapOperator(StoresRenderedPayloadSummary, AwsBaseOperator[LambdaHook
         )
 
     def _resolve_items(self, s3: Any) -> list[Any]:
-        from lambdapipe.fanout import items as item_sources
-
         if self.items_s3_uri is not None:
             return item_sources.s3_items(s3, self.items_s3_uri, self.items_s3_format)
         if self.items_dynamodb_query is not None:
-            from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-
             client = AwsBaseHook(client_type="dynamodb", **self._hook_parameters).conn
             return item_sources.dynamodb_items(client, self.items_dynamodb_query)
         items = rendered_value(self.items)
@@ -269,7 +264,6 @@ class LambdaMapOperator(StoresRenderedPayloadSummary, AwsBaseOperator[LambdaHook
 
     def _record_invocations(self, context: Context, summary: dict[str, Any]) -> None:
         """Replace this task instance's ledger rows with every try's records under ``metrics_uri``."""
-        from lambdapipe.invoking import ledger
 
         if not ledger.recording_enabled(self.record_invocations) or not summary.get("metrics_uri"):
             return

@@ -6,9 +6,13 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from airflow.providers.amazon.aws.hooks.sns import SnsHook
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+
+from lambdapipe.idempotency import IdempotencyStore
+from lambdapipe.notifications import Notification, publish_once
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -61,11 +65,6 @@ class SnsNotifyOperator(AwsBaseOperator[SnsHook]):
         self.idempotency_table = idempotency_table
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-
-        from lambdapipe.idempotency import IdempotencyStore
-        from lambdapipe.notifications import Notification, publish_once
-
         ti = context["ti"]
         key = f"notification#{ti.dag_id}#{ti.run_id}#{self.kind}"
         if self.message is None or self.message == "None":

@@ -7,11 +7,14 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
-from airflow.providers.common.compat.sdk import AirflowException, conf
+from airflow.providers.common.compat.sdk import AirflowException, AirflowSensorTimeout, PokeReturnValue, conf
 
 from lambdapipe.hooks.lambda_function import LambdaHook
+from lambdapipe.invoking.completion_records import CompletionRecord, destination_queue_urls, poll_once
+from lambdapipe.triggers.lambda_invocation import LambdaInvocationTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -61,7 +64,6 @@ class LambdaInvocationSensor(AwsBaseSensor[LambdaHook]):
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
-        from lambdapipe.triggers.lambda_invocation import LambdaInvocationTrigger
 
         self.defer(
             trigger=LambdaInvocationTrigger(
@@ -79,11 +81,6 @@ class LambdaInvocationSensor(AwsBaseSensor[LambdaHook]):
         )
 
     def poke(self, context: Context) -> Any:
-        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-        from airflow.providers.common.compat.sdk import PokeReturnValue
-
-        from lambdapipe.invoking.completion_records import poll_once
-
         async def poll() -> Any:
             hook = AwsBaseHook(client_type="sqs", **self._hook_parameters)
             async with await hook.get_async_conn() as sqs:
@@ -100,8 +97,6 @@ class LambdaInvocationSensor(AwsBaseSensor[LambdaHook]):
                 f"{self.function_name} request {self.request_id}: the trigger sent no event"
             )
         if event["status"] == "timeout":
-            from airflow.providers.common.compat.sdk import AirflowSensorTimeout
-
             raise AirflowSensorTimeout(
                 f"{self.function_name} request {self.request_id}: no completion record on "
                 f"{', '.join(event['queue_urls'])} within {self.timeout} s"
@@ -109,8 +104,6 @@ class LambdaInvocationSensor(AwsBaseSensor[LambdaHook]):
         return self._result(event["record"])
 
     def _result(self, record: dict[str, Any]) -> Any:
-        from lambdapipe.invoking.completion_records import CompletionRecord
-
         completion = CompletionRecord(**record)
         if not completion.succeeded:
             raise AirflowException(
@@ -123,9 +116,6 @@ class LambdaInvocationSensor(AwsBaseSensor[LambdaHook]):
     def _queue_urls(self) -> list[str]:
         if self.queue_urls:
             return list(self.queue_urls)
-        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-
-        from lambdapipe.invoking.completion_records import destination_queue_urls
 
         sqs = AwsBaseHook(client_type="sqs", **self._hook_parameters).conn
         self.queue_urls = destination_queue_urls(self.hook.conn, sqs, self.function_name, self.qualifier)

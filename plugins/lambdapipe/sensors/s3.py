@@ -7,10 +7,15 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from airflow.providers.amazon.aws.hooks.sqs import SqsHook
 from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
-from airflow.providers.common.compat.sdk import AirflowException, AirflowSensorTimeout, conf
+from airflow.providers.common.compat.sdk import AirflowException, AirflowSensorTimeout, PokeReturnValue, conf
+
+from lambdapipe.events.s3_events import ObjectFilter
+from lambdapipe.events.s3_queue import take_objects
+from lambdapipe.triggers.s3 import S3UploadTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -95,7 +100,6 @@ class S3UploadSensor(AwsBaseSensor[SqsHook]):
                 return super().execute(context)
             except AirflowSensorTimeout as error:
                 raise AirflowSensorTimeout(self._timeout_message(self._visible)) from error
-        from lambdapipe.triggers.s3 import S3UploadTrigger
 
         self.defer(
             trigger=S3UploadTrigger(
@@ -120,11 +124,6 @@ class S3UploadSensor(AwsBaseSensor[SqsHook]):
         )
 
     def poke(self, context: Context) -> Any:
-        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-        from airflow.providers.common.compat.sdk import PokeReturnValue
-
-        from lambdapipe.events.s3_queue import take_objects
-
         async def poll() -> Any:
             hook = AwsBaseHook(client_type="sqs", **self._hook_parameters)
             async with await hook.get_async_conn() as sqs:
@@ -166,8 +165,6 @@ class S3UploadSensor(AwsBaseSensor[SqsHook]):
         return objects
 
     def _filter(self) -> ObjectFilter:
-        from lambdapipe.events.s3_events import ObjectFilter
-
         return ObjectFilter(self.prefix, self.suffix, self.pattern, self.created_only)
 
     def _timeout_message(self, visible: int) -> str:

@@ -13,8 +13,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
+from botocore.exceptions import ClientError
+from pyiceberg.catalog.glue import GlueCatalog
+from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.exceptions import NoSuchTableError
+
 from lambdapipe.tables.config import TablesConfig, catalog_properties, load_config, s3_client, s3_properties
 from lambdapipe.tables.definitions import table_spec
+from lambdapipe.tables.evolution import add_missing_columns
 from lambdapipe.tables.ownership import claim_warehouse
 
 if TYPE_CHECKING:
@@ -40,10 +46,7 @@ def open_catalog(config: TablesConfig | None = None, *, create: bool = False) ->
     config = config or load_config()
     properties = catalog_properties(config)
     if config.catalog_type == "glue":
-        from pyiceberg.catalog.glue import GlueCatalog
-
         return GlueCatalog(config.catalog_name, **properties)
-    from pyiceberg.catalog.sql import SqlCatalog
 
     database = _sqlite_file(config.sql_uri)
     if database is not None and not database.exists():
@@ -58,9 +61,6 @@ def open_catalog(config: TablesConfig | None = None, *, create: bool = False) ->
 
 def ensure_table(name: str, config: TablesConfig | None = None, catalog: Catalog | None = None) -> Table:
     """The registered table ``name``, created if missing and given any column added since."""
-    from pyiceberg.exceptions import NoSuchTableError
-
-    from lambdapipe.tables.evolution import add_missing_columns
 
     spec = table_spec(name)
     config = config or load_config()
@@ -87,7 +87,6 @@ def ensure_table(name: str, config: TablesConfig | None = None, catalog: Catalog
 
 def load_table(name: str, config: TablesConfig | None = None, catalog: Catalog | None = None) -> Table:
     """An existing table (any table in the namespace, defined here or not); never creates one."""
-    from pyiceberg.exceptions import NoSuchTableError
 
     config = config or load_config()
     catalog = catalog or open_catalog(config)
@@ -102,7 +101,6 @@ def load_table(name: str, config: TablesConfig | None = None, catalog: Catalog |
 
 def ensure_bucket(config: TablesConfig) -> None:
     """Create the warehouse bucket if it is missing (only called when ``create_bucket`` is set)."""
-    from botocore.exceptions import ClientError
 
     bucket = config.warehouse_bucket
     if bucket is None:

@@ -17,8 +17,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow.sdk import get_current_context
+
 from lambdapipe.assets import table_asset
-from lambdapipe.tables.config import DEFAULT_CONN_ID
+from lambdapipe.tables.config import DEFAULT_CONN_ID, load_config
+from lambdapipe.tables.definitions import registered_tables
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -47,9 +50,7 @@ def commit_rows(
     import pyarrow as pa
 
     from lambdapipe.tables.catalog import ensure_table, load_table
-    from lambdapipe.tables.config import load_config
     from lambdapipe.tables.conform import read_staging, rows_to_arrow
-    from lambdapipe.tables.definitions import registered_tables
     from lambdapipe.tables.evolution import add_missing_columns
     from lambdapipe.tables.writer import airflow_snapshot_properties, append_rows, commit_run
 
@@ -58,8 +59,6 @@ def commit_rows(
     if run_key is not None:
         _check_declared_columns_included(table_name, run_key)
     if context is None:
-        from airflow.sdk import get_current_context
-
         context = get_current_context()
     ti = context["ti"]
     config = load_config(tables_conn_id)
@@ -99,14 +98,11 @@ def commit_rows_together(
     already committed back (see ``lambdapipe.tables.run_set``). Returns one result per table.
     """
     from lambdapipe.tables.catalog import ensure_table
-    from lambdapipe.tables.config import load_config
     from lambdapipe.tables.conform import rows_to_arrow
     from lambdapipe.tables.run_set import TableRuns, commit_together
     from lambdapipe.tables.writer import airflow_snapshot_properties
 
     if context is None:
-        from airflow.sdk import get_current_context
-
         context = get_current_context()
     ti = context["ti"]
     config = load_config(tables_conn_id)
@@ -127,7 +123,6 @@ def commit_rows_together(
 def _check_declared_columns_included(table_name: str, run_key: Mapping[str, Any]) -> None:
     """An explicit key may be finer than the table's ``TableSpec.run_key`` (a task's, a try's), never
     coarser: without a declared column it would replace rows that other writers own."""
-    from lambdapipe.tables.definitions import registered_tables
 
     spec = registered_tables().get(table_name)
     missing = [column for column in spec.run_key if column not in run_key] if spec else []
@@ -139,8 +134,6 @@ def _check_declared_columns_included(table_name: str, run_key: Mapping[str, Any]
 
 
 def _default_run_key(table_name: str, ti: Any) -> dict[str, Any]:
-    from lambdapipe.tables.definitions import registered_tables
-
     spec = registered_tables().get(table_name)
     columns = spec.run_key if spec else ("dag_id", "run_id")
     unknown = [column for column in columns if column not in _IDENTITY_COLUMNS]

@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from lambdapipe import settings
+
 DEFAULT_CONN_ID = "lambdapipe_tables"
 DEFAULT_WAREHOUSE = "s3://lambdapipe-tables/warehouse"
 CATALOG_TYPES = ("sql", "glue")
@@ -165,8 +167,6 @@ def _from_environment(region_name: str | None) -> tuple[str | None, str | None, 
 
 
 def _airflow_settings() -> dict[str, Any]:
-    from lambdapipe import settings
-
     values = {}
     for setting in SETTINGS:
         value = settings.get(f"tables_{setting}")

@@ -12,6 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
+import pyarrow.dataset as ds
+from pyiceberg.io.pyarrow import PyArrowFileIO
+
 if TYPE_CHECKING:
     import pyarrow as pa
     from pyiceberg.io import FileIO
@@ -23,7 +27,6 @@ class ConformError(ValueError):
 
 def rows_to_arrow(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
     """An Arrow table from a list of dicts; columns are the union of keys, a missing key is null."""
-    import pyarrow as pa
 
     if isinstance(rows, Mapping | str | bytes):
         raise ConformError(f"rows must be a list of dicts, got {type(rows).__name__}")
@@ -42,8 +45,6 @@ def rows_to_arrow(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
 
 def read_staging(io: FileIO, uri: str) -> pa.Table:
     """Every Parquet file at ``uri`` (one file or a prefix), read through the table's FileIO."""
-    import pyarrow.dataset as ds
-    from pyiceberg.io.pyarrow import PyArrowFileIO
 
     if not isinstance(io, PyArrowFileIO):
         raise ConformError(f"staging files need pyarrow's FileIO, the table uses {type(io).__name__}")
@@ -56,7 +57,6 @@ def read_staging(io: FileIO, uri: str) -> pa.Table:
 
 def conform_table(data: pa.Table, schema: pa.Schema, *, table_name: str) -> pa.Table:
     """``data`` with the table's columns, order and types; nulls for the columns it lacks."""
-    import pyarrow as pa
 
     extra = [name for name in data.column_names if name not in schema.names]
     if extra:
@@ -75,7 +75,6 @@ def conform_table(data: pa.Table, schema: pa.Schema, *, table_name: str) -> pa.T
 
 def cast_column(column: pa.ChunkedArray | pa.Array, field: pa.Field, table_name: str) -> Any:
     """``column`` cast to ``field``'s type, with an error that names the column on failure."""
-    import pyarrow as pa
 
     if column.type == field.type:
         return column

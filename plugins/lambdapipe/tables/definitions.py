@@ -20,6 +20,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from lambdapipe import settings
+
 if TYPE_CHECKING:
     from pyiceberg.partitioning import PartitionSpec
     from pyiceberg.schema import Schema
@@ -198,7 +200,6 @@ def registered_tables() -> dict[str, TableSpec]:
     names it in that setting (comma-separated for several), so the CLI, the maintenance DAG and
     ``commit_rows`` know them without the provider importing the project.
     """
-    from lambdapipe import settings
 
     return _tables_of(settings.get(DEFINITIONS_SETTING) or "")
 

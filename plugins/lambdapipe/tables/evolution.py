@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import pyarrow as pa
+from pyiceberg.schema import Schema
+
 from lambdapipe.tables.retry import retry_on_conflict
 
 if TYPE_CHECKING:
@@ -25,8 +28,6 @@ def add_missing_columns(table: Table, schema: Schema | pa.Schema) -> list[str]:
     concurrent evolutions are retried on fresh metadata, so two writers adding the same column
     both succeed and the table gets it once.
     """
-    import pyarrow as pa
-    from pyiceberg.schema import Schema
 
     def add(current: Table) -> list[str]:
         existing = {field.name for field in current.schema().fields}

@@ -15,6 +15,9 @@ import logging
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pyarrow.fs import FileSelector, FileType
+from pyiceberg.io.pyarrow import PyArrowFileIO
+
 from lambdapipe.tables.config import S3_SCHEMES, s3_client
 from lambdapipe.tables.retry import retry_on_conflict
 
@@ -121,7 +124,6 @@ def live_files(table: Table) -> set[str]:
 
 def find_orphan_files(table: Table, *, older_than: dt.datetime) -> list[OrphanFile]:
     """Files under the table's location that no kept snapshot references, last modified before ``older_than``."""
-    from pyarrow.fs import FileSelector, FileType
 
     scheme, filesystem, root = _location(table)
     listed = filesystem.get_file_info(FileSelector(root, recursive=True, allow_not_found=True))
@@ -196,7 +198,6 @@ def _delete(table: Table, locations: list[str]) -> None:
 
 def _location(table: Table) -> tuple[str, Any, str]:
     """(scheme, filesystem, path) of the table's location; refuses a bucket or filesystem root."""
-    from pyiceberg.io.pyarrow import PyArrowFileIO
 
     location = table.location().rstrip("/")
     scheme, netloc, path = PyArrowFileIO.parse_location(location)
@@ -211,6 +212,4 @@ def _location(table: Table) -> tuple[str, Any, str]:
 
 
 def _path(location: str) -> str:
-    from pyiceberg.io.pyarrow import PyArrowFileIO
-
     return PyArrowFileIO.parse_location(location)[2]

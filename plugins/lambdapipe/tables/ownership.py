@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+from sqlalchemy.engine import make_url
+
 from lambdapipe.tables.config import TablesConfigError, s3_client, s3_properties
 
 if TYPE_CHECKING:
@@ -32,7 +34,6 @@ class CatalogMismatchError(TablesConfigError):
 def catalog_location(config: TablesConfig) -> str:
     """Where the catalog lives, without credentials: ``sqlite:/abs/path``, ``postgresql://host:port/db``,
     ``glue``; with its name, since one database may hold several catalogs."""
-    from sqlalchemy.engine import make_url
 
     if config.catalog_type == "glue":
         return f"glue#{config.catalog_name}"

@@ -8,12 +8,20 @@ and dates are ISO text, decimals are REAL, lists are JSON text).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
+import sqlite3
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+import duckdb
+import pyarrow as pa
+from pyiceberg.exceptions import NoSuchNamespaceError
+from pyiceberg.expressions import AlwaysTrue
+
 from lambdapipe.tables.catalog import load_table, open_catalog
+from lambdapipe.tables.config import load_config
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -38,7 +46,6 @@ def read_table(
     columns: Iterable[str] | None = None,
 ) -> pa.Table:
     """The table (or the snapshot ``snapshot_id`` of it: time travel) as Arrow, filtered and projected."""
-    from pyiceberg.expressions import AlwaysTrue
 
     scan = table.scan(
         row_filter=row_filter if row_filter is not None else AlwaysTrue(),
@@ -71,9 +78,6 @@ def referenced_tables(sql: str, names: Iterable[str]) -> list[str]:
 
 def query(sql: str, config: TablesConfig | None = None, engine: str = "auto") -> pa.Table:
     """Run ``sql`` over the tables it names (by their short names, e.g. ``orders``)."""
-    from pyiceberg.exceptions import NoSuchNamespaceError
-
-    from lambdapipe.tables.config import load_config
 
     config = config or load_config()
     catalog = open_catalog(config)
@@ -97,15 +101,10 @@ def run_sql(sql: str, tables: Mapping[str, pa.Table], engine: str = "auto") -> p
 
 
 def _duckdb_installed() -> bool:
-    import importlib.util
-
     return importlib.util.find_spec("duckdb") is not None
 
 
 def _run_duckdb(sql: str, tables: Mapping[str, pa.Table]) -> pa.Table:
-    import duckdb
-    import pyarrow as pa
-
     connection = duckdb.connect()
     try:
         for name, table in tables.items():
@@ -120,8 +119,6 @@ def _run_duckdb(sql: str, tables: Mapping[str, pa.Table]) -> pa.Table:
 
 
 def _run_sqlite(sql: str, tables: Mapping[str, pa.Table]) -> pa.Table:
-    import sqlite3
-
     connection = sqlite3.connect(":memory:")
     try:
         for name, table in tables.items():
@@ -147,8 +144,6 @@ def _load_sqlite(connection: Any, name: str, table: pa.Table) -> None:
 
 
 def _sqlite_type(arrow_type: pa.DataType) -> str:
-    import pyarrow as pa
-
     if pa.types.is_integer(arrow_type) or pa.types.is_boolean(arrow_type):
         return "INTEGER"
     if pa.types.is_floating(arrow_type) or pa.types.is_decimal(arrow_type):
@@ -157,8 +152,6 @@ def _sqlite_type(arrow_type: pa.DataType) -> str:
 
 
 def _sqlite_values(array: pa.Array) -> list[Any]:
-    import pyarrow as pa
-
     kind = array.type
     if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
         return array.cast(pa.string()).to_pylist()
@@ -170,8 +163,6 @@ def _sqlite_values(array: pa.Array) -> list[Any]:
 
 
 def _arrow_from_rows(names: list[str], rows: list[tuple[Any, ...]]) -> pa.Table:
-    import pyarrow as pa
-
     arrays = []
     for index in range(len(names)):
         values = [row[index] for row in rows]

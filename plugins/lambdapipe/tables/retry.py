@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
+from pyiceberg.exceptions import CommitFailedException, ValidationException
+
 if TYPE_CHECKING:
     from pyiceberg.table import Table
 
@@ -38,7 +40,6 @@ def retry_on_conflict(
     The first attempt uses ``table`` as loaded (its metadata is the caller's starting point);
     returns the change's result and the number of attempts it took.
     """
-    from pyiceberg.exceptions import CommitFailedException, ValidationException
 
     if max_attempts < 1:
         raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")

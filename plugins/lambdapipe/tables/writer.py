@@ -24,6 +24,10 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyiceberg.expressions import AlwaysFalse, AlwaysTrue, And, EqualTo, IsNull, Or
+
 from lambdapipe.tables.conform import ConformError, cast_column, conform_table
 from lambdapipe.tables.retry import DEFAULT_MAX_ATTEMPTS, retry_on_conflict
 
@@ -96,7 +100,6 @@ class PreparedRuns:
 
 def prepare_runs(table: Table, parts: Sequence[tuple[Mapping[str, Any], pa.Table]]) -> PreparedRuns:
     """Conform and check each ``(run_key, data)`` part; raises before anything is written."""
-    import pyarrow as pa
 
     if not parts:
         raise ValueError("at least one (run_key, data) part is needed")
@@ -119,7 +122,6 @@ def replace_runs(
 ) -> CommitResult:
     """Replace the rows of several run keys, each with its own data, in ONE snapshot (an order run's
     hours: readers see all of them replaced or none). Each part is checked as ``commit_run`` checks."""
-    from pyiceberg.expressions import AlwaysFalse, Or
 
     prepared = parts if isinstance(parts, PreparedRuns) else prepare_runs(table, parts)
     name, keys, data = ".".join(table.name()), prepared.keys, prepared.data
@@ -172,7 +174,6 @@ def append_rows(
 
 def run_key_filter(run_key: Mapping[str, Any]) -> BooleanExpression:
     """The row filter selecting a run key's rows: column = value for each, IS NULL for None."""
-    from pyiceberg.expressions import AlwaysTrue, And, EqualTo, IsNull
 
     expression: BooleanExpression = AlwaysTrue()
     for column, value in run_key.items():
@@ -196,8 +197,6 @@ def _check_run_key(table: Table, run_key: Mapping[str, Any]) -> dict[str, Any]:
 
 def _apply_run_key(data: pa.Table, run_key: dict[str, Any], table_name: str) -> pa.Table:
     """Fill run-key columns that are entirely null; refuse rows that belong to another key."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
 
     for column, value in run_key.items():
         index = data.schema.get_field_index(column)

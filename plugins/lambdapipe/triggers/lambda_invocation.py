@@ -9,6 +9,7 @@ from typing import Any
 
 from airflow.triggers.base import TriggerEvent
 
+from lambdapipe.invoking.completion_records import poll_once
 from lambdapipe.triggers.base import AwsConnectionTrigger
 
 
@@ -36,8 +37,6 @@ class LambdaInvocationTrigger(AwsConnectionTrigger):
         self.poll_interval = poll_interval
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from lambdapipe.invoking.completion_records import poll_once
-
         hook = self.hook("sqs")
         deadline = time.monotonic() + self.timeout
         async with await hook.get_async_conn() as sqs:

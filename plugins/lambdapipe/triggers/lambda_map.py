@@ -7,6 +7,7 @@ from typing import Any
 
 from airflow.triggers.base import TriggerEvent
 
+from lambdapipe.fanout.engine import FanOutConfig, run_fan_out
 from lambdapipe.triggers.base import AwsConnectionTrigger
 
 
@@ -25,8 +26,6 @@ class LambdaMapTrigger(AwsConnectionTrigger):
         self.config = config
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from lambdapipe.fanout.engine import FanOutConfig, run_fan_out
-
         try:
             summary = await run_fan_out(FanOutConfig(**self.config), self.hook_parameters, self.log.info)
         except Exception as error:

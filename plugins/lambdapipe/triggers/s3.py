@@ -9,6 +9,8 @@ from typing import Any
 
 from airflow.triggers.base import TriggerEvent
 
+from lambdapipe.events.s3_events import ObjectFilter
+from lambdapipe.events.s3_queue import take_objects
 from lambdapipe.triggers.base import AwsConnectionTrigger
 
 
@@ -65,9 +67,6 @@ class S3UploadTrigger(AwsConnectionTrigger):
         self.poll_interval = poll_interval
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from lambdapipe.events.s3_events import ObjectFilter
-        from lambdapipe.events.s3_queue import take_objects
-
         wanted = ObjectFilter(self.prefix, self.suffix, self.pattern, self.created_only)
         hook = self.hook("sqs")
         deadline = time.monotonic() + self.timeout

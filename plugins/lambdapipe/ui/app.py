@@ -25,7 +25,19 @@ Routes (under the prefix):
 # those name dependencies that exist only inside create_app.
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
+
+from airflow.api_fastapi.app import get_auth_manager
+from airflow.api_fastapi.auth.managers.models.resource_details import AccessView
+from airflow.api_fastapi.common.db.common import SessionDep
+from airflow.api_fastapi.core_api.security import GetUserDep, auth_manager_from_app, requires_access_view
+from botocore.exceptions import BotoCoreError, ClientError
+from fastapi import Depends, FastAPI, HTTPException, Query
+from fastapi import Path as FastApiPath
+from fastapi.responses import FileResponse
+
+from lambdapipe import settings
+from lambdapipe.ui import deploys, functions, invocations, logs, scope
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -39,25 +51,12 @@ MAX_LIMIT = 1000
 
 def ui_aws_conn_id() -> str:
     """The AWS connection the view reads Lambda and CloudWatch Logs through."""
-    from lambdapipe import settings
 
     return settings.get("ui_aws_conn_id") or DEFAULT_AWS_CONN_ID
 
 
 def create_app(aws_conn_id: str | None = None) -> "FastAPI":
     """The app; imports FastAPI and Airflow's API-server security only now (the plugin stays cheap)."""
-    from typing import Annotated
-
-    from airflow.api_fastapi.app import get_auth_manager
-    from airflow.api_fastapi.auth.managers.models.resource_details import AccessView
-    from airflow.api_fastapi.common.db.common import SessionDep
-    from airflow.api_fastapi.core_api.security import GetUserDep, auth_manager_from_app, requires_access_view
-    from botocore.exceptions import BotoCoreError, ClientError
-    from fastapi import Depends, FastAPI, HTTPException, Query
-    from fastapi import Path as FastApiPath
-    from fastapi.responses import FileResponse
-
-    from lambdapipe.ui import deploys, functions, invocations, logs, scope
 
     aws_conn_id = aws_conn_id or ui_aws_conn_id()
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from botocore.config import Config
+
 CONNECT_TIMEOUT_S = 3
 READ_TIMEOUT_S = 10
 MAX_ATTEMPTS = 2  # the first try and one retry
@@ -16,7 +18,6 @@ MAX_ATTEMPTS = 2  # the first try and one retry
 
 def ui_botocore_config() -> Any:
     """A botocore ``Config`` for the view's Lambda and CloudWatch Logs clients."""
-    from botocore.config import Config
 
     return Config(
         connect_timeout=CONNECT_TIMEOUT_S,

@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from airflow.models.dagrun import DagRun
+from airflow.models.taskinstance import TaskInstance
 from sqlalchemy import select
 
 if TYPE_CHECKING:
@@ -25,8 +27,6 @@ def _iso(value: datetime | None) -> str | None:
 
 def last_deploys(session: Session, dag_id: str = DEPLOY_DAG_ID) -> dict[str, Any]:
     """``{"dag_run": last run or None, "tasks": {task_id: its latest try}}``."""
-    from airflow.models.dagrun import DagRun
-    from airflow.models.taskinstance import TaskInstance
 
     run = session.scalars(
         select(DagRun).where(DagRun.dag_id == dag_id).order_by(DagRun.run_after.desc()).limit(1)

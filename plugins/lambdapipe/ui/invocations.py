@@ -16,6 +16,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyiceberg.expressions import (
+    AlwaysTrue,
+    And,
+    EqualTo,
+    GreaterThanOrEqual,
+    IsNull,
+    LessThan,
+    LessThanOrEqual,
+    NotEqualTo,
+    Or,
+)
+
+from lambdapipe.tables.catalog import TableNotFoundError, load_table
+from lambdapipe.tables.definitions import table_spec
+
 if TYPE_CHECKING:
     import pyarrow as pa
     from pyiceberg.expressions import BooleanExpression
@@ -56,8 +73,6 @@ class Invocations:
 
 
 def _base_filter(dag_id: str | None, function_name: str | None, errors_only: bool) -> BooleanExpression:
-    from pyiceberg.expressions import AlwaysTrue, And, EqualTo, IsNull, NotEqualTo, Or
-
     row_filter: BooleanExpression = AlwaysTrue()
     if dag_id:
         row_filter = And(row_filter, EqualTo("dag_id", dag_id))
@@ -76,7 +91,6 @@ def _since(days: int) -> datetime:
 
 def _load(config: TablesConfig | None) -> Table | None:
     """The table, or None before anything has written it."""
-    from lambdapipe.tables.catalog import TableNotFoundError, load_table
 
     try:
         return load_table(TABLE_NAME, config)
@@ -92,10 +106,6 @@ def _scan(
     max_rows: int,
 ) -> Invocations:
     """At most ``max_rows`` matching rows, then only those of DAGs the user may read (or of no DAG)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    from lambdapipe.tables.definitions import table_spec
 
     if table is None:
         empty = table_spec(TABLE_NAME).schema().as_arrow().empty_table()
@@ -124,7 +134,6 @@ def read_invocations(
 
     ``visible_dag_ids`` receives the DAG ids present in the rows and returns those the user may read.
     """
-    from pyiceberg.expressions import And, GreaterThanOrEqual
 
     since = GreaterThanOrEqual("invoked_at", _since(days).isoformat())
     row_filter = And(since, _base_filter(dag_id, function_name, False))
@@ -166,7 +175,6 @@ def recent_page(
     the period is covered; a window holding more than ``max_rows`` rows is scanned again at half its
     length, so a page holds the true newest rows however busy the table.
     """
-    import pyarrow as pa
 
     since = _since(days)
     base = _base_filter(dag_id, function_name, errors_only)
@@ -199,7 +207,6 @@ def _window(
 ) -> BooleanExpression:
     """Rows of ``base`` invoked in [start, end); [start, end] for the first window after a cursor (rows
     at the cursor's instant may not all have been shown); from ``start`` on when there is no end."""
-    from pyiceberg.expressions import And, GreaterThanOrEqual, LessThan, LessThanOrEqual
 
     lower = And(base, GreaterThanOrEqual("invoked_at", start.isoformat()))
     if end is None:
@@ -209,8 +216,6 @@ def _window(
 
 def _after_cursor(rows: pa.Table, after: tuple[datetime, str]) -> pa.Table:
     """Leave out the rows at the cursor's instant that the previous page already showed."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
 
     at, request_id = after
     same_instant = pc.equal(rows["invoked_at"], pa.scalar(at, rows["invoked_at"].type))
@@ -226,8 +231,6 @@ def per_dag(data: pa.Table) -> list[dict[str, Any]]:
 
 def per_day(data: pa.Table) -> list[dict[str, Any]]:
     """The same figures per UTC day and DAG, oldest day first (one row per day and DAG)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
 
     day = pc.floor_temporal(data["invoked_at"], unit="day").cast(pa.date32())
     rows = _aggregate(data.append_column("day", day), ["day", "dag_id"])
@@ -237,9 +240,6 @@ def per_day(data: pa.Table) -> list[dict[str, Any]]:
 
 
 def _aggregate(data: pa.Table, keys: list[str]) -> list[dict[str, Any]]:
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     is_error = pc.fill_null(pc.not_equal(data["status"], SUCCESS), True).cast(pa.int64())
     is_cold = pc.is_valid(data["init_duration_ms"]).cast(pa.int64())
     zero_if_empty = pc.ScalarAggregateOptions(min_count=0)

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow.providers.amazon.aws.hooks.logs import AwsLogsHook
+
+from lambdapipe.ui.aws_config import ui_botocore_config
+
 MAX_LINES = 2000
 
 
@@ -17,9 +21,6 @@ def request_log_lines(
     function_name: str, request_id: str, aws_conn_id: str | None = "aws_default"
 ) -> dict[str, Any]:
     """``{log_group, log_stream, lines: [{timestamp, message}], complete}``; no lines if none were found."""
-    from airflow.providers.amazon.aws.hooks.logs import AwsLogsHook
-
-    from lambdapipe.ui.aws_config import ui_botocore_config
 
     logs = AwsLogsHook(aws_conn_id=aws_conn_id, config=ui_botocore_config()).conn
     log_group = f"/aws/lambda/{function_name}"

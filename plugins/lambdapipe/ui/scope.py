@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
+from airflow.models.dag import DagModel
+from airflow.models.serialized_dag import SerializedDagModel
 from sqlalchemy import select
 
 from lambdapipe.links import bare_function_name
@@ -47,7 +49,6 @@ def dag_functions(serialized: dict[str, Any]) -> frozenset[str]:
 
 def functions_used_by(session: Session, dag_ids: Iterable[str]) -> dict[str, set[str]]:
     """``{function name: the DAG ids among dag_ids whose latest version uses it}``."""
-    from airflow.models.serialized_dag import SerializedDagModel
 
     used: dict[str, set[str]] = {}
     for version in SerializedDagModel.get_latest_serialized_dags(dag_ids=list(dag_ids), session=session):
@@ -63,7 +64,6 @@ def functions_used_by(session: Session, dag_ids: Iterable[str]) -> dict[str, set
 
 def visible_functions(session: Session, readable: Callable[[set[str]], set[str]]) -> dict[str, set[str]]:
     """The functions used by the DAGs ``readable`` lets through, with those DAGs."""
-    from airflow.models.dag import DagModel
 
     dag_ids = set(session.scalars(select(DagModel.dag_id).where(DagModel.is_stale.is_(False))))
     return functions_used_by(session, readable(dag_ids) & dag_ids)
