@@ -25,7 +25,7 @@ from tests.support.package_classes import classes_defined_in
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs"
-PAGES = sorted(DOCS.glob("*.md"))
+PAGES = sorted(DOCS.rglob("*.md"))
 README = REPO / "README.md"
 CODE_BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 LINK = re.compile(r"\]\(([^)\s]+)\)")
@@ -50,7 +50,7 @@ def test_the_readme_stays_a_five_minute_read() -> None:
     assert len(README.read_text().splitlines()) <= 250
 
 
-@pytest.mark.parametrize("path", [README, *PAGES], ids=lambda path: path.name)
+@pytest.mark.parametrize("path", [README, *PAGES], ids=lambda path: path.relative_to(REPO).as_posix())
 def test_every_relative_link_points_at_a_file(path: Path) -> None:
     targets = [link.split("#")[0] for link in LINK.findall(path.read_text())]
     relative = [target for target in targets if target and not re.match(r"[a-z]+:", target)]
@@ -58,21 +58,53 @@ def test_every_relative_link_points_at_a_file(path: Path) -> None:
     assert [target for target in relative if not (path.parent / target).exists()] == []
 
 
+def _nav_pages(entries: list) -> set[str]:
+    """Every page the nav lists, sections included (an entry is a path, or a title with a path or a list)."""
+    pages: set[str] = set()
+    for entry in entries:
+        for value in entry.values() if isinstance(entry, dict) else [entry]:
+            pages |= _nav_pages(value) if isinstance(value, list) else {value}
+    return pages
+
+
 def test_every_page_is_in_the_sites_navigation() -> None:
     nav = yaml.safe_load((REPO / "mkdocs.yml").read_text())["nav"]
-    listed = {page for entry in nav for page in entry.values()}
 
-    assert listed == {path.name for path in PAGES}
+    assert _nav_pages(nav) == {path.relative_to(DOCS).as_posix() for path in PAGES}
 
 
-def test_every_operator_sensor_and_trigger_has_its_section() -> None:
-    operators_page = (DOCS / "operators.md").read_text()
-    packages = (lambdapipe.operators, lambdapipe.sensors, lambdapipe.triggers)
-    classes = {cls.__name__ for cls in classes_defined_in(packages, ("Operator", "Sensor", "Trigger"))}
-    classes -= {"AwsConnectionTrigger"}  # a base class for our own triggers
+CLASSES = [
+    cls
+    for cls in classes_defined_in(
+        (lambdapipe.operators, lambdapipe.sensors, lambdapipe.triggers), ("Operator", "Sensor", "Trigger")
+    )
+    if cls.__name__ != "AwsConnectionTrigger"  # a base class for our own triggers, in the API reference
+]
 
-    assert {"LambdaInvokeOperator", "S3UploadSensor", "DynamoDBStreamTrigger"} <= classes
-    assert sorted(name for name in classes if f"`{name}`" not in operators_page) == []
+
+def test_the_class_pages_cover_operators_sensors_and_triggers() -> None:
+    names = {cls.__name__ for cls in CLASSES}
+
+    assert {"LambdaInvokeOperator", "S3UploadSensor", "DynamoDBStreamTrigger"} <= names
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda cls: cls.__name__)
+def test_every_operator_sensor_and_trigger_has_its_own_page_with_an_example_and_its_parameters(
+    cls: type,
+) -> None:
+    folder = cls.__module__.split(".")[1]  # operators, sensors or triggers
+    page = DOCS / folder / f"{cls.__name__}.md"
+    assert page.exists(), f"{cls.__name__} has no page at {page.relative_to(REPO)}"
+    text = page.read_text()
+
+    examples = "".join(_blocks(page, "python"))
+    # A trigger the operators create is shown by the deferrable task that waits in it (named there).
+    shown = cls.__name__ in examples if folder == "triggers" else f"{cls.__name__}(" in examples
+    assert shown, "no Python example shows it in use"
+    assert f"::: {cls.__module__}.{cls.__name__}" in text, (
+        "its parameters are not rendered from the docstring"
+    )
+    assert f"({folder}/{cls.__name__}.md)" in (DOCS / "operators.md").read_text(), "missing from the overview"
 
 
 @pytest.mark.parametrize(
