@@ -34,15 +34,10 @@ def analytics_report() -> None:
     @task(outlets=[table_asset("daily_report")])
     def build_daily_report(**context: Any) -> dict[str, Any]:
         """Recompute the report from all facts and replace the table's rows in one snapshot."""
-        from datetime import UTC, datetime
-
-        from lambdapipe.tables.commit import commit_rows
-        from lambdapipe_demo import daily_report as steps
+        from lambdapipe_demo.daily_report import refresh_daily_report
 
         ti = context["ti"]
-        report = steps.build_report(steps.read_facts(), top_skus=context["params"]["top_skus"])
-        commit_rows("daily_report", steps.with_lineage(report, ti.dag_id, ti.run_id, datetime.now(UTC)))
-        return steps.report_summary(report)
+        return refresh_daily_report(ti.dag_id, ti.run_id, top_skus=context["params"]["top_skus"])
 
     SnsNotifyOperator(
         task_id="notify_report",

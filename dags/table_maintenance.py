@@ -47,19 +47,11 @@ from lambdapipe.tables.definitions import registered_tables
 def table_maintenance() -> None:
     @task
     def maintain(table_name: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        from lambdapipe.tables.catalog import TableNotFoundError, load_table
-        from lambdapipe.tables.config import load_config
-        from lambdapipe.tables.maintenance import run_maintenance
-        from lambdapipe.tables.ownership import claim_warehouse
+        from lambdapipe.tables.maintenance import maintain_table
 
         params = params or {}
-        try:
-            table = load_table(table_name)
-        except TableNotFoundError:
-            return {"table": table_name, "skipped": "not created yet"}
-        claim_warehouse(load_config())  # never delete "orphans" that another catalog's tables use
-        return run_maintenance(
-            table,
+        return maintain_table(
+            table_name,
             snapshot_max_age=dt.timedelta(days=params["snapshot_max_age_days"]),
             retain_last=params["retain_last"],
             orphan_min_age=dt.timedelta(hours=params["orphan_min_age_hours"]),

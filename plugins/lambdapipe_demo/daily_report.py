@@ -17,7 +17,10 @@ with years of facts, key the table by ``report_date`` and rebuild recent days on
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+
+from lambdapipe.tables.commit import commit_rows
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -93,6 +96,14 @@ def with_lineage(report: pa.Table, dag_id: str, run_id: str, built_at: Any) -> p
         .append_column("dag_id", pa.array([dag_id] * rows, pa.string()))
         .append_column("run_id", pa.array([run_id] * rows, pa.string()))
     )
+
+
+def refresh_daily_report(dag_id: str, run_id: str, top_skus: int) -> dict[str, Any]:
+    """The analytics_report task: rebuild the report from all facts, replace the table's rows in one
+    snapshot (exactly once per run), and return its summary for the notification."""
+    report = build_report(read_facts(), top_skus=top_skus)
+    commit_rows("daily_report", with_lineage(report, dag_id, run_id, datetime.now(UTC)))
+    return report_summary(report)
 
 
 def report_summary(report: pa.Table) -> dict[str, Any]:

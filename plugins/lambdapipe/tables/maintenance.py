@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 from pyarrow.fs import FileSelector, FileType
 from pyiceberg.io.pyarrow import PyArrowFileIO
 
-from lambdapipe.tables.config import S3_SCHEMES, s3_client
+from lambdapipe.tables.catalog import TableNotFoundError, load_table
+from lambdapipe.tables.config import S3_SCHEMES, load_config, s3_client
+from lambdapipe.tables.ownership import claim_warehouse
 from lambdapipe.tables.retry import retry_on_conflict
 
 if TYPE_CHECKING:
@@ -172,6 +174,30 @@ def run_maintenance(
     )
     orphans = remove_orphan_files(table, older_than=now - orphan_min_age, dry_run=dry_run)
     return {"expire": expired.to_dict(), "orphans": orphans.to_dict()}
+
+
+def maintain_table(
+    table_name: str,
+    *,
+    snapshot_max_age: dt.timedelta,
+    retain_last: int,
+    orphan_min_age: dt.timedelta,
+    dry_run: bool,
+) -> dict[str, Any]:
+    """``run_maintenance`` for a registered table by name: skipped while not created yet, and only
+    once this catalog has claimed the warehouse (another catalog's files are never "orphans")."""
+    try:
+        table = load_table(table_name)
+    except TableNotFoundError:
+        return {"table": table_name, "skipped": "not created yet"}
+    claim_warehouse(load_config())
+    return run_maintenance(
+        table,
+        snapshot_max_age=snapshot_max_age,
+        retain_last=retain_last,
+        orphan_min_age=orphan_min_age,
+        dry_run=dry_run,
+    )
 
 
 def _delete(table: Table, locations: list[str]) -> None:
