@@ -23,6 +23,7 @@ from airflow.providers.common.compat.sdk import AirflowException, conf
 from lambdapipe.fanout import items as item_sources
 from lambdapipe.fanout import run_store
 from lambdapipe.fanout.batching import make_batches
+from lambdapipe.fanout.buckets import MissingBucketError, require_bucket
 from lambdapipe.fanout.engine import FanOutConfig, run_fan_out, startup_objects_frozen
 from lambdapipe.hooks.lambda_function import LambdaHook
 from lambdapipe.invoking import ledger
@@ -181,6 +182,7 @@ class LambdaMapOperator(StoresRenderedPayloadSummary, AwsBaseOperator[LambdaHook
 
         function = self.hook.function_info(self.function_name, self.qualifier)
         s3 = S3Hook(**self._hook_parameters).conn
+        self._require_buckets(s3)
         items = self._resolve_items(s3)
         batches = make_batches(
             items, self.max_items_per_batch, self.max_bytes_per_batch, self.batch_input_key
@@ -220,6 +222,17 @@ class LambdaMapOperator(StoresRenderedPayloadSummary, AwsBaseOperator[LambdaHook
             progress_interval_s=self.progress_interval,
             task=dataclasses.asdict(task),
         )
+
+    def _require_buckets(self, s3: Any) -> None:
+        """Fail before any invocation, in one line, when a bucket the task names is missing."""
+        named = [("results_bucket", self.results_bucket)]
+        if self.items_s3_uri is not None:
+            named.append(("items_s3_uri's bucket", item_sources.split_s3_uri(self.items_s3_uri)[0]))
+        try:
+            for parameter, bucket in named:
+                require_bucket(s3, bucket, parameter)
+        except MissingBucketError as error:
+            raise AirflowException(f"{type(self).__name__} {self.task_id!r}: {error}") from None
 
     def _resolve_items(self, s3: Any) -> list[Any]:
         if self.items_s3_uri is not None:

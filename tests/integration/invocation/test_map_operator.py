@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import json
 import random
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -279,3 +280,35 @@ def test_each_mapped_task_instance_keeps_its_results_under_its_own_map_index(
         assert summary["results_uri"] == location.uri(f"{location.prefix}/results/")
         metrics = read_jsonl(aws.client("s3"), summary["metrics_uri"])
         assert {record["map_index"] for record in metrics} == {index}
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        ({"results_bucket": "no-such-results"}, "results_bucket 'no-such-results' does not exist"),
+        (
+            {"items": None, "items_s3_uri": "s3://no-such-inputs/incoming/"},
+            "items_s3_uri's bucket 'no-such-inputs' does not exist",
+        ),
+    ],
+    ids=["results_bucket", "items_s3_uri"],
+)
+def test_a_missing_bucket_fails_the_task_in_one_line_naming_parameter_and_bucket_before_any_invocation(
+    aws: LocalAws,
+    aws_connection: str,
+    doubler: str,
+    capsys: pytest.CaptureFixture,
+    options: dict[str, Any],
+    says: str,
+) -> None:
+    dag_id = f"map_missing_bucket_{next(iter(options.values())) or 'items'}".replace("-", "_")
+    with DAG(dag_id=re.sub(r"\W", "_", dag_id), schedule=None) as dag:
+        map_over_items(**options)
+
+    run = run_dag(dag)
+    log = task_log(capsys)
+
+    assert task_states(run) == {"map": "failed"}
+    assert f"LambdaMapOperator 'map': {says}" in log
+    assert "NoSuchBucket" not in log  # no botocore traceback for a setting the user got wrong
+    assert aws.calls.snapshot()["lambda:Invoke:double"] == 0
