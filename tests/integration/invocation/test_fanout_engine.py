@@ -14,45 +14,61 @@ from lambdapipe.invoking.invoker import FunctionInfo
 from lambdapipe_local import LocalAws
 from lambdapipe_local.admin.faults import FaultRule
 
+DOUBLE = FunctionInfo("double", timeout_s=10, memory_size_mb=128)
 
-def test_under_injected_throttling_the_engine_backs_off_climbs_back_and_finishes_every_item(
-    aws: LocalAws, aws_connection: str, make_function: Callable[..., str]
-) -> None:
+
+def _stored_run(aws: LocalAws, prefix: str, item_count: int) -> run_store.RunLocation:
+    """A results bucket holding the input of a fan-out over ``item_count`` items, one per batch."""
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="results")
+    location = run_store.RunLocation("results", prefix)
+    items = [{"n": n} for n in range(item_count)]
+    run_store.write_input(s3, location, make_batches(items, batch_input_key=None))
+    return location
+
+
+def _fan_out(
+    aws_connection: str, location: run_store.RunLocation, concurrency: int, report: Callable[[str], None]
+) -> tuple[FanOut, dict[str, Any]]:
+    """Run the engine over the stored input with the operators' async clients; (engine, summary)."""
     from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
     from lambdapipe.hooks.lambda_function import LambdaHook
 
+    config = FanOutConfig(
+        function=dataclasses.asdict(DOUBLE),
+        qualifier=None,
+        bucket=location.bucket,
+        prefix=location.prefix,
+        try_number=1,
+        max_concurrency=concurrency,
+        batch_input_key=None,
+        max_attempts=1,
+    )
+
+    async def run() -> tuple[FanOut, dict[str, Any]]:
+        async with (
+            LambdaHook(aws_conn_id=aws_connection).async_invoke_client(DOUBLE, concurrency) as lambda_client,
+            await AwsBaseHook(aws_conn_id=aws_connection, client_type="s3").get_async_conn() as s3_client,
+        ):
+            engine = FanOut(config, lambda_client, s3_client, report=report)
+            return engine, await engine.run()
+
+    return asyncio.run(run())
+
+
+def test_under_injected_throttling_the_engine_backs_off_climbs_back_and_finishes_every_item(
+    aws: LocalAws, aws_connection: str, make_function: Callable[..., str]
+) -> None:
     make_function("double", "double", Timeout=10)
-    s3 = aws.client("s3")
-    s3.create_bucket(Bucket="results")
-    location = run_store.RunLocation("results", "engine/throttled")
-    run_store.write_input(s3, location, make_batches([{"n": n} for n in range(200)], batch_input_key=None))
+    location = _stored_run(aws, "engine/throttled", 200)
     aws.faults.add(
         FaultRule(
             service="lambda", operation="Invoke", function_name="double", error="lambda_throttle", count=40
         )
     )
-    function = FunctionInfo("double", timeout_s=10, memory_size_mb=128)
-    config = FanOutConfig(
-        function=dataclasses.asdict(function),
-        qualifier=None,
-        bucket=location.bucket,
-        prefix=location.prefix,
-        try_number=1,
-        max_concurrency=16,
-        batch_input_key=None,
-        max_attempts=1,
-    )
 
-    async def fan_out() -> tuple[FanOut, dict[str, Any]]:
-        async with (
-            LambdaHook(aws_conn_id=aws_connection).async_invoke_client(function, 16) as lambda_client,
-            await AwsBaseHook(aws_conn_id=aws_connection, client_type="s3").get_async_conn() as s3_client,
-        ):
-            engine = FanOut(config, lambda_client, s3_client, report=lambda line: None)
-            return engine, await engine.run()
-
-    engine, summary = asyncio.run(fan_out())
+    engine, summary = _fan_out(aws_connection, location, 16, report=lambda line: None)
     limiter = engine.limiter
 
     assert (summary["status"], summary["succeeded_items"], summary["throttles"]) == ("succeeded", 200, 40)
@@ -66,38 +82,12 @@ def test_under_injected_throttling_the_engine_backs_off_climbs_back_and_finishes
 def test_progress_lines_never_print_an_infinite_eta_even_when_a_rerun_resumes_every_item(
     aws: LocalAws, aws_connection: str, make_function: Callable[..., str]
 ) -> None:
-    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-
-    from lambdapipe.hooks.lambda_function import LambdaHook
-
     make_function("double", "double", Timeout=10)
-    aws.client("s3").create_bucket(Bucket="results")
-    location = run_store.RunLocation("results", "engine/rerun")
-    run_store.write_input(
-        aws.client("s3"), location, make_batches([{"n": n} for n in range(4)], batch_input_key=None)
-    )
-    function = FunctionInfo("double", timeout_s=10, memory_size_mb=128)
-    config = FanOutConfig(
-        function=dataclasses.asdict(function),
-        qualifier=None,
-        bucket=location.bucket,
-        prefix=location.prefix,
-        try_number=1,
-        max_concurrency=2,
-        batch_input_key=None,
-        max_attempts=1,
-    )
+    location = _stored_run(aws, "engine/rerun", 4)
     lines: list[str] = []
 
-    async def fan_out() -> dict[str, Any]:
-        async with (
-            LambdaHook(aws_conn_id=aws_connection).async_invoke_client(function, 2) as lambda_client,
-            await AwsBaseHook(aws_conn_id=aws_connection, client_type="s3").get_async_conn() as s3_client,
-        ):
-            return await FanOut(config, lambda_client, s3_client, report=lines.append).run()
-
-    first = asyncio.run(fan_out())
-    rerun = asyncio.run(fan_out())  # every batch already succeeded: nothing left to invoke
+    _, first = _fan_out(aws_connection, location, 2, report=lines.append)
+    _, rerun = _fan_out(aws_connection, location, 2, report=lines.append)  # nothing left to invoke
 
     assert (first["succeeded_items"], rerun["status"]) == (4, "succeeded")
     assert lines[-1].startswith("double: finished 4/4 items"), lines
