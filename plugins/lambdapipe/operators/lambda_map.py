@@ -24,7 +24,8 @@ from lambdapipe.fanout import items as item_sources
 from lambdapipe.fanout import run_store
 from lambdapipe.fanout.batching import make_batches
 from lambdapipe.fanout.buckets import MissingBucketError, require_bucket
-from lambdapipe.fanout.engine import FanOutConfig, run_fan_out, startup_objects_frozen
+from lambdapipe.fanout.engine import FanOutConfig, run_fan_out
+from lambdapipe.fanout.gc_freeze import startup_objects_frozen
 from lambdapipe.hooks.lambda_function import LambdaHook
 from lambdapipe.invoking import ledger
 from lambdapipe.invoking.metrics import TaskIdentity

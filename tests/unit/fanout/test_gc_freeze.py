@@ -1,4 +1,4 @@
-"""The fan-out engine's process-level set-up, without AWS: the GC freeze around a run."""
+"""The GC freeze around a worker's fan-out keeps what a forking parent froze frozen afterwards."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 FREEZE_PROBE = """
 import gc
 
-from lambdapipe.fanout.engine import startup_objects_frozen
+from lambdapipe.fanout.gc_freeze import startup_objects_frozen
 
 gc.freeze()  # as LocalExecutor does before forking its workers
 frozen_by_parent = gc.get_freeze_count()
