@@ -18,11 +18,12 @@ MAY_BE_DEFERRED = {
     "pyarrow": "hundreds of ms; DAG files import the operators and tables definitions that use it",
     "pyiceberg": "as pyarrow: loaded only when a table is read or written",
     "airflow.providers.amazon.aws.hooks.s3": "boto3's S3 transfer stack (~100 ms) for payload claim checks only",
-    # lambdapipe.tables.config is imported while DAG files are parsed (table assets), also by DAGs with
-    # no AWS operator: Airflow's AWS hooks and boto3 (~110 ms) load only when a catalog is configured.
-    "boto3": "see lambdapipe.tables.config above",
-    "airflow.providers.amazon.aws.hooks.base_aws": "see lambdapipe.tables.config above",
-    "airflow.providers.common.compat.sdk": "see lambdapipe.tables.config above",
+    # lambdapipe.tables.config (table assets) and lambdapipe.triggers.base (DynamoDBStreamTrigger in an
+    # AssetWatcher) are imported while DAG files are parsed, also by DAGs with no AWS operator: Airflow's
+    # AWS hooks and boto3 (~110-150 ms) load only when a catalog is configured or a trigger runs.
+    "boto3": "see the comment above",
+    "airflow.providers.amazon.aws.hooks.base_aws": "see the comment above",
+    "airflow.providers.common.compat.sdk": "see the comment above",
     "lambdapipe.tables.catalog": "imports pyiceberg's catalogs at its top",
     "lambdapipe.tables.conform": "imports pyarrow at its top",
     "lambdapipe.tables.evolution": "imports pyiceberg and pyarrow at its top",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from airflow.triggers.base import BaseTrigger
 
 if TYPE_CHECKING:
@@ -49,6 +48,7 @@ class AwsConnectionTrigger(BaseTrigger):
 
     def hook(self, client_type: str) -> AwsBaseHook:
         """A hook on this trigger's connection, for ``await hook.get_async_conn()``."""
+        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
         return AwsBaseHook(client_type=client_type, **self.hook_parameters)
 

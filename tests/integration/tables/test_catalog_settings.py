@@ -75,6 +75,8 @@ def test_tables_list_with_a_mistyped_catalog_path_fails_in_one_line(
     from lambdapipe.commands.tables import main
 
     mistyped = tmp_path / "typo" / "catalog.db"
+    # The connection beats the setting: drop one a session-scoped stack of this worker may have left.
+    monkeypatch.delenv("AIRFLOW_CONN_LAMBDAPIPE_TABLES", raising=False)
     monkeypatch.setenv("AIRFLOW__LAMBDAPIPE__TABLES_CATALOG_URI", f"sqlite:///{mistyped}")
 
     exit_code = main(["list"])
