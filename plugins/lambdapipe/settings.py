@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.configuration import conf
-
 from lambdapipe.provider_info import get_provider_info
 
 SECTION = "lambdapipe"
@@ -35,6 +33,7 @@ def get(option: str) -> str | None:
     declared = declared_options()
     if option not in declared:
         raise UndeclaredSettingError(f"[{SECTION}] {option} is not declared in lambdapipe.provider_info")
+    from airflow.configuration import conf
 
     value = conf.get(SECTION, option, fallback=declared[option]["default"])
     return value or None

@@ -73,3 +73,21 @@ def test_every_registered_subcommand_resolves_to_a_function(name: str) -> None:
     module_name, _, function_name = cli.SUBCOMMANDS[name][1].partition(":")
 
     assert callable(getattr(importlib.import_module(module_name), function_name))
+
+
+def test_tables_keeps_airflows_info_logs_off_stdout(tmp_path: Path) -> None:
+    """`lambdapipe tables` sets Airflow's log level before Airflow is imported: stdout is for results."""
+    executable = shutil.which("lambdapipe", path=str(Path(sys.executable).parent))
+    environment = {
+        "PATH": str(Path(sys.executable).parent),
+        "AIRFLOW_HOME": str(tmp_path),
+        "AIRFLOW__LAMBDAPIPE__TABLE_DEFINITIONS": "lambdapipe_demo.tables",
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+    }
+    result = subprocess.run(
+        [executable, "tables", "list"], env=environment, capture_output=True, text=True, timeout=120
+    )
+
+    assert "no catalog at" in result.stderr  # nothing committed under this AIRFLOW_HOME
+    assert "[info" not in result.stdout, result.stdout

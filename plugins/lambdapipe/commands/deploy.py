@@ -12,13 +12,6 @@ import json
 import logging
 import sys
 
-from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-from lambdapipe.deploy.deployer import DeployError, FunctionDeployer
-from lambdapipe.hooks.iam import IamHook
-from lambdapipe.hooks.lambda_function import LambdaHook
-from lambdapipe.packaging import PackagingError
-
 
 def _override(text: str) -> tuple[str, object]:
     key, separator, value = text.partition("=")
@@ -62,10 +55,16 @@ def main(argv: list[str] | None = None) -> int:
 
 def _deploy(args: argparse.Namespace) -> dict[str, object] | None:
     """The deploy's result, or None after printing why it failed."""
+    from lambdapipe.deploy.deployer import DeployError, FunctionDeployer
+    from lambdapipe.hooks.iam import IamHook
+    from lambdapipe.hooks.lambda_function import LambdaHook
+    from lambdapipe.packaging import PackagingError
 
     hook_args = {"aws_conn_id": args.aws_conn_id, "region_name": args.region}
     s3_hook = None
     if args.s3_bucket:
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
         s3_hook = S3Hook(**hook_args)
     try:
         result = FunctionDeployer(

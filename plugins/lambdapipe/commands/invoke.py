@@ -8,8 +8,6 @@ import json
 import sys
 from pathlib import Path
 
-from lambdapipe.hooks.lambda_function import LambdaHook
-
 
 def _event(value: str) -> object:
     """A JSON file path, or inline JSON."""
@@ -37,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
 
     # Airflow, once imported, logs to the sys.stdout of that moment: keep stdout for the payload.
     with contextlib.redirect_stdout(sys.stderr):
+        from lambdapipe.hooks.lambda_function import LambdaHook
+
         hook = LambdaHook(aws_conn_id=args.aws_conn_id, region_name=args.region)
         result = hook.invoke_json(args.function_name, args.event, qualifier=args.qualifier)
     if args.log and result.log_tail:

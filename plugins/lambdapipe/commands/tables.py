@@ -16,12 +16,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from pyiceberg.exceptions import NoSuchNamespaceError
-
-from lambdapipe.tables.catalog import TableNotFoundError, load_table, open_catalog
-from lambdapipe.tables.config import DEFAULT_CONN_ID, TablesConfigError, load_config
-from lambdapipe.tables.definitions import TableDefinitionError, registered_tables
-from lambdapipe.tables.query import QueryError, query
+from lambdapipe.tables.config import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
     from pyiceberg.table import Table
@@ -33,6 +28,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # Airflow and the amazon provider log to stdout at INFO; stdout is for the results.
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
+    from lambdapipe.tables.catalog import TableNotFoundError
+    from lambdapipe.tables.config import TablesConfigError, load_config
+    from lambdapipe.tables.definitions import TableDefinitionError
+    from lambdapipe.tables.query import QueryError
 
     try:
         config = load_config(args.conn_id)
@@ -69,6 +68,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _list(config: TablesConfig) -> str:
+    from pyiceberg.exceptions import NoSuchNamespaceError
+
+    from lambdapipe.tables.catalog import open_catalog
+    from lambdapipe.tables.definitions import registered_tables
+
     catalog = open_catalog(config)
     try:
         existing = {identifier[-1] for identifier in catalog.list_tables(config.namespace)}
@@ -98,6 +102,9 @@ def _list(config: TablesConfig) -> str:
 
 
 def _show(config: TablesConfig, name: str, snapshot_count: int) -> str:
+    from lambdapipe.tables.catalog import TableNotFoundError, load_table
+    from lambdapipe.tables.definitions import registered_tables
+
     try:
         table = load_table(name, config)
     except TableNotFoundError:
@@ -110,6 +117,8 @@ def _show(config: TablesConfig, name: str, snapshot_count: int) -> str:
 
 
 def _overview(table: Table, name: str) -> str:
+    from lambdapipe.tables.definitions import registered_tables
+
     defined = registered_tables().get(name)
     spec = table.spec()
     schema = table.schema()
@@ -159,6 +168,8 @@ def _snapshots(table: Table, count: int) -> str:
 
 
 def _query(config: TablesConfig, sql: str, engine: str, max_rows: int) -> str:
+    from lambdapipe.tables.query import query
+
     result = query(sql, config, engine)
     shown = result.slice(0, max_rows)
     rows = [list(row.values()) for row in shown.to_pylist()]
