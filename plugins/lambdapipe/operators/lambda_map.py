@@ -23,7 +23,6 @@ from airflow.providers.common.compat.sdk import AirflowException, conf
 from lambdapipe.fanout import items as item_sources
 from lambdapipe.fanout import run_store
 from lambdapipe.fanout.batching import make_batches
-from lambdapipe.fanout.buckets import MissingBucketError, require_bucket
 from lambdapipe.fanout.engine import FanOutConfig, run_fan_out
 from lambdapipe.fanout.gc_freeze import startup_objects_frozen
 from lambdapipe.hooks.lambda_function import LambdaHook
@@ -33,6 +32,7 @@ from lambdapipe.links import LambdaFunctionLink, is_aws_endpoint
 from lambdapipe.operators.rendered_payload import StoresRenderedPayloadSummary, check_policy, rendered_value
 from lambdapipe.tables.config import DEFAULT_CONN_ID
 from lambdapipe.triggers.lambda_map import LambdaMapTrigger
+from lambdapipe.utils.s3_buckets import MissingBucketError, require_bucket
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
