@@ -133,7 +133,7 @@ class FanOut:
         self.limiter = AdaptiveLimiter(config.max_concurrency)
         self._lines: list[dict[str, Any]] = []
         self._metrics_written = 0
-        self._parts = 0
+        self._parts = {"results": 0, "metrics": 0}
         self._last_flush = time.monotonic()
         self._flush_lock = asyncio.Lock()
         self._aborted = False
@@ -142,6 +142,8 @@ class FanOut:
         location = self.config.location
         batches, input_sha = await run_store.read_input(self.s3, location)
         self._input_sha = input_sha
+        for kind in self._parts:
+            self._parts[kind] = await run_store.last_part(self.s3, location, kind, self.config.try_number)
         finished = _finished_batches(await run_store.read_results(self.s3, location, input_sha))
         pending = [batch for batch in batches if batch.index not in finished]
         total_items = sum(len(batch.items) for batch in batches)
@@ -270,16 +272,17 @@ class FanOut:
             metrics = [record.to_dict() for record in self.counters.records[self._metrics_written :]]
             self._metrics_written += len(metrics)
             self._last_flush = time.monotonic()
-            if not lines and not metrics:
-                return
-            self._parts += 1
-            location, try_number = self.config.location, self.config.try_number
-            if lines:
-                key = location.part_key("results", try_number, self._parts)
-                await run_store.write_part(self.s3, location, key, lines, self._input_sha)
-            if metrics:
-                key = location.part_key("metrics", try_number, self._parts)
-                await run_store.write_part(self.s3, location, key, metrics, self._input_sha)
+            for kind, records in (("results", lines), ("metrics", metrics)):
+                if records:
+                    self._parts[kind] = await run_store.write_part(
+                        self.s3,
+                        self.config.location,
+                        kind,
+                        self.config.try_number,
+                        self._parts[kind] + 1,
+                        records,
+                        self._input_sha,
+                    )
 
     async def _report_progress(self) -> None:
         while True:

@@ -8,7 +8,9 @@ Layout under ``s3://{bucket}/{prefix}/{dag_id}/{run_id}/{task_id}/{map_index}/``
 - ``summary.json``: the task's XCom, also kept next to the data.
 
 Results are appended in parts while the fan-out runs, so a crash or a failed try loses at most the
-last part; the next try reads every part and skips the batches that already succeeded.
+results not yet written; the next try reads every part and skips the batches that already succeeded.
+Parts are create-only: a second run of the same try (a restarted triggerer runs the trigger again with
+the same try number) numbers its parts after the ones already there and never overwrites them.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from typing import Any
 from lambdapipe.fanout.batching import Batch
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=-]+")
+# What S3 answers a create-only put whose key exists (412) or is being written concurrently (409).
+_TAKEN = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
 
 
 @dataclass(frozen=True)
@@ -56,8 +60,11 @@ class RunLocation:
     def summary_key(self) -> str:
         return f"{self.prefix}/summary.json"
 
+    def parts_prefix(self, kind: str, try_number: int) -> str:
+        return f"{self.prefix}/{kind}/try-{try_number:03d}-"
+
     def part_key(self, kind: str, try_number: int, part: int) -> str:
-        return f"{self.prefix}/{kind}/try-{try_number:03d}-{part:05d}.jsonl"
+        return f"{self.parts_prefix(kind, try_number)}{part:05d}.jsonl"
 
     def uri(self, key: str = "") -> str:
         return f"s3://{self.bucket}/{key or self.prefix + '/'}"
@@ -119,17 +126,49 @@ async def read_results(client: Any, location: RunLocation, input_sha256: str) ->
     return results
 
 
+async def last_part(client: Any, location: RunLocation, kind: str, try_number: int) -> int:
+    """The highest part number already written for this try (0 if none): a new run continues after it."""
+    prefix = location.parts_prefix(kind, try_number)
+    highest = 0
+    paginator = client.get_paginator("list_objects_v2")
+    async for page in paginator.paginate(Bucket=location.bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            number = obj["Key"].removeprefix(prefix).removesuffix(".jsonl")
+            if number.isdigit():
+                highest = max(highest, int(number))
+    return highest
+
+
 async def write_part(
-    client: Any, location: RunLocation, key: str, lines: list[dict[str, Any]], input_sha256: str
-) -> None:
+    client: Any,
+    location: RunLocation,
+    kind: str,
+    try_number: int,
+    part: int,
+    lines: list[dict[str, Any]],
+    input_sha256: str,
+) -> int:
+    """Create the first free part at or after ``part`` and return its number; an existing part is never replaced.
+
+    Another run of the same try (a trigger still running on a triggerer that lost its heartbeat) may
+    have taken the number since this run looked: S3 refuses the create and the next number is tried.
+    """
     body = b"".join(json.dumps(line, separators=(",", ":"), default=str).encode() + b"\n" for line in lines)
-    await client.put_object(
-        Bucket=location.bucket,
-        Key=key,
-        Body=body,
-        ContentType="application/x-ndjson",
-        Metadata={"input-sha256": input_sha256},
-    )
+    while True:
+        try:
+            await client.put_object(
+                Bucket=location.bucket,
+                Key=location.part_key(kind, try_number, part),
+                Body=body,
+                ContentType="application/x-ndjson",
+                Metadata={"input-sha256": input_sha256},
+                IfNoneMatch="*",
+            )
+            return part
+        except client.exceptions.ClientError as error:
+            if error.response["Error"]["Code"] not in _TAKEN:
+                raise
+            part += 1
 
 
 async def write_summary(client: Any, location: RunLocation, summary: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 from lambdapipe.fanout import run_store
 from lambdapipe.fanout.batching import make_batches
 from lambdapipe.fanout.engine import FanOut, FanOutConfig
+from lambdapipe.fanout.results import item_results
 from lambdapipe.invoking.invoker import FunctionInfo
 from lambdapipe_local import LocalAws
 from lambdapipe_local.admin.faults import FaultRule
@@ -28,7 +29,11 @@ def _stored_run(aws: LocalAws, prefix: str, item_count: int) -> run_store.RunLoc
 
 
 def _fan_out(
-    aws_connection: str, location: run_store.RunLocation, concurrency: int, report: Callable[[str], None]
+    aws_connection: str,
+    location: run_store.RunLocation,
+    concurrency: int,
+    report: Callable[[str], None],
+    **options: Any,
 ) -> tuple[FanOut, dict[str, Any]]:
     """Run the engine over the stored input with the operators' async clients; (engine, summary)."""
     from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
@@ -44,6 +49,7 @@ def _fan_out(
         max_concurrency=concurrency,
         batch_input_key=None,
         max_attempts=1,
+        **options,
     )
 
     async def run() -> tuple[FanOut, dict[str, Any]]:
@@ -92,3 +98,38 @@ def test_progress_lines_never_print_an_infinite_eta_even_when_a_rerun_resumes_ev
     assert (first["succeeded_items"], rerun["status"]) == (4, "succeeded")
     assert lines[-1].startswith("double: finished 4/4 items"), lines
     assert not [line for line in lines if "inf" in line], lines
+
+
+def _metrics_records(aws: LocalAws, location: run_store.RunLocation) -> list[dict[str, Any]]:
+    s3 = aws.client("s3")
+    listing = s3.list_objects_v2(Bucket=location.bucket, Prefix=f"{location.prefix}/metrics/")
+    return [
+        record
+        for obj in listing.get("Contents", [])
+        for record in run_store.decode_lines(
+            s3.get_object(Bucket=location.bucket, Key=obj["Key"])["Body"].read()
+        )
+    ]
+
+
+def test_a_second_run_of_the_same_try_a_restarted_trigger_keeps_every_result_and_metric_of_the_first(
+    aws: LocalAws, aws_connection: str, make_function: Callable[..., str]
+) -> None:
+    make_function("double", "double", Timeout=10)
+    location = _stored_run(aws, "engine/restarted", 60)
+    aws.faults.add(
+        FaultRule(
+            service="lambda", operation="Invoke", function_name="double", error="lambda_unhandled", count=30
+        )
+    )
+
+    tolerate_all = {"tolerated_failure_percentage": 100}
+    _, first = _fan_out(aws_connection, location, 2, lambda line: None, **tolerate_all)
+    _, restarted = _fan_out(aws_connection, location, 2, lambda line: None, **tolerate_all)  # same try
+    results = item_results(aws.client("s3"), restarted)
+
+    assert (first["failed_items"], restarted["resumed_items"], restarted["status"]) == (30, 30, "succeeded")
+    assert [line["index"] for line in results] == list(range(60))
+    assert {line["status"] for line in results} == {"succeeded"}
+    assert [line["result"] for line in results] == [{"double": 2 * n} for n in range(60)]
+    assert len(_metrics_records(aws, location)) == aws.calls.snapshot()["lambda:Invoke:double"] == 90
