@@ -5,6 +5,11 @@ the triggerer (``LambdaMapTrigger``). Per batch: throttles shrink the concurrenc
 (not counted as attempts); function errors are retried with exponential backoff up to
 ``max_attempts``; every item ends with one result line in S3. The run stops launching batches as soon
 as the failure tolerance can no longer be met, like a Step Functions Map run.
+
+A batch counts as done only once its result lines are in S3, and a worker coroutine takes its next
+batch only then: a crash (SIGKILL, a lost worker) leaves at most ``max_concurrency`` batches whose
+outcome was not written, and the retry invokes those again (at-least-once for them; every other
+batch runs once). Results finished at the same moment share one PUT (group commit).
 """
 
 from __future__ import annotations
@@ -39,8 +44,6 @@ from lambdapipe.invoking.metrics import LambdaPricing, TaskIdentity
 
 log = logging.getLogger(__name__)
 
-FLUSH_EVERY_LINES = 1000
-FLUSH_EVERY_S = 5.0
 MAX_RETRY_DELAY_S = 30.0
 
 
@@ -134,8 +137,9 @@ class FanOut:
         self._lines: list[dict[str, Any]] = []
         self._metrics_written = 0
         self._parts = {"results": 0, "metrics": 0}
-        self._last_flush = time.monotonic()
-        self._flush_lock = asyncio.Lock()
+        self._recorded_batches = 0
+        self._written_batches = 0
+        self._write_lock = asyncio.Lock()
         self._aborted = False
 
     async def run(self) -> dict[str, Any]:
@@ -168,7 +172,7 @@ class FanOut:
             await asyncio.gather(*workers)
         finally:
             reporter.cancel()
-            await self._flush(force=True)
+            await self._write_recorded()
         summary = self._summary(progress, len(pending) - queue.qsize())
         await run_store.write_summary(self.s3, location, summary)
         self.report(self._progress_line(final=True))
@@ -195,7 +199,8 @@ class FanOut:
             except ThrottledError:
                 outcome, error, throttled = None, None, True
             except InvokeTimeoutError as failure:
-                # The function may have run: never invoke it again for this batch (no double execution).
+                # The function may have run: not again in this try. A task retry invokes it again
+                # (at-least-once); the result line's error says the invoke timed out.
                 outcome, error = None, {"errorType": type(failure).__name__, "errorMessage": str(failure)}
                 attempts = self.config.max_attempts - 1
             except InvocationError as failure:
@@ -261,17 +266,22 @@ class FanOut:
                     f"{self.function.name}: {progress.failed_items} failed items exceed the tolerated "
                     f"{self._allowed_failures}: no new batches are started"
                 )
-        await self._flush()
+        self._recorded_batches += 1
+        await self._write_recorded(up_to=self._recorded_batches)
 
-    async def _flush(self, force: bool = False) -> None:
-        due = len(self._lines) >= FLUSH_EVERY_LINES or time.monotonic() - self._last_flush >= FLUSH_EVERY_S
-        if not (force or due):
-            return
-        async with self._flush_lock:
+    async def _write_recorded(self, up_to: int | None = None) -> None:
+        """Return once every batch recorded so far (or the first ``up_to``) is in S3.
+
+        Group commit: while one PUT is in flight, batches finishing meanwhile queue on the lock and the
+        next PUT carries them all; a batch already carried by an earlier PUT returns at once.
+        """
+        async with self._write_lock:
+            if up_to is not None and self._written_batches >= up_to:
+                return
             lines, self._lines = self._lines, []
+            recorded = self._recorded_batches
             metrics = [record.to_dict() for record in self.counters.records[self._metrics_written :]]
             self._metrics_written += len(metrics)
-            self._last_flush = time.monotonic()
             for kind, records in (("results", lines), ("metrics", metrics)):
                 if records:
                     self._parts[kind] = await run_store.write_part(
@@ -283,12 +293,12 @@ class FanOut:
                         records,
                         self._input_sha,
                     )
+            self._written_batches = recorded
 
     async def _report_progress(self) -> None:
         while True:
             await asyncio.sleep(self.config.progress_interval_s)
             self.report(self._progress_line())
-            await self._flush()
 
     def _progress_line(self, final: bool = False) -> str:
         progress = self._progress

@@ -3,7 +3,8 @@
 Dynamic task mapping makes one task instance per item: slow to schedule and heavy at thousands of
 items. ``LambdaMapOperator`` keeps one task and runs the invocations itself, with bounded and
 adaptive concurrency, item batching, per-batch retries, failure tolerance, results in S3, and resume
-on retry (batches that already succeeded are not invoked again).
+on retry (batches whose success is written are not invoked again; docs/operators.md, "Fan-out
+guarantees", says which may run twice).
 """
 
 from __future__ import annotations

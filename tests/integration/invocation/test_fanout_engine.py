@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -45,11 +51,9 @@ def _fan_out(
         qualifier=None,
         bucket=location.bucket,
         prefix=location.prefix,
-        try_number=1,
         max_concurrency=concurrency,
         batch_input_key=None,
-        max_attempts=1,
-        **options,
+        **{"try_number": 1, "max_attempts": 1, **options},
     )
 
     async def run() -> tuple[FanOut, dict[str, Any]]:
@@ -133,3 +137,45 @@ def test_a_second_run_of_the_same_try_a_restarted_trigger_keeps_every_result_and
     assert {line["status"] for line in results} == {"succeeded"}
     assert [line["result"] for line in results] == [{"double": 2 * n} for n in range(60)]
     assert len(_metrics_records(aws, location)) == aws.calls.snapshot()["lambda:Invoke:double"] == 90
+
+
+_RUN_FAN_OUT = """
+import asyncio, json, sys
+from lambdapipe.fanout.engine import FanOutConfig, run_fan_out
+asyncio.run(run_fan_out(FanOutConfig(**json.loads(sys.argv[1])), {"aws_conn_id": "aws_default"}))
+"""
+
+
+def test_a_worker_killed_mid_fan_out_re_invokes_on_retry_at_most_the_batches_it_had_in_flight(
+    aws: LocalAws, aws_connection: str, make_function: Callable[..., str]
+) -> None:
+    make_function("double", "double", Timeout=10)
+    location = _stored_run(aws, "engine/killed", 200)
+    aws.faults.add(FaultRule(service="lambda", operation="Invoke", function_name="double", latency_ms=100))
+    config = FanOutConfig(
+        function=dataclasses.asdict(DOUBLE),
+        qualifier=None,
+        bucket=location.bucket,
+        prefix=location.prefix,
+        try_number=1,
+        max_concurrency=4,
+        batch_input_key=None,
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-c", _RUN_FAN_OUT, json.dumps(config.to_dict())],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    try:
+        while aws.calls.snapshot()["lambda:Invoke:double"] < 60 and worker.poll() is None:
+            time.sleep(0.05)
+    finally:
+        worker.kill()  # SIGKILL: nothing buffered in the worker survives
+        worker.wait()
+    assert worker.returncode == -signal.SIGKILL, "the fan-out ended before it could be killed"
+    time.sleep(0.5)  # the invocations in flight at the kill reach the server and finish
+
+    _, retry = _fan_out(aws_connection, location, 4, lambda line: None, try_number=2)
+    invocations = aws.calls.snapshot()["lambda:Invoke:double"]
+
+    assert (retry["status"], retry["succeeded_items"]) == ("succeeded", 200)
+    assert invocations - 200 <= config.max_concurrency, f"{invocations - 200} batches ran twice"
