@@ -3,6 +3,12 @@
 A record per key (e.g. ``notification#<dag>#<run>#summary`` or ``upload#<bucket>/<key>#<etag>``)
 is created with a conditional put, so exactly one writer wins it; its owner (the run) may take it
 again, so a retried task resumes instead of being locked out.
+
+A claim goes ``claimed`` -> ``sealed`` -> ``done``. A ``claimed`` record left longer than
+``stale_after_s`` (a crashed or stuck run) may be taken over by another owner. Sealing is the fence:
+right before its side effect commits, the owner seals the claim, which fails if the claim was taken
+over meanwhile (the run must then drop that side effect), and a sealed claim is not stale any more
+(only after ``sealed_stale_after_s``, for a run that died between sealing and committing).
 """
 
 from __future__ import annotations
@@ -44,15 +50,30 @@ class IdempotencyStore:
             )
             self.client.get_waiter("table_exists").wait(TableName=self.table_name)
 
-    def claim(self, key: str, owner: str, stale_after_s: float | None = None) -> Claim:
-        """Take ``key`` for ``owner`` unless another owner holds it (or held it longer than ``stale_after_s``
-        without finishing, e.g. a crashed run)."""
+    def claim(
+        self,
+        key: str,
+        owner: str,
+        stale_after_s: float | None = None,
+        sealed_stale_after_s: float | None = None,
+    ) -> Claim:
+        """Take ``key`` for ``owner`` unless another owner holds it.
+
+        Another owner's claim is taken over when it stayed ``claimed`` longer than ``stale_after_s``,
+        or ``sealed`` longer than ``sealed_stale_after_s`` (None: never).
+        """
         now = time.time()
         condition = f"attribute_not_exists({KEY_ATTRIBUTE}) OR (#owner = :owner AND #status <> :done)"
         values: dict[str, Any] = {":owner": {"S": owner}, ":done": {"S": "done"}}
+        names = {"#owner": "owner", "#status": "status"}
         if stale_after_s is not None:
-            condition += " OR (#status <> :done AND #claimed_at < :stale)"
-            values[":stale"] = {"N": str(now - stale_after_s)}
+            condition += " OR (#status = :claimed AND #claimed_at < :stale)"
+            values |= {":claimed": {"S": "claimed"}, ":stale": {"N": str(now - stale_after_s)}}
+            names["#claimed_at"] = "claimed_at"
+        if sealed_stale_after_s is not None:
+            condition += " OR (#status = :sealed AND #sealed_at < :sealed_stale)"
+            values |= {":sealed": {"S": "sealed"}, ":sealed_stale": {"N": str(now - sealed_stale_after_s)}}
+            names["#sealed_at"] = "sealed_at"
         try:
             self.client.put_item(
                 TableName=self.table_name,
@@ -63,14 +84,33 @@ class IdempotencyStore:
                     "claimed_at": {"N": str(now)},
                 },
                 ConditionExpression=condition,
-                ExpressionAttributeNames={"#owner": "owner", "#status": "status"}
-                | ({"#claimed_at": "claimed_at"} if stale_after_s is not None else {}),
+                ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
             )
             return Claim(key, True, owner, "claimed")
         except self.client.exceptions.ConditionalCheckFailedException:
             record = self.get(key) or {}
             return Claim(key, False, record.get("owner", ""), record.get("status", ""))
+
+    def seal(self, key: str, owner: str) -> bool:
+        """Fence ``key`` for ``owner`` before its side effect commits; False if another owner took it over."""
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={KEY_ATTRIBUTE: {"S": key}},
+                UpdateExpression="SET #status = :sealed, #sealed_at = :now",
+                ConditionExpression="#owner = :owner AND #status IN (:claimed, :sealed)",
+                ExpressionAttributeNames={"#owner": "owner", "#status": "status", "#sealed_at": "sealed_at"},
+                ExpressionAttributeValues={
+                    ":owner": {"S": owner},
+                    ":claimed": {"S": "claimed"},
+                    ":sealed": {"S": "sealed"},
+                    ":now": {"N": str(time.time())},
+                },
+            )
+            return True
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
 
     def finish(self, key: str, owner: str, **attributes: str) -> None:
         """Mark the owner's record done; later claims of the key, by anyone, are refused."""

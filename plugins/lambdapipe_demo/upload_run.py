@@ -54,8 +54,12 @@ def record_uploads(
         print("A rerun with no new upload: this run's rows stay as they were committed")
         return steps.summary(earlier, None, problems=[]) | {"run_url": run_url(ti)}
     results = item_results(s3, map_summary) if items else []
-    rows = steps.outcome_rows(items, results)
-    recorded = [row for row in rows if row["status"] != "failed"]  # failed: retried by reconcile
+    outcomes = steps.outcome_rows(items, results)
+    # Failed uploads stay claimed and unrecorded (the reconcile retries them); the rest are sealed.
+    recorded = steps.keep_held_claims(
+        store, [row for row in outcomes if row["status"] != "failed"], ti.run_id
+    )
+    rows = recorded + [row for row in outcomes if row["status"] == "failed"]
     for row in recorded:
         if row["status"] == "rejected":
             row["output_key"] = steps.quarantine(s3, row)

@@ -6,8 +6,11 @@ Why the steps look like this:
   lists ``incoming/`` and processes whatever no run has recorded: nothing is lost.
 - A watcher run and a reconcile run may see the same object: each object is claimed in DynamoDB
   (``upload#<bucket>/<key>#<etag>``) before processing, so exactly one run processes it; its own
-  retries may take the claim again, and a claim a crashed run left unfinished is taken over after
-  ``STALE_CLAIM_S``.
+  retries may take the claim again, and a claim a crashed or stuck run left unfinished is taken over
+  after ``STALE_CLAIM_S``. Claims are fenced: before quarantining and committing, a run seals its
+  claims and drops every upload whose claim another run took over, so two runs never both record one
+  upload. A sealed claim is taken over only after ``STALE_SEALED_CLAIM_S`` (a run that died between
+  sealing and committing; the taker first checks the table, so a committed upload is never redone).
 - Rows are committed per run (replace the run's rows), so a retried or re-run task never
   duplicates them.
 """
@@ -27,6 +30,7 @@ log = logging.getLogger(__name__)
 UPLOAD_PREFIX = "incoming/"
 QUARANTINE_PREFIX = "quarantine/"
 STALE_CLAIM_S = 3600
+STALE_SEALED_CLAIM_S = 6 * 3600
 
 
 @dataclass(frozen=True)
@@ -124,7 +128,12 @@ def claim_new(
     for upload in uploads:
         if (upload.bucket, upload.key, upload.etag) in done:
             continue
-        claim = store.claim(upload.claim_key, owner=run_id, stale_after_s=STALE_CLAIM_S)
+        claim = store.claim(
+            upload.claim_key,
+            owner=run_id,
+            stale_after_s=STALE_CLAIM_S,
+            sealed_stale_after_s=STALE_SEALED_CLAIM_S,
+        )
         if claim.won:
             mine.append(upload)
         else:
@@ -132,6 +141,27 @@ def claim_new(
                 "%s/%s is being processed by run %s: skipped here", upload.bucket, upload.key, claim.owner
             )
     return mine
+
+
+def keep_held_claims(
+    store: IdempotencyStore, rows: list[dict[str, Any]], run_id: str
+) -> list[dict[str, Any]]:
+    """The rows whose claim this run still holds, each sealed so that no other run takes it before the commit.
+
+    A run that outlived its claim (stuck over ``STALE_CLAIM_S``) lost it to another run, which
+    records that upload: this run must not.
+    """
+    held = []
+    for row in rows:
+        if store.seal(Upload(row["bucket"], row["key"], row["etag"]).claim_key, owner=run_id):
+            held.append(row)
+        else:
+            log.warning(
+                "%s/%s: another run took over this run's claim (it went stale); that run records it",
+                row["bucket"],
+                row["key"],
+            )
+    return held
 
 
 def merge_rows(earlier: list[dict[str, Any]], now: list[dict[str, Any]]) -> list[dict[str, Any]]:
