@@ -4,7 +4,8 @@ A record per key (e.g. ``notification#<dag>#<run>#summary`` or ``upload#<bucket>
 is created with a conditional put, so exactly one writer wins it; its owner (the run) may take it
 again, so a retried task resumes instead of being locked out.
 
-A claim goes ``claimed`` -> ``sealed`` -> ``done``. A ``claimed`` record left longer than
+A claim goes ``claimed`` -> ``sealed`` -> ``done``, or back to ``released`` (any owner may take it
+at once) when its side effect failed; ``failed_runs`` counts the owners it failed for. A ``claimed`` record left longer than
 ``stale_after_s`` (a crashed or stuck run) may be taken over by another owner. Sealing is the fence:
 right before its side effect commits, the owner seals the claim, which fails if the claim was taken
 over meanwhile (the run must then drop that side effect), and a sealed claim is not stale any more
@@ -13,6 +14,7 @@ over meanwhile (the run must then drop that side effect), and a sealed claim is 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -59,30 +61,35 @@ class IdempotencyStore:
     ) -> Claim:
         """Take ``key`` for ``owner`` unless another owner holds it.
 
-        Another owner's claim is taken over when it stayed ``claimed`` longer than ``stale_after_s``,
-        or ``sealed`` longer than ``sealed_stale_after_s`` (None: never).
+        Another owner's claim is taken over when it was released, stayed ``claimed`` longer than
+        ``stale_after_s``, or ``sealed`` longer than ``sealed_stale_after_s`` (None: never). An update,
+        not a put: the record keeps its ``failed_runs``.
         """
         now = time.time()
-        condition = f"attribute_not_exists({KEY_ATTRIBUTE}) OR (#owner = :owner AND #status <> :done)"
-        values: dict[str, Any] = {":owner": {"S": owner}, ":done": {"S": "done"}}
-        names = {"#owner": "owner", "#status": "status"}
+        condition = (
+            f"attribute_not_exists({KEY_ATTRIBUTE}) OR (#owner = :owner AND #status <> :done)"
+            " OR #status = :released"
+        )
+        values: dict[str, Any] = {
+            ":owner": {"S": owner},
+            ":done": {"S": "done"},
+            ":released": {"S": "released"},
+            ":claimed": {"S": "claimed"},
+            ":now": {"N": str(now)},
+        }
+        names = {"#owner": "owner", "#status": "status", "#claimed_at": "claimed_at"}
         if stale_after_s is not None:
             condition += " OR (#status = :claimed AND #claimed_at < :stale)"
-            values |= {":claimed": {"S": "claimed"}, ":stale": {"N": str(now - stale_after_s)}}
-            names["#claimed_at"] = "claimed_at"
+            values[":stale"] = {"N": str(now - stale_after_s)}
         if sealed_stale_after_s is not None:
             condition += " OR (#status = :sealed AND #sealed_at < :sealed_stale)"
             values |= {":sealed": {"S": "sealed"}, ":sealed_stale": {"N": str(now - sealed_stale_after_s)}}
             names["#sealed_at"] = "sealed_at"
         try:
-            self.client.put_item(
+            self.client.update_item(
                 TableName=self.table_name,
-                Item={
-                    KEY_ATTRIBUTE: {"S": key},
-                    "owner": {"S": owner},
-                    "status": {"S": "claimed"},
-                    "claimed_at": {"N": str(now)},
-                },
+                Key={KEY_ATTRIBUTE: {"S": key}},
+                UpdateExpression="SET #owner = :owner, #status = :claimed, #claimed_at = :now",
                 ConditionExpression=condition,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
@@ -111,6 +118,48 @@ class IdempotencyStore:
             return True
         except self.client.exceptions.ConditionalCheckFailedException:
             return False
+
+    def record_failure(self, key: str, owner: str, reason: str) -> int | None:
+        """Note that ``owner``'s side effect for ``key`` failed; the number of distinct owners it failed for.
+
+        Idempotent per owner (a string set), so a retried task of one run counts once. None when
+        ``owner`` no longer holds the claim (another owner took it over and decides).
+        """
+        try:
+            response = self.client.update_item(
+                TableName=self.table_name,
+                Key={KEY_ATTRIBUTE: {"S": key}},
+                UpdateExpression="ADD failed_runs :runs SET last_error = :reason",
+                ConditionExpression="#owner = :owner",
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues={
+                    ":runs": {"SS": [owner]},
+                    ":reason": {"S": reason},
+                    ":owner": {"S": owner},
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return None
+        return len(response["Attributes"]["failed_runs"]["SS"])
+
+    def release(self, key: str, owner: str) -> None:
+        """Give ``key`` up so that any owner may claim it at once (its side effect failed; try again)."""
+        with contextlib.suppress(self.client.exceptions.ConditionalCheckFailedException):
+            # Not ours any more (taken over, or finished): nothing to release.
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={KEY_ATTRIBUTE: {"S": key}},
+                UpdateExpression="SET #status = :released",
+                ConditionExpression="#owner = :owner AND #status IN (:claimed, :sealed)",
+                ExpressionAttributeNames={"#owner": "owner", "#status": "status"},
+                ExpressionAttributeValues={
+                    ":owner": {"S": owner},
+                    ":released": {"S": "released"},
+                    ":claimed": {"S": "claimed"},
+                    ":sealed": {"S": "sealed"},
+                },
+            )
 
     def finish(self, key: str, owner: str, **attributes: str) -> None:
         """Mark the owner's record done; later claims of the key, by anyone, are refused."""

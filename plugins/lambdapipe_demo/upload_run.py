@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+from botocore.exceptions import ClientError
 
 from lambdapipe.events.s3_events import ObjectFilter
 from lambdapipe.fanout.results import item_results
@@ -55,14 +56,17 @@ def record_uploads(
         return steps.summary(earlier, None, problems=[]) | {"run_url": run_url(ti)}
     results = item_results(s3, map_summary) if items else []
     outcomes = steps.outcome_rows(items, results)
-    # Failed uploads stay claimed and unrecorded (the reconcile retries them); the rest are sealed.
-    recorded = steps.keep_held_claims(
-        store, [row for row in outcomes if row["status"] != "failed"], ti.run_id
+    settled = [row for row in outcomes if row["status"] != "failed"] + steps.give_up_on_poison(
+        store, [row for row in outcomes if row["status"] == "failed"], ti.run_id
     )
-    rows = recorded + [row for row in outcomes if row["status"] == "failed"]
+    # Failed uploads are not recorded (their claims are released for the next reconcile to retry);
+    # the rest are sealed, and those whose claim another run took over are left to that run.
+    recorded = steps.keep_held_claims(store, [row for row in settled if row["status"] != "failed"], ti.run_id)
+    failed = [row for row in settled if row["status"] == "failed"]
+    rows = recorded + failed
     for row in recorded:
         if row["status"] == "rejected":
-            row["output_key"] = steps.quarantine(s3, row)
+            quarantine_or_explain(s3, row)
     commit_rows("uploads", steps.merge_rows(earlier, recorded))
     result = steps.summary(steps.merge_rows(earlier, rows), map_summary, problems=[])
     result["run_url"] = run_url(ti)
@@ -74,7 +78,16 @@ def record_uploads(
         store.finish(
             steps.Upload(row["bucket"], row["key"], row["etag"]).claim_key, owner=context["ti"].run_id
         )
+    steps.release_failed(store, failed, ti.run_id)
     return result
+
+
+def quarantine_or_explain(s3: Any, row: dict[str, Any]) -> None:
+    """Quarantine one rejected upload; if S3 refuses, say so in its reason instead of failing the others."""
+    try:
+        row["output_key"] = steps.quarantine(s3, row)
+    except ClientError as error:
+        row["reason"] = f"{row['reason']}; left in {steps.UPLOAD_PREFIX}: quarantine failed: {error}"
 
 
 def alert_message(outcome: dict[str, Any], alert_reject_rate: float) -> dict[str, Any] | None:

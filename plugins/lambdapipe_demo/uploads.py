@@ -31,6 +31,10 @@ UPLOAD_PREFIX = "incoming/"
 QUARANTINE_PREFIX = "quarantine/"
 STALE_CLAIM_S = 3600
 STALE_SEALED_CLAIM_S = 6 * 3600
+# An upload that failed in this many runs is quarantined as poison instead of retried every hour.
+MAX_FAILED_RUNS = 3
+# S3 allows 2 KB of user metadata (names and values): the original key (up to 1,024) plus the reason.
+MAX_REASON_METADATA_BYTES = 900
 
 
 @dataclass(frozen=True)
@@ -164,6 +168,39 @@ def keep_held_claims(
     return held
 
 
+def give_up_on_poison(
+    store: IdempotencyStore, rows: list[dict[str, Any]], run_id: str
+) -> list[dict[str, Any]]:
+    """Failed rows, each noted on its claim; one that failed in ``MAX_FAILED_RUNS`` runs becomes ``rejected``.
+
+    Rows whose claim another run took over are dropped.
+
+    A poison object (unreadable, or failing the function every time) is then quarantined with the
+    last error instead of being retried every hour.
+    """
+    settled = []
+    for row in rows:
+        key = Upload(row["bucket"], row["key"], row["etag"]).claim_key
+        failed_runs = store.record_failure(key, run_id, row.get("reason") or "failed")
+        if failed_runs is None:
+            continue  # another run took the claim over: it records this upload
+        if failed_runs >= MAX_FAILED_RUNS:
+            row = {
+                **row,
+                "status": "rejected",
+                "reason": f"failed in {failed_runs} runs; last: {row.get('reason')}",
+            }
+        settled.append(row)
+    return settled
+
+
+def release_failed(store: IdempotencyStore, rows: list[dict[str, Any]], run_id: str) -> None:
+    """Release the claims of the rows that failed, so the next reconcile run retries them at once."""
+    for row in rows:
+        if row["status"] == "failed":
+            store.release(Upload(row["bucket"], row["key"], row["etag"]).claim_key, owner=run_id)
+
+
 def merge_rows(earlier: list[dict[str, Any]], now: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The run's rows: those it committed before (an earlier try, or before a rerun), updated by ``now``.
 
@@ -207,19 +244,25 @@ def outcome_rows(uploads: list[Upload], results: list[dict[str, Any]]) -> list[d
 
 
 def quarantine(s3: Any, row: dict[str, Any]) -> str:
-    """Move a rejected object to ``quarantine/`` with the reason as metadata; idempotent on retry."""
+    """Move a rejected object to ``quarantine/`` with the reason as metadata; idempotent on retry.
+
+    boto3's managed copy copies in parts above its threshold (CopyObject is refused above 5 GB), and
+    the metadata is ASCII and within S3's 2 KB.
+    """
     target = QUARANTINE_PREFIX + row["key"].removeprefix(UPLOAD_PREFIX)
-    reason = (row.get("reason") or "rejected")[:1024]
+    reason = (row.get("reason") or "rejected").encode("ascii", "replace")[:MAX_REASON_METADATA_BYTES]
     if head(s3, row["bucket"], row["key"]) is not None:
-        s3.copy_object(
+        s3.copy(
+            CopySource={"Bucket": row["bucket"], "Key": row["key"]},
             Bucket=row["bucket"],
             Key=target,
-            CopySource={"Bucket": row["bucket"], "Key": row["key"]},
-            Metadata={
-                "reason": reason.encode("ascii", "replace").decode(),
-                "original-key": row["key"].encode("ascii", "replace").decode(),
+            ExtraArgs={
+                "Metadata": {
+                    "reason": reason.decode(),
+                    "original-key": row["key"].encode("ascii", "replace").decode(),
+                },
+                "MetadataDirective": "REPLACE",
             },
-            MetadataDirective="REPLACE",
         )
         s3.delete_object(Bucket=row["bucket"], Key=row["key"])
     return target

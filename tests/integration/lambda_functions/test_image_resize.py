@@ -212,6 +212,30 @@ def test_packaged_handler_resizes_s3_objects_and_rejects_bad_ones(
     assert run.peak_rss_mb < load_manifest(FUNCTIONS_DIR / "image_resize").memory
 
 
+def test_an_object_the_function_cannot_read_fails_alone_with_the_s3_error_and_its_neighbours_are_resized(
+    invoke: Invoke, s3: Any, local_aws_endpoint: str
+) -> None:
+    s3.put_object(Bucket=BUCKET, Key="uploads/before.jpg", Body=photo(400, 300))
+    s3.put_object(Bucket=BUCKET, Key="uploads/archived.jpg", Body=photo(400, 300), StorageClass="GLACIER")
+    s3.put_object(Bucket=BUCKET, Key="uploads/after.png", Body=photo(300, 400, "PNG"))
+    keys = ["uploads/before.jpg", "uploads/archived.jpg", "uploads/after.png"]
+
+    run = invoke(
+        "image_resize",
+        [{"items": [{"bucket": BUCKET, "key": key} for key in keys]}],
+        env={"AWS_ENDPOINT_URL": local_aws_endpoint},
+    )
+
+    (result,) = run.results
+    assert [(item["key"], item["status"]) for item in result["results"]] == [
+        ("uploads/before.jpg", "resized"),
+        ("uploads/archived.jpg", "failed"),
+        ("uploads/after.png", "resized"),
+    ]
+    assert result["results"][1]["reason"].startswith("cannot read the object: S3 GetObject InvalidObjectState")
+    assert result["summary"] == {"failed": 1, "resized": 2}
+
+
 def test_packaged_handler_answers_every_saved_event_without_failing(
     invoke: Invoke, local_aws_endpoint: str
 ) -> None:
