@@ -65,13 +65,14 @@ def parse_message(body: Any) -> ParsedMessage:
     events, problems = [], []
     for index, record in enumerate(document["Records"]):
         try:
-            events.append(_object_event(record))
+            events.append(object_event(record))
         except NotAnS3Event as error:
             problems.append(f"Records[{index}]: {error}")
     return ParsedMessage(events, problems)
 
 
-def _object_event(record: Any) -> S3ObjectEvent:
+def object_event(record: Any) -> S3ObjectEvent:
+    """One record of a notification as an object event; raises NotAnS3Event saying what is missing."""
     if not isinstance(record, dict):
         raise NotAnS3Event(f"a record must be an object, not {type(record).__name__}")
     if record.get("eventSource") != "aws:s3":

@@ -5,11 +5,15 @@ visible messages, keeps those with records the consumer wants and makes every ot
 again at once, untouched, for the other consumers. Nothing is deleted until at least ``min_count``
 wanted objects are visible together, so a wait that times out consumes nothing; then exactly the
 messages whose records are returned are deleted (a message whose delete failed is not returned: it
-comes back, and is returned, later). Shared by ``S3UploadSensor.poke`` and ``S3UploadTrigger``.
+comes back, and is returned, later). A message may hold several records: the object records another
+consumer wants are first sent back to the queue as a message of their own, so taking one record never
+consumes a neighbour's (if that send fails, the message is released whole and nothing of it taken).
+Shared by ``S3UploadSensor.poke`` and ``S3UploadTrigger``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,6 +24,7 @@ from lambdapipe.events.s3_events import (
     ObjectFilter,
     ParsedMessage,
     S3ObjectEvent,
+    object_event,
     parse_message,
 )
 
@@ -61,7 +66,11 @@ async def take_objects(
     if visible < min_count:
         await _release(sqs, queue_url, messages)
         return QueuePoll([], visible)
-    await _release(sqs, queue_url, others)
+    kept_whole = [
+        message for message in mine if not await _send_back_others(sqs, queue_url, message, wanted, bucket)
+    ]
+    mine = [message for message in mine if message not in kept_whole]
+    await _release(sqs, queue_url, others + kept_whole)
     deleted = await _delete(sqs, queue_url, mine)
     for message_id in deleted:
         if parsed[message_id].problems:  # deleted for its wanted records: say what else it held
@@ -85,8 +94,47 @@ def _wanted_records(message: dict[str, Any], wanted: ObjectFilter, bucket: str |
         parsed = parse_message(message.get("Body", ""))
     except NotAnS3Event:
         return ParsedMessage([], [])  # someone else's message: released untouched
-    found = [event for event in parsed.events if wanted.matches(event) and bucket in (None, event.bucket)]
+    found = [event for event in parsed.events if _takes(event, wanted, bucket)]
     return ParsedMessage(found, parsed.problems)
+
+
+async def _send_back_others(
+    sqs: Any, queue_url: str, message: dict[str, Any], wanted: ObjectFilter, bucket: str | None
+) -> bool:
+    """Send the message's object records this consumer does not take back as a new message; False if that failed."""
+    others = [
+        record
+        for record in _records(message.get("Body", ""))
+        if _is_object_record(record) and not _takes(object_event(record), wanted, bucket)
+    ]
+    if not others:
+        return True
+    try:
+        await sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps({"Records": others}))
+    except Exception as error:  # any failure: keep the whole message rather than lose the records
+        log.warning("Could not send back the other records of message %s: %s", message["MessageId"], error)
+        return False
+    return True
+
+
+def _records(body: str) -> list[Any]:
+    """The raw records of an S3 notification body (unwrapped from SNS), as ``parse_message`` reads them."""
+    document = json.loads(body)
+    if document.get("Type") == "Notification" and "Message" in document:
+        document = json.loads(document["Message"])
+    return document["Records"]
+
+
+def _is_object_record(record: Any) -> bool:
+    try:
+        object_event(record)
+    except NotAnS3Event:
+        return False
+    return True
+
+
+def _takes(event: S3ObjectEvent, wanted: ObjectFilter, bucket: str | None) -> bool:
+    return wanted.matches(event) and bucket in (None, event.bucket)
 
 
 def _unique(events: Iterable[S3ObjectEvent]) -> list[S3ObjectEvent]:
