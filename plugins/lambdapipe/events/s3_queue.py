@@ -1,14 +1,17 @@
-"""Take the S3 objects one consumer wants off a queue of S3 event notifications; leave the rest.
+"""Hold the S3 objects one consumer wants on a queue of S3 event notifications; leave the rest.
 
 Several consumers may share one notification queue (a sensor per prefix, say). A poll receives the
 visible messages, keeps those with records the consumer wants and makes every other message visible
-again at once, untouched, for the other consumers. Nothing is deleted until at least ``min_count``
-wanted objects are visible together, so a wait that times out consumes nothing; then exactly the
-messages whose records are returned are deleted (a message whose delete failed is not returned: it
-comes back, and is returned, later). A message may hold several records: the object records another
-consumer wants are first sent back to the queue as a message of their own, so taking one record never
-consumes a neighbour's (if that send fails, the message is released whole and nothing of it taken).
-Shared by ``S3UploadSensor.poke`` and ``S3UploadTrigger``.
+again at once, untouched, for the other consumers. Nothing is held until at least ``min_count``
+wanted objects are visible together, so a wait that times out consumes nothing.
+
+Consuming is at-least-once, in two steps: ``hold_objects`` returns the wanted objects and keeps
+their messages hidden for ``visibility_timeout``; ``acknowledge`` deletes them once the consumer's
+result is persisted (the sensor: after its task succeeded). A consumer that dies in between lets the
+messages come back for its retry. A message may hold several records: at acknowledge time the object
+records another consumer wants are first sent back to the queue as a message of their own, so taking
+one record never consumes a neighbour's (if that send fails, the message is not deleted).
+Shared by ``S3UploadSensor`` and ``S3UploadTrigger``.
 """
 
 from __future__ import annotations
@@ -35,13 +38,14 @@ SQS_BATCH = 10  # receive / delete / change-visibility batch limit
 
 @dataclass(frozen=True)
 class QueuePoll:
-    """One poll: the objects taken (their messages deleted) and how many wanted objects were visible."""
+    """One poll: the objects held, their messages (``acknowledge`` them), how many wanted objects were visible."""
 
     taken: list[S3ObjectEvent]
     visible: int
+    held: list[dict[str, Any]]  # message_id, receipt_handle, send_back (other consumers' records)
 
 
-async def take_objects(
+async def hold_objects(
     sqs: Any,
     queue_url: str,
     wanted: ObjectFilter,
@@ -50,42 +54,68 @@ async def take_objects(
     min_count: int = 1,
     wait_s: int = 0,
     max_messages: int = 100,
-    visibility_timeout: int = 30,
+    visibility_timeout: int = 300,
 ) -> QueuePoll:
-    """Receive up to ``max_messages``; take the wanted objects if there are ``min_count``, release the rest.
+    """Receive up to ``max_messages``; hold the wanted objects if there are ``min_count``, release the rest.
 
     ``sqs`` is an aiobotocore SQS client. Objects are de-duplicated (S3 may deliver a record twice)
     and keep the queue's order.
     """
     messages = await _receive(sqs, queue_url, max_messages, wait_s, visibility_timeout)
     parsed = {message["MessageId"]: _wanted_records(message, wanted, bucket) for message in messages}
-    matches = {message_id: message.events for message_id, message in parsed.items()}
-    mine = [message for message in messages if matches[message["MessageId"]]]
-    others = [message for message in messages if not matches[message["MessageId"]]]
-    visible = len(_unique(event for message in mine for event in matches[message["MessageId"]]))
-    if visible < min_count:
+    mine = [message for message in messages if parsed[message["MessageId"]].events]
+    others = [message for message in messages if not parsed[message["MessageId"]].events]
+    taken = _unique(event for message in mine for event in parsed[message["MessageId"]].events)
+    if len(taken) < min_count:
         await _release(sqs, queue_url, messages)
-        return QueuePoll([], visible)
-    kept_whole = [
-        message for message in mine if not await _send_back_others(sqs, queue_url, message, wanted, bucket)
-    ]
-    mine = [message for message in mine if message not in kept_whole]
-    await _release(sqs, queue_url, others + kept_whole)
-    deleted = await _delete(sqs, queue_url, mine)
-    for message_id in deleted:
-        if parsed[message_id].problems:  # deleted for its wanted records: say what else it held
+        return QueuePoll([], len(taken), [])
+    await _release(sqs, queue_url, others)
+    for message in mine:
+        if parsed[message["MessageId"]].problems:  # consumed for its wanted records: say what else it held
             log.warning(
                 "Message %s also held records that are not S3 object events: %s",
-                message_id,
-                "; ".join(parsed[message_id].problems),
+                message["MessageId"],
+                "; ".join(parsed[message["MessageId"]].problems),
             )
-    taken = _unique(
-        event
+    held = [
+        {
+            "message_id": message["MessageId"],
+            "receipt_handle": message["ReceiptHandle"],
+            "send_back": _other_consumers_records(message, wanted, bucket),
+        }
         for message in mine
-        if message["MessageId"] in deleted
-        for event in matches[message["MessageId"]]
-    )
-    return QueuePoll(taken, visible)
+    ]
+    return QueuePoll(taken, len(taken), held)
+
+
+async def acknowledge(sqs: Any, queue_url: str, held: list[dict[str, Any]]) -> int:
+    """Delete the held messages, after sending back the records other consumers want; the number deleted.
+
+    A message whose records could not be sent back, or whose delete failed, comes back later.
+    """
+    deletable = []
+    for message in held:
+        if message["send_back"]:
+            try:
+                await sqs.send_message(
+                    QueueUrl=queue_url, MessageBody=json.dumps({"Records": message["send_back"]})
+                )
+            except Exception as error:  # any failure: keep the whole message rather than lose the records
+                log.warning(
+                    "Could not send back the other records of message %s: %s", message["message_id"], error
+                )
+                continue
+        deletable.append(message)
+    return len(await _delete(sqs, queue_url, deletable))
+
+
+def _other_consumers_records(message: dict[str, Any], wanted: ObjectFilter, bucket: str | None) -> list[Any]:
+    """The message's object records this consumer does not take (raw, as S3 wrote them)."""
+    return [
+        record
+        for record in _records(message.get("Body", ""))
+        if _is_object_record(record) and not _takes(object_event(record), wanted, bucket)
+    ]
 
 
 def _wanted_records(message: dict[str, Any], wanted: ObjectFilter, bucket: str | None) -> ParsedMessage:
@@ -96,25 +126,6 @@ def _wanted_records(message: dict[str, Any], wanted: ObjectFilter, bucket: str |
         return ParsedMessage([], [])  # someone else's message: released untouched
     found = [event for event in parsed.events if _takes(event, wanted, bucket)]
     return ParsedMessage(found, parsed.problems)
-
-
-async def _send_back_others(
-    sqs: Any, queue_url: str, message: dict[str, Any], wanted: ObjectFilter, bucket: str | None
-) -> bool:
-    """Send the message's object records this consumer does not take back as a new message; False if that failed."""
-    others = [
-        record
-        for record in _records(message.get("Body", ""))
-        if _is_object_record(record) and not _takes(object_event(record), wanted, bucket)
-    ]
-    if not others:
-        return True
-    try:
-        await sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps({"Records": others}))
-    except Exception as error:  # any failure: keep the whole message rather than lose the records
-        log.warning("Could not send back the other records of message %s: %s", message["MessageId"], error)
-        return False
-    return True
 
 
 def _records(body: str) -> list[Any]:
@@ -178,22 +189,22 @@ async def _release(sqs: Any, queue_url: str, messages: list[dict[str, Any]]) -> 
             log.warning("Could not release message %s: %s", chunk[int(failure["Id"])]["MessageId"], failure)
 
 
-async def _delete(sqs: Any, queue_url: str, messages: list[dict[str, Any]]) -> set[str]:
-    """Delete the messages; returns the ids of those deleted."""
+async def _delete(sqs: Any, queue_url: str, held: list[dict[str, Any]]) -> set[str]:
+    """Delete the held messages; returns the ids of those deleted."""
     deleted = set()
-    for chunk in _chunks(messages):
+    for chunk in _chunks(held):
         response = await sqs.delete_message_batch(
             QueueUrl=queue_url,
             Entries=[
-                {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
+                {"Id": str(index), "ReceiptHandle": message["receipt_handle"]}
                 for index, message in enumerate(chunk)
             ],
         )
-        deleted.update(chunk[int(entry["Id"])]["MessageId"] for entry in response.get("Successful", []))
+        deleted.update(chunk[int(entry["Id"])]["message_id"] for entry in response.get("Successful", []))
         for failure in response.get("Failed", []):
             log.warning(
-                "Could not delete message %s (its objects are returned when it comes back): %s",
-                chunk[int(failure["Id"])]["MessageId"],
+                "Could not delete message %s (its objects are returned again when it comes back): %s",
+                chunk[int(failure["Id"])]["message_id"],
                 failure,
             )
     return deleted

@@ -14,7 +14,7 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException, AirflowSensorTimeout, PokeReturnValue, conf
 
 from lambdapipe.events.s3_events import ObjectFilter
-from lambdapipe.events.s3_queue import take_objects
+from lambdapipe.events.s3_queue import acknowledge, hold_objects
 from lambdapipe.triggers.s3 import S3UploadTrigger
 
 if TYPE_CHECKING:
@@ -28,9 +28,12 @@ class S3UploadSensor(AwsBaseSensor[SqsHook]):
 
     Reads the S3 event notifications a bucket sends to an SQS queue, so it sees new objects as they
     arrive instead of listing the bucket. The queue may be shared: messages about other objects are
-    made visible again at once, untouched, and only the messages whose objects are returned are
-    deleted. Nothing is consumed while fewer than ``min_count`` matching objects are visible, so a
-    timed-out wait loses nothing. ``s3:TestEvent`` messages and non-S3 messages are left alone.
+    made visible again at once, untouched, and only the records of the objects returned are consumed.
+    Nothing is consumed while fewer than ``min_count`` matching objects are visible, so a timed-out
+    wait loses nothing. ``s3:TestEvent`` messages and non-S3 messages are left alone. Consuming is
+    at-least-once: the objects' messages stay hidden while the task finishes and are deleted only once
+    it succeeded; a try that dies before lets them come back for its retry (after
+    ``visibility_timeout``).
 
     Example::
 
@@ -51,7 +54,9 @@ class S3UploadSensor(AwsBaseSensor[SqsHook]):
     :param created_only: Only ``ObjectCreated:*`` events (deletions etc. are not uploads).
     :param min_count: Wait until at least this many matching objects are visible together.
     :param max_messages: Messages read per poll at most (also bounds the objects returned).
-    :param visibility_timeout: Seconds received messages stay hidden from other consumers during a poll.
+    :param visibility_timeout: Seconds the returned objects' messages stay hidden until the task
+        succeeded and deleted them (other messages are released at once). Keep it above the time from
+        the poll to the task's success, a deferred task's resume included.
     :param deferrable: Wait in the triggerer (no worker slot held).
     :return: The objects, as dicts: ``bucket``, ``key``, ``event_name``, ``size``, ``etag``,
         ``sequencer``, ``event_time``.
@@ -71,7 +76,7 @@ class S3UploadSensor(AwsBaseSensor[SqsHook]):
         created_only: bool = True,
         min_count: int = 1,
         max_messages: int = 100,
-        visibility_timeout: int = 30,
+        visibility_timeout: int = 300,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
@@ -93,6 +98,8 @@ class S3UploadSensor(AwsBaseSensor[SqsHook]):
         self.visibility_timeout = visibility_timeout
         self.deferrable = deferrable
         self._visible = 0
+        self._held: list[dict[str, Any]] = []
+        self.on_success_callback = [*_as_list(self.on_success_callback), self._acknowledge]
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
@@ -127,7 +134,7 @@ class S3UploadSensor(AwsBaseSensor[SqsHook]):
         async def poll() -> Any:
             hook = AwsBaseHook(client_type="sqs", **self._hook_parameters)
             async with await hook.get_async_conn() as sqs:
-                return await take_objects(
+                return await hold_objects(
                     sqs,
                     self.sqs_queue,
                     self._filter(),
@@ -144,6 +151,7 @@ class S3UploadSensor(AwsBaseSensor[SqsHook]):
                 "%d of %d wanted object(s) visible on %s", result.visible, self.min_count, self.sqs_queue
             )
             return False
+        self._held = result.held
         return PokeReturnValue(is_done=True, xcom_value=self._found([e.to_dict() for e in result.taken]))
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
@@ -151,7 +159,20 @@ class S3UploadSensor(AwsBaseSensor[SqsHook]):
             raise AirflowException(f"{self.task_id}: the trigger sent no event")
         if event["status"] == "timeout":
             raise AirflowSensorTimeout(self._timeout_message(event["visible"]))
+        self._held = event["held"]
         return self._found(event["objects"])
+
+    def _acknowledge(self, context: Context) -> None:
+        """On success (the objects are in XCom for good): delete their messages."""
+        if not self._held:
+            return
+
+        async def delete() -> int:
+            async with await AwsBaseHook(client_type="sqs", **self._hook_parameters).get_async_conn() as sqs:
+                return await acknowledge(sqs, self.sqs_queue, self._held)
+
+        deleted = asyncio.run(delete())
+        self.log.info("Deleted %d of %d message(s) of the objects returned", deleted, len(self._held))
 
     def _found(self, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
         self.log.info(
@@ -174,3 +195,10 @@ class S3UploadSensor(AwsBaseSensor[SqsHook]):
             f"suffix={self.suffix!r}, pattern={self.pattern!r}) were visible on {self.sqs_queue} when the "
             f"{self.timeout:.0f} s timeout passed; no message was consumed"
         )
+
+
+def _as_list(callbacks: Any) -> list[Any]:
+    """A task's callback argument (None, one callable or a list) as a list."""
+    if callbacks is None:
+        return []
+    return list(callbacks) if isinstance(callbacks, list | tuple) else [callbacks]

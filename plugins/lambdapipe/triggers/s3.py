@@ -10,17 +10,18 @@ from typing import Any
 from airflow.triggers.base import TriggerEvent
 
 from lambdapipe.events.s3_events import ObjectFilter
-from lambdapipe.events.s3_queue import take_objects
+from lambdapipe.events.s3_queue import hold_objects
 from lambdapipe.triggers.base import AwsConnectionTrigger
 
 
 class S3UploadTrigger(AwsConnectionTrigger):
     """Polls ``sqs_queue`` until ``min_count`` wanted objects are visible together, or ``timeout`` passes.
 
-    Yields ``{"status": "success", "objects": [...]}`` (their messages are deleted) or
+    Yields ``{"status": "success", "objects": [...], "held": [...]}`` (the objects' messages stay
+    hidden for ``visibility_timeout``; the sensor deletes them once its task succeeded) or
     ``{"status": "timeout", "visible": N, ...}`` (nothing consumed). The filter arguments are those of
     ``lambdapipe.events.s3_events.ObjectFilter``. A triggerer restart starts the wait again from the queue,
-    which is safe: nothing is deleted before the objects are handed over.
+    which is safe: nothing is deleted here.
     """
 
     fields = (
@@ -49,7 +50,7 @@ class S3UploadTrigger(AwsConnectionTrigger):
         bucket: str | None = None,
         min_count: int = 1,
         max_messages: int = 100,
-        visibility_timeout: int = 30,
+        visibility_timeout: int = 300,
         poll_interval: float = 5,
         **connection: Any,
     ) -> None:
@@ -75,7 +76,7 @@ class S3UploadTrigger(AwsConnectionTrigger):
             while time.monotonic() < deadline:
                 started = time.monotonic()
                 wait_s = int(max(0, min(self.poll_interval, 20, deadline - started)))
-                poll = await take_objects(
+                poll = await hold_objects(
                     sqs,
                     self.sqs_queue,
                     wanted,
@@ -86,7 +87,8 @@ class S3UploadTrigger(AwsConnectionTrigger):
                     visibility_timeout=self.visibility_timeout,
                 )
                 if poll.taken:
-                    yield TriggerEvent({"status": "success", "objects": [e.to_dict() for e in poll.taken]})
+                    objects = [event.to_dict() for event in poll.taken]
+                    yield TriggerEvent({"status": "success", "objects": objects, "held": poll.held})
                     return
                 visible = poll.visible
                 # Other consumers' messages end a long poll early: never poll faster than poll_interval.

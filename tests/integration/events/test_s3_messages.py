@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from lambdapipe.events.s3_events import ObjectFilter
-from lambdapipe.events.s3_queue import take_objects
+from lambdapipe.events.s3_queue import acknowledge, hold_objects
 from lambdapipe_local import LocalAws
 from tests.support.s3_event_messages import body, record
 
@@ -29,7 +29,9 @@ def test_the_queue_consumer_takes_good_records_and_leaves_bad_messages_for_other
         from airflow.providers.amazon.aws.hooks.sqs import SqsHook
 
         async with await SqsHook(aws_conn_id=None).get_async_conn() as client:
-            return await take_objects(client, queue_url, ObjectFilter(prefix="uploads/"), max_messages=10)
+            held = await hold_objects(client, queue_url, ObjectFilter(prefix="uploads/"), max_messages=10)
+            await acknowledge(client, queue_url, held.held)
+            return held
 
     taken = asyncio.run(poll())
 

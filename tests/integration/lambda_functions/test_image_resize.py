@@ -232,7 +232,9 @@ def test_an_object_the_function_cannot_read_fails_alone_with_the_s3_error_and_it
         ("uploads/archived.jpg", "failed"),
         ("uploads/after.png", "resized"),
     ]
-    assert result["results"][1]["reason"].startswith("cannot read the object: S3 GetObject InvalidObjectState")
+    assert result["results"][1]["reason"].startswith(
+        "cannot read the object: S3 GetObject InvalidObjectState"
+    )
     assert result["summary"] == {"failed": 1, "resized": 2}
 
 

@@ -7,13 +7,14 @@ import asyncio
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from airflow.sdk import DAG
 
 from lambdapipe.events.s3_events import ObjectFilter
-from lambdapipe.events.s3_queue import take_objects
+from lambdapipe.events.s3_queue import acknowledge, hold_objects
 from lambdapipe.sensors.s3 import S3UploadSensor
 from lambdapipe_local import LocalAws
 from tests.support.aws_setup import use_aws_default_connection
@@ -119,6 +120,40 @@ def test_returns_the_matching_objects_with_decoded_keys_and_deletes_only_their_m
 
 
 @pytest.mark.parametrize("deferrable", [True, False], ids=["deferred", "poke"])
+def test_a_try_that_dies_after_finding_its_objects_leaves_their_messages_for_the_retry(
+    bucket: NotifyingBucket, deferrable: bool
+) -> None:
+    bucket.put("incoming/a.jpg")
+    tries: list[int] = []
+
+    def die_once(context: Any, result: Any) -> None:
+        tries.append(context["ti"].try_number)
+        if len(tries) == 1:
+            raise RuntimeError("the worker died after the sensor found its objects")
+
+    with DAG(dag_id=f"upload_sensor_retry_{deferrable}", schedule=None) as dag:
+        S3UploadSensor(
+            task_id="wait",
+            sqs_queue=bucket.queue_url,
+            prefix="incoming/",
+            visibility_timeout=1,  # the dead try's messages come back after a second
+            poke_interval=1,
+            timeout=20,
+            deferrable=deferrable,
+            retries=1,
+            retry_delay=timedelta(0),
+            post_execute=die_once,
+        )
+    register(dag)
+
+    run = dag.test()
+
+    assert (task_states(run), tries) == ({"wait": "success"}, [1, 2])
+    assert [obj["key"] for obj in xcom_return_values(run)["wait"]] == ["incoming/a.jpg"]
+    assert [key for key in bucket.remaining() if not key.startswith("<")] == []  # deleted after success
+
+
+@pytest.mark.parametrize("deferrable", [True, False], ids=["deferred", "poke"])
 def test_too_few_objects_time_out_with_a_clear_error_and_consume_nothing(
     bucket: NotifyingBucket, deferrable: bool, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -178,4 +213,6 @@ async def take(queue_url: str, wanted: ObjectFilter) -> Any:
     from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
     async with await AwsBaseHook(client_type="sqs", aws_conn_id="aws_default").get_async_conn() as sqs:
-        return await take_objects(sqs, queue_url, wanted)
+        poll = await hold_objects(sqs, queue_url, wanted)
+        await acknowledge(sqs, queue_url, poll.held)  # as the sensor does once its task succeeded
+        return poll
