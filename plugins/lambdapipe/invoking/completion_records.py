@@ -3,7 +3,9 @@
 Lambda has no API to ask how an ``Event`` invocation ended. With OnSuccess / OnFailure destinations
 it sends an invocation record (``requestContext.requestId``, ``condition``, ``responsePayload``) to a
 queue. Waiting for one request id on a shared queue must not swallow other requests' records:
-those are made visible again at once, for their own waiters.
+those are made visible again at once, for their own waiters. The waiter's own record is only held
+(hidden for ``visibility_timeout``) and deleted once the waiter's result is persisted, so a waiter
+that dies in between finds it again on its retry (at-least-once).
 """
 
 from __future__ import annotations
@@ -77,18 +79,31 @@ def _attempts(count: Any) -> int:
     return 1
 
 
-async def poll_once(sqs: Any, queue_urls: list[str], request_id: str, wait_s: int) -> CompletionRecord | None:
-    """Receive from each queue once; delete and return ``request_id``'s record, release all others."""
+@dataclass(frozen=True)
+class HeldRecord:
+    """A completion record received and hidden, with what deleting its message takes."""
+
+    record: CompletionRecord
+    queue_url: str
+    receipt_handle: str
+
+
+async def hold_record(
+    sqs: Any, queue_urls: list[str], request_id: str, wait_s: int, visibility_timeout: int = 300
+) -> HeldRecord | None:
+    """Receive from each queue once; hold ``request_id``'s record (hidden, not deleted), release all others."""
     for queue_url in queue_urls:
         response = await sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_s, VisibilityTimeout=30
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=wait_s,
+            VisibilityTimeout=visibility_timeout,
         )
         found = None
         for message in response.get("Messages", []):
             record = parse_record(message["Body"])
             if record is not None and record.request_id == request_id and found is None:
-                await sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-                found = record
+                found = HeldRecord(record, queue_url, message["ReceiptHandle"])
             else:
                 await sqs.change_message_visibility(
                     QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
@@ -96,6 +111,11 @@ async def poll_once(sqs: Any, queue_urls: list[str], request_id: str, wait_s: in
         if found is not None:
             return found
     return None
+
+
+async def delete_record(sqs: Any, queue_url: str, receipt_handle: str) -> None:
+    """Delete a held record's message: its waiter's result is persisted."""
+    await sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=receipt_handle)
 
 
 def destination_queue_urls(

@@ -13,8 +13,14 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException, AirflowSensorTimeout, PokeReturnValue, conf
 
 from lambdapipe.hooks.lambda_function import LambdaHook
-from lambdapipe.invoking.completion_records import CompletionRecord, destination_queue_urls, poll_once
+from lambdapipe.invoking.completion_records import (
+    CompletionRecord,
+    delete_record,
+    destination_queue_urls,
+    hold_record,
+)
 from lambdapipe.triggers.lambda_invocation import LambdaInvocationTrigger
+from lambdapipe.utils.callbacks import as_callback_list
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -25,13 +31,17 @@ class LambdaInvocationSensor(AwsBaseSensor[LambdaHook]):
 
     Lambda reports how an ``Event`` invocation ended only through its destinations, so the function
     needs an SQS OnSuccess and/or OnFailure destination (``[event_invoke]`` in ``function.toml``).
-    Records of other invocations on the same queue are left for their own sensors.
+    Records of other invocations on the same queue are left for their own sensors. The record is
+    deleted only once the task ended for good (succeeded, or failed with no retry left); a try that
+    dies before finds it again on its retry, after ``visibility_timeout``.
 
     :param function_name: The invoked function. Templated.
     :param request_id: The invocation's request id (``LambdaInvokeOperator(invocation_type="Event")``
         returns it: ``"{{ ti.xcom_pull('invoke')['request_id'] }}"``). Templated.
     :param qualifier: The qualifier it was invoked with, to find the destinations. Templated.
     :param queue_urls: Destination queues to read (default: from the function's event-invoke config).
+    :param visibility_timeout: Seconds the found record stays hidden from other waiters until the
+        task deletes it; keep it above the time from the poll to the task's end.
     :param deferrable: Wait in the triggerer.
     :return: The function's result (``responsePayload``); a failed invocation fails the task with
         its error type and message.
@@ -49,6 +59,7 @@ class LambdaInvocationSensor(AwsBaseSensor[LambdaHook]):
         request_id: str,
         qualifier: str | None = None,
         queue_urls: list[str] | None = None,
+        visibility_timeout: int = 300,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
@@ -59,7 +70,11 @@ class LambdaInvocationSensor(AwsBaseSensor[LambdaHook]):
         self.request_id = request_id
         self.qualifier = qualifier
         self.queue_urls = queue_urls
+        self.visibility_timeout = visibility_timeout
         self.deferrable = deferrable
+        self._held: dict[str, str] | None = None
+        self.on_success_callback = [*as_callback_list(self.on_success_callback), self._delete_held]
+        self.on_failure_callback = [*as_callback_list(self.on_failure_callback), self._delete_held]
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
@@ -71,6 +86,7 @@ class LambdaInvocationSensor(AwsBaseSensor[LambdaHook]):
                 queue_urls=self._queue_urls(),
                 timeout=float(self.timeout),
                 poll_interval=int(self.poke_interval),
+                visibility_timeout=self.visibility_timeout,
                 aws_conn_id=self.aws_conn_id,
                 region_name=self.region_name,
                 verify=self.verify,
@@ -84,12 +100,19 @@ class LambdaInvocationSensor(AwsBaseSensor[LambdaHook]):
         async def poll() -> Any:
             hook = AwsBaseHook(client_type="sqs", **self._hook_parameters)
             async with await hook.get_async_conn() as sqs:
-                return await poll_once(sqs, self._queue_urls(), self.request_id, wait_s=0)
+                return await hold_record(
+                    sqs,
+                    self._queue_urls(),
+                    self.request_id,
+                    wait_s=0,
+                    visibility_timeout=self.visibility_timeout,
+                )
 
-        record = asyncio.run(poll())
-        if record is None:
+        held = asyncio.run(poll())
+        if held is None:
             return False
-        return PokeReturnValue(is_done=True, xcom_value=self._result(record.to_dict()))
+        self._held = {"queue_url": held.queue_url, "receipt_handle": held.receipt_handle}
+        return PokeReturnValue(is_done=True, xcom_value=self._result(held.record.to_dict()))
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         if not event:
@@ -101,7 +124,20 @@ class LambdaInvocationSensor(AwsBaseSensor[LambdaHook]):
                 f"{self.function_name} request {self.request_id}: no completion record on "
                 f"{', '.join(event['queue_urls'])} within {self.timeout} s"
             )
+        self._held = event["held"]
         return self._result(event["record"])
+
+    def _delete_held(self, context: Context) -> None:
+        """Once the task ended for good (its result, or its failure, is recorded): delete the record."""
+        if self._held is None:
+            return
+
+        async def delete() -> None:
+            async with await AwsBaseHook(client_type="sqs", **self._hook_parameters).get_async_conn() as sqs:
+                await delete_record(sqs, self._held["queue_url"], self._held["receipt_handle"])
+
+        asyncio.run(delete())
+        self.log.info("Deleted the completion record of request %s", self.request_id)
 
     def _result(self, record: dict[str, Any]) -> Any:
         completion = CompletionRecord(**record)

@@ -16,6 +16,7 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowSensorT
 from lambdapipe.events.s3_events import ObjectFilter
 from lambdapipe.events.s3_queue import acknowledge, hold_objects
 from lambdapipe.triggers.s3 import S3UploadTrigger
+from lambdapipe.utils.callbacks import as_callback_list
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -99,7 +100,7 @@ class S3UploadSensor(AwsBaseSensor[SqsHook]):
         self.deferrable = deferrable
         self._visible = 0
         self._held: list[dict[str, Any]] = []
-        self.on_success_callback = [*_as_list(self.on_success_callback), self._acknowledge]
+        self.on_success_callback = [*as_callback_list(self.on_success_callback), self._acknowledge]
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
@@ -195,10 +196,3 @@ class S3UploadSensor(AwsBaseSensor[SqsHook]):
             f"suffix={self.suffix!r}, pattern={self.pattern!r}) were visible on {self.sqs_queue} when the "
             f"{self.timeout:.0f} s timeout passed; no message was consumed"
         )
-
-
-def _as_list(callbacks: Any) -> list[Any]:
-    """A task's callback argument (None, one callable or a list) as a list."""
-    if callbacks is None:
-        return []
-    return list(callbacks) if isinstance(callbacks, list | tuple) else [callbacks]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -98,6 +99,42 @@ def test_event_invoke_returns_its_request_id_and_each_sensor_gets_its_own_record
     assert xcom(run, "wait_b") == {"received": {"n": 2}}
     assert triggers_created(LambdaInvocationTrigger) - triggers_before == 1
     assert queued_request_ids(aws, completions_queue) == []
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["poke", "deferrable"])
+def test_a_try_that_dies_after_finding_its_record_leaves_it_on_the_queue_for_the_retry(
+    aws: LocalAws, aws_connection: str, completions_queue: str, deferrable: bool
+) -> None:
+    tries: list[int] = []
+
+    def die_once(context: Any, result: Any) -> None:
+        tries.append(context["ti"].try_number)
+        if len(tries) == 1:
+            raise RuntimeError("the worker died after the sensor found its record")
+
+    with DAG(dag_id=f"async_sensor_retry_{deferrable}", schedule=None) as dag:
+        invoke = LambdaInvokeOperator(
+            task_id="invoke", function_name="async_echo", invocation_type="Event", payload={"n": 7}
+        )
+        wait = LambdaInvocationSensor(
+            task_id="wait",
+            function_name="async_echo",
+            request_id="{{ ti.xcom_pull('invoke')['request_id'] }}",
+            visibility_timeout=1,  # the dead try's record comes back after a second
+            deferrable=deferrable,
+            poke_interval=1,
+            timeout=30,
+            retries=1,
+            retry_delay=timedelta(0),
+            post_execute=die_once,
+        )
+        invoke >> wait
+
+    run = run_dag(dag)
+
+    assert (task_states(run), tries) == ({"invoke": "success", "wait": "success"}, [1, 2])
+    assert xcom(run, "wait") == {"received": {"n": 7}}
+    assert queued_request_ids(aws, completions_queue) == []  # deleted once the task succeeded
 
 
 @pytest.mark.parametrize("deferrable", [False, True], ids=["poke", "deferrable"])
