@@ -1,8 +1,9 @@
 """Process images uploaded under s3://uploads/incoming/: resize with Lambda, record, notify.
 
 Runs when S3 notifications arrive on the SQS queue ``upload-events`` (an AssetWatcher) and every
-hour as a reconcile pass that picks up anything the watcher missed (it deletes messages on receipt,
-so a lost run would otherwise lose uploads). Each object is claimed before processing, so a watcher
+hour as a reconcile pass that picks up anything the watcher missed. The watcher does not delete
+messages on receipt: the run deletes them once it recorded its uploads, so a run that dies lets them
+come back and start another run (at-least-once). Each object is claimed before processing, so a watcher
 run and a reconcile run never process the same object twice; every object ends with one row in the
 ``uploads`` table; rejected files move to ``quarantine/`` with the reason as metadata; one SNS
 summary per run, and an alert when the reject rate passes ``alert_reject_rate``.
@@ -21,7 +22,7 @@ from airflow.timetables.trigger import CronTriggerTimetable
 from lambdapipe.assets import table_asset
 from lambdapipe.operators.lambda_map import LambdaMapOperator
 from lambdapipe.operators.sns import SnsNotifyOperator
-from lambdapipe_demo import settings
+from lambdapipe_demo import settings, upload_messages
 
 AWS_CONN_ID = "aws_default"
 
@@ -39,6 +40,9 @@ upload_events = Asset(
                 # SQS's most per receive (the trigger's default is 5): fewer, larger runs in a burst.
                 max_messages=10,
                 waiter_delay=1,
+                # At-least-once: the messages stay hidden while their run works, and the run deletes them.
+                delete_message_on_reception=False,
+                visibility_timeout=upload_messages.WATCHER_VISIBILITY_S,
             ),
         )
     ],

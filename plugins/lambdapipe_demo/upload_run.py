@@ -15,7 +15,7 @@ from lambdapipe.events.s3_events import ObjectFilter
 from lambdapipe.fanout.results import item_results
 from lambdapipe.idempotency import IdempotencyStore
 from lambdapipe.tables.commit import commit_rows
-from lambdapipe_demo import settings
+from lambdapipe_demo import settings, upload_messages
 from lambdapipe_demo import uploads as steps
 from lambdapipe_demo.run_records import pipeline_run_row, run_rows, run_url, table_rows
 
@@ -26,6 +26,10 @@ def collect_uploads(context: Any, aws_conn_id: str) -> list[dict[str, Any]]:
     dynamodb = AwsBaseHook(client_type="dynamodb", aws_conn_id=aws_conn_id).conn
     asset_events = [event for events in context["triggering_asset_events"].values() for event in events]
     if asset_events and not context["params"]["reconcile"]:
+        sqs = AwsBaseHook(client_type="sqs", aws_conn_id=aws_conn_id).conn
+        upload_messages.hold(
+            sqs, settings.queue_url(settings.UPLOAD_EVENTS_QUEUE), triggering_messages(context)
+        )
         events, problems = steps.events_from_asset_events(asset_events)
         for problem in problems:
             print(f"Not an S3 event notification, ignored: {problem}")
@@ -79,7 +83,19 @@ def record_uploads(
             steps.Upload(row["bucket"], row["key"], row["etag"]).claim_key, owner=context["ti"].run_id
         )
     steps.release_failed(store, failed, ti.run_id)
+    if messages := triggering_messages(context):
+        sqs = AwsBaseHook(client_type="sqs", aws_conn_id=aws_conn_id).conn
+        deleted = upload_messages.acknowledge(sqs, settings.queue_url(settings.UPLOAD_EVENTS_QUEUE), messages)
+        print(f"Deleted {deleted} of the {len(messages)} notification(s) that triggered this run")
     return result
+
+
+def triggering_messages(context: Any) -> list[dict[str, Any]]:
+    """The upload-events messages behind this run (none for a reconcile run)."""
+    if context["params"]["reconcile"]:
+        return []
+    events = [event for events in context["triggering_asset_events"].values() for event in events]
+    return upload_messages.triggering_messages(events)
 
 
 def quarantine_or_explain(s3: Any, row: dict[str, Any]) -> None:

@@ -2,8 +2,9 @@
 
 Why the steps look like this:
 
-- The SQS AssetWatcher deletes messages on receipt (at-most-once), so a scheduled reconcile run
-  lists ``incoming/`` and processes whatever no run has recorded: nothing is lost.
+- The SQS AssetWatcher leaves messages hidden, and the run deletes them once it recorded its
+  uploads (``upload_messages``); a scheduled reconcile run lists ``incoming/`` and processes whatever
+  no run has recorded, as a safety net: nothing is lost.
 - A watcher run and a reconcile run may see the same object: each object is claimed in DynamoDB
   (``upload#<bucket>/<key>#<etag>``) before processing, so exactly one run processes it; its own
   retries may take the claim again, and a claim a crashed or stuck run left unfinished is taken over

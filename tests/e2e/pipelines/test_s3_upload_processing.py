@@ -231,12 +231,25 @@ def test_rerunning_the_same_dag_run_changes_no_row_and_sends_no_second_notificat
 
 @dataclass
 class OverlappingRuns:
-    """A watcher-triggered run that has only collected, and a reconcile run made with the CLI."""
+    """A watcher-triggered run, a reconcile run made with the CLI while it ran, and the event run's end."""
 
     event_run_id: str
     lost_key: str
     event_keys: list[str]
     cli: dict[str, subprocess.CompletedProcess]
+    # Messages on the upload-events queue (visible + hidden): after the watcher fired, after the
+    # event run collected, and after it recorded its uploads.
+    queued: dict[str, int]
+
+
+def queued_messages(stack: PipelineStack) -> int:
+    attributes = stack.client("sqs").get_queue_attributes(
+        QueueUrl=stack.resources["upload_events_queue_url"],
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(
+        attributes["ApproximateNumberOfMessagesNotVisible"]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -246,19 +259,25 @@ def overlapping_runs(pipeline_stack: PipelineStack) -> OverlappingRuns:
     One upload's notification is deleted before any watcher saw it (the queue is purged); two more
     arrive on the queue. The watcher's own trigger turns those two into an asset-triggered run,
     whose ``collect_uploads`` runs under ``airflow tasks test`` (claiming them); then a reconcile
-    run made with ``airflow dags trigger`` runs every task under ``airflow tasks test``.
+    run made with ``airflow dags trigger`` runs every task under ``airflow tasks test``; then the
+    event run resizes and records its two uploads.
     """
     s3, sqs = pipeline_stack.client("s3"), pipeline_stack.client("sqs")
     (lost,) = upload_samples(s3, make_samples(1, seed=21, max_side=120, bad=False), "lost")
     sqs.purge_queue(QueueUrl=pipeline_stack.resources["upload_events_queue_url"])
     arrived = upload_samples(s3, make_samples(2, seed=22, max_side=120, bad=False), "events")
     event_run_id = run_from_watcher_event(shipped_dag())
+    queued = {"watcher fired": queued_messages(pipeline_stack)}
     cli = {"event collect_uploads": airflow("tasks", "test", DAG_ID, "collect_uploads", event_run_id)}
+    queued["event run collected"] = queued_messages(pipeline_stack)
     cli["dags trigger"] = airflow(
         "dags", "trigger", DAG_ID, "--run-id", RECONCILE_RUN_ID, "--conf", RECONCILE
     )
     cli |= {task_id: airflow("tasks", "test", DAG_ID, task_id, RECONCILE_RUN_ID) for task_id in TASKS}
-    return OverlappingRuns(event_run_id, lost["key"], [upload["key"] for upload in arrived], cli)
+    for task_id in ("resize_images", "record_uploads"):
+        cli[f"event {task_id}"] = airflow("tasks", "test", DAG_ID, task_id, event_run_id)
+    queued["event run recorded"] = queued_messages(pipeline_stack)
+    return OverlappingRuns(event_run_id, lost["key"], [upload["key"] for upload in arrived], cli, queued)
 
 
 def run_from_watcher_event(dag: Any) -> str:
@@ -341,4 +360,14 @@ def test_an_event_run_collects_exactly_its_events_and_an_overlapping_reconcile_r
     reconcile_collected = [upload["key"] for upload in xcom(RECONCILE_RUN_ID, "collect_uploads")]
     assert overlapping_runs.lost_key in reconcile_collected
     assert not set(overlapping_runs.event_keys) & set(reconcile_collected)  # claimed by the event run
-    assert not [row for row in uploads_rows() if row["key"] in overlapping_runs.event_keys]
+    recorded = sorted(
+        (row["key"], row["run_id"]) for row in uploads_rows() if row["key"] in overlapping_runs.event_keys
+    )
+    assert recorded == sorted((key, overlapping_runs.event_run_id) for key in overlapping_runs.event_keys)
+
+
+def test_the_watcher_consumes_no_message_until_the_run_recorded_its_uploads(
+    overlapping_runs: OverlappingRuns,
+) -> None:
+    """At-least-once: a run that dies before recording leaves its notifications to come back."""
+    assert overlapping_runs.queued == {"watcher fired": 2, "event run collected": 2, "event run recorded": 0}
