@@ -32,8 +32,8 @@ class SnsNotifyOperator(AwsBaseOperator[SnsHook]):
         decided there is nothing to alert about) sends nothing. Templated.
     :param subject: Email-style subject. Templated.
     :param kind: What this message is (``summary``, ``alert``...), part of the once-only key.
-    :param message_attributes: SNS message attributes for subscription filter policies; ``kind`` and
-        ``dag_id`` are always added. Templated.
+    :param message_attributes: SNS message attributes for subscription filter policies; ``kind``,
+        ``dag_id`` and ``run_id`` are always added (a subscriber can tell runs apart). Templated.
     :param idempotency_table: DynamoDB table (partition key ``pk``) holding the once-only records.
     :return: ``{"sent": bool, "message_id": ..., "key": ...}``.
     """
@@ -81,7 +81,12 @@ class SnsNotifyOperator(AwsBaseOperator[SnsHook]):
             topic_arn=self.topic_arn,
             body=self.message if isinstance(self.message, str) else json.dumps(self.message, default=str),
             subject=self.subject,
-            attributes={"kind": self.kind, "dag_id": ti.dag_id, **self.message_attributes},
+            attributes={
+                "kind": self.kind,
+                "dag_id": ti.dag_id,
+                "run_id": ti.run_id,
+                **self.message_attributes,
+            },
             log=self.log,
         )
         return notification.to_dict()

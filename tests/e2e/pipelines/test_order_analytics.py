@@ -156,7 +156,12 @@ def test_the_run_sends_one_summary_and_one_alert_and_records_itself(hour_run: Ho
     (alert,) = hour_run.alerts  # 20% rejects > the 15% threshold
 
     assert summary["Subject"] == "order_analytics summary"
-    assert attributes(summary) == {"kind": "summary", "dag_id": ORDER_DAG, "pipeline": ORDER_DAG}
+    assert attributes(summary) == {
+        "kind": "summary",
+        "dag_id": ORDER_DAG,
+        "run_id": hour_run.run.run_id,
+        "pipeline": ORDER_DAG,
+    }
     assert (message["orders_in"], message["orders_rejected"], message["windows"]) == (
         240,
         invalid,

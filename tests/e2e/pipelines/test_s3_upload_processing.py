@@ -192,8 +192,9 @@ def test_every_upload_gets_exactly_one_row_good_ones_resized_bad_ones_quarantine
 
 def test_the_run_publishes_one_summary_and_one_alert_with_message_attributes(mixed_run: MixedRun) -> None:
     (summary,) = mixed_run.summaries
+    run_id = mixed_run.run.run_id
     assert summary["Subject"] == "s3_upload_processing summary"
-    assert attributes(summary) == {"kind": "summary", "dag_id": DAG_ID, "pipeline": DAG_ID}
+    assert attributes(summary) == {"kind": "summary", "dag_id": DAG_ID, "run_id": run_id, "pipeline": DAG_ID}
     assert xcom(mixed_run.run.run_id, "notify_summary")["message_id"] == summary["MessageId"]
     counts = json.loads(summary["Message"])
     rejected = sum(1 for u in mixed_run.uploaded if u["defect"] or u["format"] not in RESIZABLE_FORMATS)
@@ -206,7 +207,13 @@ def test_the_run_publishes_one_summary_and_one_alert_with_message_attributes(mix
     assert counts["bytes_in"] == sum(u["bytes"] for u in mixed_run.uploaded)
     assert counts["lambda_cost_usd"] > 0
     (alert,) = mixed_run.alerts
-    assert attributes(alert) == {"kind": "alert", "dag_id": DAG_ID, "pipeline": DAG_ID, "severity": "warning"}
+    assert attributes(alert) == {
+        "kind": "alert",
+        "dag_id": DAG_ID,
+        "run_id": run_id,
+        "pipeline": DAG_ID,
+        "severity": "warning",
+    }
     assert json.loads(alert["Message"])["reject_rate"] == round(rejected / len(mixed_run.uploaded), 3)
 
 
