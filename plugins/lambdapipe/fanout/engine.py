@@ -382,7 +382,7 @@ async def run_fan_out(
     lambda_hook = LambdaHook(**hook_parameters)
     s3_hook = AwsBaseHook(client_type="s3", **hook_parameters)
     async with (
-        lambda_hook.async_invoke_client(
+        await lambda_hook.async_invoke_client(
             function, max_pool_connections=config.max_concurrency
         ) as lambda_client,
         await s3_hook.get_async_conn() as s3_client,

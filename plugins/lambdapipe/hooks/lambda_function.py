@@ -11,6 +11,7 @@ from typing import Any
 
 from airflow.providers.amazon.aws.hooks.lambda_function import LambdaHook as ProviderLambdaHook
 from airflow.providers.amazon.aws.utils.waiter_with_logging import wait
+from asgiref.sync import sync_to_async
 from botocore.config import Config
 
 from lambdapipe.invoking.invoker import (
@@ -110,8 +111,16 @@ class LambdaHook(ProviderLambdaHook):
         """The connection's botocore config plus the safe-invoke settings (see ``lambdapipe.invoking.invoker``)."""
         return invoke_client_config(function, self.config, max_pool_connections)
 
-    def async_invoke_client(self, function: FunctionInfo, max_pool_connections: int = 10) -> Any:
-        """An aiobotocore Lambda client (an async context manager) configured for Invoke."""
+    async def async_invoke_client(self, function: FunctionInfo, max_pool_connections: int = 10) -> Any:
+        """An aiobotocore Lambda client (an async context manager) configured for Invoke.
+
+        Built on a worker thread, like the provider's ``get_async_conn``: reading the connection on
+        the event loop can deadlock a triggerer (Python 3.11's ``cached_property`` lock is shared by
+        every hook, and a threaded lookup holding it waits for the loop).
+        """
+        return await sync_to_async(self._invoke_client)(function, max_pool_connections)
+
+    def _invoke_client(self, function: FunctionInfo, max_pool_connections: int) -> Any:
         return self.get_client_type(
             region_name=self.region_name,
             config=self.invoke_client_config(function, max_pool_connections),
@@ -146,7 +155,7 @@ class LambdaHook(ProviderLambdaHook):
         function = self.function_info(function_name, qualifier)
 
         async def invoke() -> InvocationOutcome:
-            async with self.async_invoke_client(function) as client:
+            async with await self.async_invoke_client(function) as client:
                 invoker = Invoker(client, function, throttle_policy=ThrottlePolicy(max_throttle_retries))
                 return await invoker.invoke(json.dumps(payload).encode(), qualifier)
 

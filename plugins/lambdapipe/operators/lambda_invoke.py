@@ -154,12 +154,12 @@ class LambdaInvokeOperator(StoresRenderedPayloadSummary, AwsBaseOperator[LambdaH
         return Invoker(client, function, task, throttle_policy=ThrottlePolicy(self.max_throttle_retries))
 
     async def _invoke(self, function: FunctionInfo, body: bytes, task: Any) -> InvocationOutcome:
-        async with self.hook.async_invoke_client(function) as client:
+        async with await self.hook.async_invoke_client(function) as client:
             return await self._invoker(client, function, task).invoke(body, self.qualifier)
 
     def _queue(self, context: Context, function: FunctionInfo, body: bytes) -> dict[str, Any]:
         async def queue() -> QueuedInvocation:
-            async with self.hook.async_invoke_client(function) as client:
+            async with await self.hook.async_invoke_client(function) as client:
                 invoker = self._invoker(client, function, TaskIdentity.from_context(context))
                 return await invoker.queue(body, self.qualifier)
 

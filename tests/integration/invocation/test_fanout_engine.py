@@ -58,7 +58,9 @@ def _fan_out(
 
     async def run() -> tuple[FanOut, dict[str, Any]]:
         async with (
-            LambdaHook(aws_conn_id=aws_connection).async_invoke_client(DOUBLE, concurrency) as lambda_client,
+            await LambdaHook(aws_conn_id=aws_connection).async_invoke_client(
+                DOUBLE, concurrency
+            ) as lambda_client,
             await AwsBaseHook(aws_conn_id=aws_connection, client_type="s3").get_async_conn() as s3_client,
         ):
             engine = FanOut(config, lambda_client, s3_client, report=report)
