@@ -4,20 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from lambdapipe.idempotency import IdempotencyStore
 from lambdapipe_demo import uploads as steps
-from lambdapipe_local import LocalAws
 
 UPLOAD = steps.Upload("uploads", "incoming/a.png", "etag-1")
-
-
-@pytest.fixture
-def store(aws: LocalAws) -> IdempotencyStore:
-    store = IdempotencyStore(aws.client("dynamodb"), "idempotency")
-    store.ensure_table()
-    return store
 
 
 def _row(upload: steps.Upload) -> dict[str, Any]:

@@ -4,21 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from lambdapipe.idempotency import IdempotencyStore
 from lambdapipe_demo import uploads as steps
 from lambdapipe_local import LocalAws
 
 ARCHIVED = steps.Upload("uploads", "incoming/archived.jpg", "etag-1")
 REASON = "cannot read the object: S3 GetObject InvalidObjectState: archived"
-
-
-@pytest.fixture
-def store(aws: LocalAws) -> IdempotencyStore:
-    store = IdempotencyStore(aws.client("dynamodb"), "idempotency")
-    store.ensure_table()
-    return store
 
 
 def _failed(upload: steps.Upload) -> dict[str, Any]:
