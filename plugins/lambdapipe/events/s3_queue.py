@@ -11,7 +11,8 @@ result is persisted (the sensor: after its task succeeded). A consumer that dies
 messages come back for its retry. A message may hold several records: at acknowledge time the object
 records another consumer wants are first sent back to the queue as a message of their own, so taking
 one record never consumes a neighbour's (if that send fails, the message is not deleted).
-Shared by ``S3UploadSensor`` and ``S3UploadTrigger``.
+Released messages never reach a dead-letter queue through this consumer's receives
+(``queue_redrive``). Shared by ``S3UploadSensor`` and ``S3UploadTrigger``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from lambdapipe.events.queue_redrive import RECEIVE_COUNT, receive_limit, renew_worn_messages
 from lambdapipe.events.s3_events import (
     NotAnS3Event,
     ObjectFilter,
@@ -66,10 +68,11 @@ async def hold_objects(
     mine = [message for message in messages if parsed[message["MessageId"]].events]
     others = [message for message in messages if not parsed[message["MessageId"]].events]
     taken = _unique(event for message in mine for event in parsed[message["MessageId"]].events)
+    limit = await receive_limit(sqs, queue_url) if messages else None
     if len(taken) < min_count:
-        await _release(sqs, queue_url, messages)
+        await _release(sqs, queue_url, await renew_worn_messages(sqs, queue_url, messages, limit))
         return QueuePoll([], len(taken), [])
-    await _release(sqs, queue_url, others)
+    await _release(sqs, queue_url, await renew_worn_messages(sqs, queue_url, others, limit))
     for message in mine:
         if parsed[message["MessageId"]].problems:  # consumed for its wanted records: say what else it held
             log.warning(
@@ -167,6 +170,8 @@ async def _receive(
             MaxNumberOfMessages=min(SQS_BATCH, max_messages - len(received)),
             WaitTimeSeconds=0 if received else wait_s,
             VisibilityTimeout=visibility_timeout,
+            MessageSystemAttributeNames=[RECEIVE_COUNT],
+            MessageAttributeNames=["All"],
         )
         batch = response.get("Messages", [])
         if not batch:

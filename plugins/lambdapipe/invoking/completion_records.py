@@ -3,7 +3,8 @@
 Lambda has no API to ask how an ``Event`` invocation ended. With OnSuccess / OnFailure destinations
 it sends an invocation record (``requestContext.requestId``, ``condition``, ``responsePayload``) to a
 queue. Waiting for one request id on a shared queue must not swallow other requests' records:
-those are made visible again at once, for their own waiters. The waiter's own record is only held
+those are made visible again at once, for their own waiters (renewed on their last receive before
+a dead-letter queue, see ``lambdapipe.events.queue_redrive``). The waiter's own record is only held
 (hidden for ``visibility_timeout``) and deleted once the waiter's result is persisted, so a waiter
 that dies in between finds it again on its retry (at-least-once).
 """
@@ -13,6 +14,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
+
+from lambdapipe.events.queue_redrive import RECEIVE_COUNT, receive_limit, renew_worn_messages
 
 
 @dataclass(frozen=True)
@@ -98,16 +101,21 @@ async def hold_record(
             MaxNumberOfMessages=10,
             WaitTimeSeconds=wait_s,
             VisibilityTimeout=visibility_timeout,
+            MessageSystemAttributeNames=[RECEIVE_COUNT],
+            MessageAttributeNames=["All"],
         )
-        found = None
+        found, others = None, []
         for message in response.get("Messages", []):
             record = parse_record(message["Body"])
             if record is not None and record.request_id == request_id and found is None:
                 found = HeldRecord(record, queue_url, message["ReceiptHandle"])
             else:
-                await sqs.change_message_visibility(
-                    QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
-                )
+                others.append(message)
+        limit = await receive_limit(sqs, queue_url) if others else None
+        for message in await renew_worn_messages(sqs, queue_url, others, limit):
+            await sqs.change_message_visibility(
+                QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+            )
         if found is not None:
             return found
     return None

@@ -251,3 +251,34 @@ def test_a_function_without_sqs_destinations_is_a_clear_configuration_error(
         "ValueError: no_destinations has no SQS OnSuccess/OnFailure destination to wait on: set [event_invoke] "
         "on_success / on_failure in its function.toml (or pass the queue URLs explicitly)"
     ) in task_log(capsys)
+
+
+def test_waiting_for_one_record_never_pushes_another_requests_record_to_the_dead_letter_queue(
+    aws: LocalAws, aws_connection: str
+) -> None:
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+    from lambdapipe.invoking.completion_records import hold_record
+
+    sqs = aws.client("sqs")
+    queue_url = sqs.create_queue(QueueName="completions-with-dlq")["QueueUrl"]
+    dlq_url = sqs.create_queue(QueueName="completions-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"}
+    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"RedrivePolicy": json.dumps(redrive)})
+    record = {"requestContext": {"requestId": "someone-else", "condition": "Success"}, "responsePayload": 1}
+    sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(record))
+
+    async def wait_five_polls() -> None:
+        async with await AwsBaseHook(
+            aws_conn_id=aws_connection, client_type="sqs"
+        ).get_async_conn() as client:
+            for _ in range(5):
+                assert await hold_record(client, [queue_url], "mine", wait_s=0) is None
+
+    asyncio.run(wait_five_polls())
+
+    assert queued_request_ids(aws, queue_url) == ["someone-else"]
+    assert sqs.receive_message(QueueUrl=dlq_url).get("Messages", []) == []

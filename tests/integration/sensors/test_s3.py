@@ -201,6 +201,26 @@ def test_a_wanted_record_is_taken_the_other_records_of_its_message_and_other_mes
     assert bucket.remaining() == ["<not json>", "<s3:TestEvent>", "out%2Fother.jpg"]
 
 
+def test_polls_of_a_consumer_that_does_not_want_a_message_never_push_it_to_the_dead_letter_queue(
+    bucket: NotifyingBucket,
+) -> None:
+    sqs = bucket.sqs
+    dlq_url = sqs.create_queue(QueueName="photo-events-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"}
+    sqs.set_queue_attributes(QueueUrl=bucket.queue_url, Attributes={"RedrivePolicy": json.dumps(redrive)})
+    theirs = [s3_record("out%2Ftheirs.jpg", "01")]
+    sqs.send_message(QueueUrl=bucket.queue_url, MessageBody=json.dumps({"Records": theirs}))
+
+    for _ in range(6):  # a sensor for in/ polling while the out/ consumer is away
+        assert asyncio.run(take(bucket.queue_url, ObjectFilter(prefix="in/"))).taken == []
+
+    assert "out%2Ftheirs.jpg" in bucket.remaining()
+    assert sqs.receive_message(QueueUrl=dlq_url).get("Messages", []) == []
+
+
 def s3_record(encoded_key: str, sequencer: str) -> dict[str, Any]:
     return {
         "eventSource": "aws:s3",
