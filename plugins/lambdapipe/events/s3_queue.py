@@ -112,6 +112,13 @@ async def acknowledge(sqs: Any, queue_url: str, held: list[dict[str, Any]]) -> i
     return len(await _delete(sqs, queue_url, deletable))
 
 
+async def release_held(sqs: Any, queue_url: str, held: list[dict[str, Any]]) -> None:
+    """Make held messages visible again now (their consumer failed and will poll again)."""
+    await _release(
+        sqs, queue_url, [{"MessageId": m["message_id"], "ReceiptHandle": m["receipt_handle"]} for m in held]
+    )
+
+
 def _other_consumers_records(message: dict[str, Any], wanted: ObjectFilter, bucket: str | None) -> list[Any]:
     """The message's object records this consumer does not take (raw, as S3 wrote them)."""
     return [

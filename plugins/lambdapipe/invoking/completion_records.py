@@ -126,6 +126,11 @@ async def delete_record(sqs: Any, queue_url: str, receipt_handle: str) -> None:
     await sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=receipt_handle)
 
 
+async def release_record(sqs: Any, queue_url: str, receipt_handle: str) -> None:
+    """Make a held record visible again now: its waiter failed and will poll again."""
+    await sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=0)
+
+
 def destination_queue_urls(
     lambda_client: Any, sqs_client: Any, function_name: str, qualifier: str | None
 ) -> list[str]:

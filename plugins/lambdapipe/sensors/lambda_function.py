@@ -18,6 +18,7 @@ from lambdapipe.invoking.completion_records import (
     delete_record,
     destination_queue_urls,
     hold_record,
+    release_record,
 )
 from lambdapipe.triggers.lambda_invocation import LambdaInvocationTrigger
 from lambdapipe.utils.callbacks import as_callback_list
@@ -73,8 +74,9 @@ class LambdaInvocationSensor(AwsBaseSensor[LambdaHook]):
         self.visibility_timeout = visibility_timeout
         self.deferrable = deferrable
         self._held: dict[str, str] | None = None
-        self.on_success_callback = [*as_callback_list(self.on_success_callback), self._delete_held]
-        self.on_failure_callback = [*as_callback_list(self.on_failure_callback), self._delete_held]
+        self.on_success_callback = [*as_callback_list(self.on_success_callback), _delete_held_record]
+        self.on_failure_callback = [*as_callback_list(self.on_failure_callback), _delete_held_record]
+        self.on_retry_callback = [*as_callback_list(self.on_retry_callback), _release_held_record]
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
@@ -127,17 +129,30 @@ class LambdaInvocationSensor(AwsBaseSensor[LambdaHook]):
         self._held = event["held"]
         return self._result(event["record"])
 
-    def _delete_held(self, context: Context) -> None:
-        """Once the task ended for good (its result, or its failure, is recorded): delete the record."""
+    def delete_held_record(self) -> None:
+        """Delete the completion record: the task ended for good (its result, or its failure, is recorded)."""
         if self._held is None:
             return
+        held = self._held
 
         async def delete() -> None:
             async with await AwsBaseHook(client_type="sqs", **self._hook_parameters).get_async_conn() as sqs:
-                await delete_record(sqs, self._held["queue_url"], self._held["receipt_handle"])
+                await delete_record(sqs, held["queue_url"], held["receipt_handle"])
 
         asyncio.run(delete())
         self.log.info("Deleted the completion record of request %s", self.request_id)
+
+    def release_held_record(self) -> None:
+        """Make the record visible again at once, for the retry (not after ``visibility_timeout``)."""
+        if self._held is None:
+            return
+        held = self._held
+
+        async def release() -> None:
+            async with await AwsBaseHook(client_type="sqs", **self._hook_parameters).get_async_conn() as sqs:
+                await release_record(sqs, held["queue_url"], held["receipt_handle"])
+
+        asyncio.run(release())
 
     def _result(self, record: dict[str, Any]) -> Any:
         completion = CompletionRecord(**record)
@@ -156,3 +171,13 @@ class LambdaInvocationSensor(AwsBaseSensor[LambdaHook]):
         sqs = AwsBaseHook(client_type="sqs", **self._hook_parameters).conn
         self.queue_urls = destination_queue_urls(self.hook.conn, sqs, self.function_name, self.qualifier)
         return self.queue_urls
+
+
+# Callbacks read the task from the context: Airflow runs a copy of the operator, and that copy holds
+# the record (a method of the DAG's own instance would see none).
+def _delete_held_record(context: Context) -> None:
+    context["task"].delete_held_record()
+
+
+def _release_held_record(context: Context) -> None:
+    context["task"].release_held_record()

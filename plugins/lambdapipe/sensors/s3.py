@@ -14,7 +14,7 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException, AirflowSensorTimeout, PokeReturnValue, conf
 
 from lambdapipe.events.s3_events import ObjectFilter
-from lambdapipe.events.s3_queue import acknowledge, hold_objects
+from lambdapipe.events.s3_queue import acknowledge, hold_objects, release_held
 from lambdapipe.triggers.s3 import S3UploadTrigger
 from lambdapipe.utils.callbacks import as_callback_list
 
@@ -100,7 +100,8 @@ class S3UploadSensor(AwsBaseSensor[SqsHook]):
         self.deferrable = deferrable
         self._visible = 0
         self._held: list[dict[str, Any]] = []
-        self.on_success_callback = [*as_callback_list(self.on_success_callback), self._acknowledge]
+        self.on_success_callback = [*as_callback_list(self.on_success_callback), _delete_held_messages]
+        self.on_retry_callback = [*as_callback_list(self.on_retry_callback), _release_held_messages]
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
@@ -163,8 +164,8 @@ class S3UploadSensor(AwsBaseSensor[SqsHook]):
         self._held = event["held"]
         return self._found(event["objects"])
 
-    def _acknowledge(self, context: Context) -> None:
-        """On success (the objects are in XCom for good): delete their messages."""
+    def delete_held_messages(self) -> None:
+        """Delete the returned objects' messages (the task succeeded: the objects are in XCom for good)."""
         if not self._held:
             return
 
@@ -174,6 +175,17 @@ class S3UploadSensor(AwsBaseSensor[SqsHook]):
 
         deleted = asyncio.run(delete())
         self.log.info("Deleted %d of %d message(s) of the objects returned", deleted, len(self._held))
+
+    def release_held_messages(self) -> None:
+        """Make the held messages visible again at once, for the retry (not after ``visibility_timeout``)."""
+        if not self._held:
+            return
+
+        async def release() -> None:
+            async with await AwsBaseHook(client_type="sqs", **self._hook_parameters).get_async_conn() as sqs:
+                await release_held(sqs, self.sqs_queue, self._held)
+
+        asyncio.run(release())
 
     def _found(self, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
         self.log.info(
@@ -196,3 +208,13 @@ class S3UploadSensor(AwsBaseSensor[SqsHook]):
             f"suffix={self.suffix!r}, pattern={self.pattern!r}) were visible on {self.sqs_queue} when the "
             f"{self.timeout:.0f} s timeout passed; no message was consumed"
         )
+
+
+# Callbacks read the task from the context: Airflow runs a copy of the operator, and that copy holds
+# the messages (a method of the DAG's own instance would see none).
+def _delete_held_messages(context: Context) -> None:
+    context["task"].delete_held_messages()
+
+
+def _release_held_messages(context: Context) -> None:
+    context["task"].release_held_messages()

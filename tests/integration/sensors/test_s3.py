@@ -37,6 +37,13 @@ class NotifyingBucket:
         for key in keys:
             self.s3.put_object(Bucket=BUCKET, Key=key, Body=b"x")
 
+    def hidden(self) -> int:
+        """Messages received and neither deleted nor released: a consumer still holds them."""
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=self.queue_url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
     def remaining(self) -> list[str]:
         """What the visible messages are about (keys, or <event>), received with no wait, then released."""
         found, handles = [], []
@@ -115,7 +122,9 @@ def test_returns_the_matching_objects_with_decoded_keys_and_deletes_only_their_m
     assert {(obj["bucket"], obj["event_name"], obj["size"]) for obj in objects} == {
         (BUCKET, "ObjectCreated:Put", 1)
     }
-    # The other objects' messages were released at once, for the queue's other consumers.
+    # The objects' messages were deleted once the task succeeded (none is still held) and the other
+    # objects' messages were released at once, for the queue's other consumers.
+    assert bucket.hidden() == 0
     assert [key for key in bucket.remaining() if not key.startswith("<")] == ["incoming/z.txt", "other/y.jpg"]
 
 
@@ -136,7 +145,7 @@ def test_a_try_that_dies_after_finding_its_objects_leaves_their_messages_for_the
             task_id="wait",
             sqs_queue=bucket.queue_url,
             prefix="incoming/",
-            visibility_timeout=1,  # the dead try's messages come back after a second
+            visibility_timeout=60,  # the retry sees them at once: the failed try released them
             poke_interval=1,
             timeout=20,
             deferrable=deferrable,
@@ -150,7 +159,8 @@ def test_a_try_that_dies_after_finding_its_objects_leaves_their_messages_for_the
 
     assert (task_states(run), tries) == ({"wait": "success"}, [1, 2])
     assert [obj["key"] for obj in xcom_return_values(run)["wait"]] == ["incoming/a.jpg"]
-    assert [key for key in bucket.remaining() if not key.startswith("<")] == []  # deleted after success
+    assert bucket.hidden() == 0  # deleted after success, not merely hidden
+    assert [key for key in bucket.remaining() if not key.startswith("<")] == []
 
 
 @pytest.mark.parametrize("deferrable", [True, False], ids=["deferred", "poke"])
