@@ -171,7 +171,8 @@ class FanOut:
             ]
             await asyncio.gather(*workers)
         finally:
-            reporter.cancel()
+            for worker in [*workers, reporter]:  # one worker failed: the others stop invoking too
+                worker.cancel()
             await self._write_recorded()
         summary = self._summary(progress, len(pending) - queue.qsize())
         await run_store.write_summary(self.s3, location, summary)
@@ -281,18 +282,24 @@ class FanOut:
             lines, self._lines = self._lines, []
             recorded = self._recorded_batches
             metrics = [record.to_dict() for record in self.counters.records[self._metrics_written :]]
+            try:
+                for kind, records in (("results", lines), ("metrics", metrics)):
+                    if records:
+                        self._parts[kind] = await run_store.write_part(
+                            self.s3,
+                            self.config.location,
+                            kind,
+                            self.config.try_number,
+                            self._parts[kind] + 1,
+                            records,
+                            self._input_sha,
+                        )
+                        if kind == "results":
+                            lines = []  # written: not put back if the metrics part fails
+            except BaseException:
+                self._lines = lines + self._lines  # not written: the next write (or the summary) has them
+                raise
             self._metrics_written += len(metrics)
-            for kind, records in (("results", lines), ("metrics", metrics)):
-                if records:
-                    self._parts[kind] = await run_store.write_part(
-                        self.s3,
-                        self.config.location,
-                        kind,
-                        self.config.try_number,
-                        self._parts[kind] + 1,
-                        records,
-                        self._input_sha,
-                    )
             self._written_batches = recorded
 
     async def _report_progress(self) -> None:
@@ -351,12 +358,12 @@ class FanOut:
 
 
 def _finished_batches(results: list[dict[str, Any]]) -> set[int]:
-    """Batches whose every item succeeded in an earlier try (failed ones are tried again)."""
-    status: dict[int, bool] = {}
-    for line in results:
-        ok = line.get("status") == "succeeded"
-        status[line["batch"]] = status.get(line["batch"], True) and ok
-    return {batch for batch, ok in status.items() if ok}
+    """Batches whose latest outcome succeeded (``results`` in part order: a later try's outcome wins).
+
+    Each outcome writes every line of its batch into one part, so the batch's last line says it.
+    """
+    latest = {line["batch"]: line.get("status") == "succeeded" for line in results}
+    return {batch for batch, ok in latest.items() if ok}
 
 
 def _per_item_results(result: Any, count: int, batched: bool) -> list[Any] | None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,22 +153,29 @@ async def write_part(
 
     Another run of the same try (a trigger still running on a triggerer that lost its heartbeat) may
     have taken the number since this run looked: S3 refuses the create and the next number is tried.
+    A refusal of this very write (its first attempt landed, the response was lost, the SDK retried)
+    is recognised by the write id in the part's metadata: the part is not written twice.
     """
     body = b"".join(json.dumps(line, separators=(",", ":"), default=str).encode() + b"\n" for line in lines)
+    write_id = uuid.uuid4().hex
     while True:
+        key = location.part_key(kind, try_number, part)
         try:
             await client.put_object(
                 Bucket=location.bucket,
-                Key=location.part_key(kind, try_number, part),
+                Key=key,
                 Body=body,
                 ContentType="application/x-ndjson",
-                Metadata={"input-sha256": input_sha256},
+                Metadata={"input-sha256": input_sha256, "write-id": write_id},
                 IfNoneMatch="*",
             )
             return part
         except client.exceptions.ClientError as error:
             if error.response["Error"]["Code"] not in _TAKEN:
                 raise
+            existing = await client.head_object(Bucket=location.bucket, Key=key)
+            if existing.get("Metadata", {}).get("write-id") == write_id:
+                return part
             part += 1
 
 

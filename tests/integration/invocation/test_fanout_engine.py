@@ -181,3 +181,24 @@ def test_a_worker_killed_mid_fan_out_re_invokes_on_retry_at_most_the_batches_it_
 
     assert (retry["status"], retry["succeeded_items"]) == ("succeeded", 200)
     assert invocations - 200 <= config.max_concurrency, f"{invocations - 200} batches ran twice"
+
+
+def test_a_batch_that_failed_in_one_try_and_succeeded_in_the_next_is_not_invoked_by_a_third(
+    aws: LocalAws, aws_connection: str, make_function: Callable[..., str]
+) -> None:
+    make_function("double", "double", Timeout=10)
+    location = _stored_run(aws, "engine/third-try", 10)
+    aws.faults.add(
+        FaultRule(
+            service="lambda", operation="Invoke", function_name="double", error="lambda_unhandled", count=4
+        )
+    )
+    tolerate_all = {"tolerated_failure_percentage": 100}
+
+    for try_number in (1, 2):
+        _fan_out(aws_connection, location, 1, lambda line: None, try_number=try_number, **tolerate_all)
+    invocations = aws.calls.snapshot()["lambda:Invoke:double"]
+    _, third = _fan_out(aws_connection, location, 1, lambda line: None, try_number=3, **tolerate_all)
+
+    assert (third["resumed_items"], third["invocations"]) == (10, 0)
+    assert aws.calls.snapshot()["lambda:Invoke:double"] == invocations
