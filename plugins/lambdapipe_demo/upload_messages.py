@@ -15,7 +15,9 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 WATCHER_VISIBILITY_S = 900
-RUN_HOLD_S = 3600
+# Longer than an upload claim's staleness (uploads.STALE_CLAIM_S): when a dead run's messages come
+# back, its claims are stale and the run they start takes them over instead of skipping them.
+RUN_HOLD_S = 3600 + 300
 SQS_BATCH = 10
 
 

@@ -4,7 +4,9 @@ A consumer that waits for some messages on a shared queue receives the others to
 them; SQS counts every receive, and with a redrive policy a message received ``maxReceiveCount``
 times moves to the dead-letter queue although its owner never saw it. Before releasing such a
 message on its last receive, the consumer sends a fresh copy (receive count 0) and deletes the
-original: its owner still gets it, under a new message id.
+original: its owner still gets it, under a new message id. A message is renewed at most
+``MAX_RENEWALS`` times (a message attribute counts them): one that no consumer ever takes still
+reaches the dead-letter queue in the end.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 RECEIVE_COUNT = "ApproximateReceiveCount"
+RENEWALS = "lambdapipe-renewals"
+MAX_RENEWALS = 5
 
 
 async def receive_limit(sqs: Any, queue_url: str) -> int | None:
@@ -36,14 +40,19 @@ async def renew_worn_messages(
         return messages
     to_release = []
     for message in messages:
-        if int(message.get("Attributes", {}).get(RECEIVE_COUNT, 0)) < limit - 1:
+        attributes = {
+            name: {key: value[key] for key in ("DataType", "StringValue", "BinaryValue") if key in value}
+            for name, value in (message.get("MessageAttributes") or {}).items()
+        }
+        renewals = int(attributes.get(RENEWALS, {}).get("StringValue", 0))
+        if int(message.get("Attributes", {}).get(RECEIVE_COUNT, 0)) < limit - 1 or renewals >= MAX_RENEWALS:
             to_release.append(message)
             continue
         try:
-            copy = {"QueueUrl": queue_url, "MessageBody": message["Body"]}
-            if message.get("MessageAttributes"):
-                copy["MessageAttributes"] = message["MessageAttributes"]
-            await sqs.send_message(**copy)
+            counted = {RENEWALS: {"DataType": "Number", "StringValue": str(renewals + 1)}}
+            await sqs.send_message(
+                QueueUrl=queue_url, MessageBody=message["Body"], MessageAttributes={**attributes, **counted}
+            )
             await sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
         except Exception as error:  # any failure: release the original, as before
             log.warning(

@@ -211,7 +211,7 @@ def test_a_wanted_record_is_taken_the_other_records_of_its_message_and_other_mes
     assert bucket.remaining() == ["<not json>", "<s3:TestEvent>", "out%2Fother.jpg"]
 
 
-def test_polls_of_a_consumer_that_does_not_want_a_message_never_push_it_to_the_dead_letter_queue(
+def test_polls_of_a_consumer_that_does_not_want_a_message_do_not_push_it_to_the_dead_letter_queue_early(
     bucket: NotifyingBucket,
 ) -> None:
     sqs = bucket.sqs
@@ -229,6 +229,14 @@ def test_polls_of_a_consumer_that_does_not_want_a_message_never_push_it_to_the_d
 
     assert "out%2Ftheirs.jpg" in bucket.remaining()
     assert sqs.receive_message(QueueUrl=dlq_url).get("Messages", []) == []
+
+    for _ in range(20):  # no consumer ever takes it: after a few renewals it goes where it belongs
+        asyncio.run(take(bucket.queue_url, ObjectFilter(prefix="in/")))
+    dead = [
+        json.loads(message["Body"])
+        for message in sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10)["Messages"]
+    ]
+    assert {"Records": theirs} in dead  # with S3's test event, which no one takes either
 
 
 def s3_record(encoded_key: str, sequencer: str) -> dict[str, Any]:
