@@ -259,9 +259,13 @@ def has_tasks(api: AirflowApi, run: dict[str, Any]) -> bool:
 
 
 def all_runs(api: AirflowApi) -> list[dict[str, Any]]:
+    """Every run of both pipelines (the API returns at most 100 per page)."""
     runs = []
     for dag_id in (UPLOADS_DAG, ORDERS_DAG):
-        runs += api.get(f"/dags/{dag_id}/dagRuns?limit=1000")["dag_runs"]
+        dag_runs: list[dict[str, Any]] = []
+        while page := api.get(f"/dags/{dag_id}/dagRuns?limit=100&offset={len(dag_runs)}")["dag_runs"]:
+            dag_runs += page
+        runs += dag_runs
     return runs
 
 

@@ -43,7 +43,9 @@ class Findings:
 
     @property
     def duplicated(self) -> int:
-        return self.counts["upload_duplicated"] + self.counts["order_duplicated"]
+        return (
+            self.counts["upload_duplicated"] + self.counts["order_duplicated"] + self.counts["ledger_extra"]
+        )
 
     @property
     def notifications_extra(self) -> int:
@@ -95,11 +97,10 @@ def check_uploads(env: dict[str, str], uploaded: list[dict[str, Any]], findings:
         elif count > 1:
             findings.violation("upload_duplicated", f"{upload['key']} ({count} rows)")
     s3 = aws_client(env, "s3")
-    recorded = {(bucket, key) for bucket, key, _ in per_object}
     for bucket in {upload["bucket"] for upload in uploaded}:
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="incoming/"):
             for obj in page.get("Contents", []):
-                if (bucket, obj["Key"]) not in recorded:
+                if (bucket, obj["Key"], obj["ETag"].strip('"')) not in per_object:
                     findings.violation("upload_lost", f"{obj['Key']} (in incoming/ without a row)")
     findings.figures["uploads rows by status"] = dict(Counter(row["status"] for row in rows))
 
@@ -134,8 +135,8 @@ def check_summaries(
             sqs.delete_message(QueueUrl=inbox_url, ReceiptHandle=message["ReceiptHandle"])
     for run in runs:
         count = sent[(run["dag_id"], run["dag_run_id"])]
-        if count == 0 and run["state"] == "success":
-            findings.violation("summary_missing", f"{run['dag_id']} {run['dag_run_id']}")
+        if count == 0:  # a failed run counts too: it never got to say what it did
+            findings.violation("summary_missing", f"{run['dag_id']} {run['dag_run_id']} ({run['state']})")
         elif count > 1:
             findings.violation("summary_extra", f"{run['dag_id']} {run['dag_run_id']} ({count} sent)")
     findings.figures["summaries sent"] = sum(sent.values())
