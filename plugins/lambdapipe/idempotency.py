@@ -1,7 +1,7 @@
 """Once-only side effects across task retries and overlapping runs, recorded in DynamoDB.
 
 A record per key (e.g. ``notification#<dag>#<run>#summary`` or ``upload#<bucket>/<key>#<etag>``)
-is created with a conditional put, so exactly one writer wins it; its owner (the run) may take it
+is created with a conditional write, so exactly one writer wins it; its owner (the run) may take it
 again, so a retried task resumes instead of being locked out.
 
 A claim goes ``claimed`` -> ``sealed`` -> ``done``, or back to ``released`` (any owner may take it

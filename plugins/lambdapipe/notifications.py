@@ -1,6 +1,6 @@
 """Publishing an SNS message once per key, whatever retries, clears or reruns do to the task.
 
-The protocol: claim the key in the idempotency table with a conditional put, publish, then mark the
+The protocol: claim the key in the idempotency table with a conditional write, publish, then mark the
 key done with the message id. A second attempt finds the claim done (or held by the same owner and
 done meanwhile) and publishes nothing. Only a crash between the publish and the mark can send twice:
 the window is one API call.
