@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -131,28 +131,25 @@ class LambdaInvocationSensor(AwsBaseSensor[LambdaHook]):
 
     def delete_held_record(self) -> None:
         """Delete the completion record: the task ended for good (its result, or its failure, is recorded)."""
-        if self._held is None:
-            return
-        held = self._held
-
-        async def delete() -> None:
-            async with await AwsBaseHook(client_type="sqs", **self._hook_parameters).get_async_conn() as sqs:
-                await delete_record(sqs, held["queue_url"], held["receipt_handle"])
-
-        asyncio.run(delete())
-        self.log.info("Deleted the completion record of request %s", self.request_id)
+        if self._with_held_record(delete_record):
+            self.log.info("Deleted the completion record of request %s", self.request_id)
 
     def release_held_record(self) -> None:
         """Make the record visible again at once, for the retry (not after ``visibility_timeout``)."""
+        self._with_held_record(release_record)
+
+    def _with_held_record(self, action: Callable[[Any, str, str], Awaitable[None]]) -> bool:
+        """Run ``action(sqs, queue_url, receipt_handle)`` on the held record; False when none is held."""
         if self._held is None:
-            return
+            return False
         held = self._held
 
-        async def release() -> None:
+        async def run() -> None:
             async with await AwsBaseHook(client_type="sqs", **self._hook_parameters).get_async_conn() as sqs:
-                await release_record(sqs, held["queue_url"], held["receipt_handle"])
+                await action(sqs, held["queue_url"], held["receipt_handle"])
 
-        asyncio.run(release())
+        asyncio.run(run())
+        return True
 
     def _result(self, record: dict[str, Any]) -> Any:
         completion = CompletionRecord(**record)
