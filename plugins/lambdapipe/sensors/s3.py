@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -166,26 +166,23 @@ class S3UploadSensor(AwsBaseSensor[SqsHook]):
 
     def delete_held_messages(self) -> None:
         """Delete the returned objects' messages (the task succeeded: the objects are in XCom for good)."""
-        if not self._held:
-            return
-
-        async def delete() -> int:
-            async with await AwsBaseHook(client_type="sqs", **self._hook_parameters).get_async_conn() as sqs:
-                return await acknowledge(sqs, self.sqs_queue, self._held)
-
-        deleted = asyncio.run(delete())
-        self.log.info("Deleted %d of %d message(s) of the objects returned", deleted, len(self._held))
+        if self._held:
+            deleted = self._with_held_messages(acknowledge)
+            self.log.info("Deleted %d of %d message(s) of the objects returned", deleted, len(self._held))
 
     def release_held_messages(self) -> None:
         """Make the held messages visible again at once, for the retry (not after ``visibility_timeout``)."""
-        if not self._held:
-            return
+        if self._held:
+            self._with_held_messages(release_held)
 
-        async def release() -> None:
+    def _with_held_messages(self, action: Callable[[Any, str, list[dict[str, Any]]], Awaitable[Any]]) -> Any:
+        """Run ``action(sqs, queue_url, held)`` on an async SQS client; its result."""
+
+        async def run() -> Any:
             async with await AwsBaseHook(client_type="sqs", **self._hook_parameters).get_async_conn() as sqs:
-                await release_held(sqs, self.sqs_queue, self._held)
+                return await action(sqs, self.sqs_queue, self._held)
 
-        asyncio.run(release())
+        return asyncio.run(run())
 
     def _found(self, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
         self.log.info(
