@@ -154,6 +154,29 @@ def test_installed_plus_plugins_folder_registers_each_once_without_import_errors
     assert seen["providers"].count(DISTRIBUTION) == 1
 
 
+def test_airflow_cli_with_example_dags_on_logs_no_error_about_the_provider(
+    installed_env: Environment, tmp_path: Path
+) -> None:
+    """Airflow imports every provider's distribution name, dashes as underscores, for example DAGs."""
+    empty_plugins = tmp_path / "plugins"
+    empty_plugins.mkdir()
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(tmp_path),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "True",  # Airflow's default
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(empty_plugins),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(tmp_path / "dags"),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp_path / 'airflow.db'}",
+    }
+    airflow = [str(installed_env.python), "-m", "airflow"]
+    subprocess.run([*airflow, "db", "migrate"], env=env, check=True, capture_output=True)
+    reserialize = subprocess.run([*airflow, "dags", "reserialize"], env=env, capture_output=True, text=True)
+
+    assert reserialize.returncode == 0, reserialize.stderr
+    errors = [line for line in (reserialize.stdout + reserialize.stderr).splitlines() if "[error" in line]
+    assert errors == []
+
+
 def test_airflow_cli_lists_provider_and_plugin_once_in_the_dev_environment(repo_root: Path) -> None:
     airflow = [sys.executable, "-m", "airflow"]
     providers = subprocess.run([*airflow, "providers", "list", "-o", "json"], check=True, capture_output=True)
@@ -207,7 +230,8 @@ def test_the_wheel_holds_the_provider_package_only(wheel: Path) -> None:
         top_level = {name.split("/")[0] for name in archive.namelist()}
 
     packages = {name for name in top_level if not name.endswith(".dist-info")}
-    assert packages == {"lambdapipe"}
+    # airflow_provider_lambdapipe: the name Airflow imports for example DAG discovery, nothing more
+    assert packages == {"lambdapipe", "airflow_provider_lambdapipe"}
     assert not any(name.startswith("lambdapipe/pipelines/") for name in archive.namelist())
 
 
