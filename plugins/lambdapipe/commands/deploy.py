@@ -7,10 +7,16 @@ local stack) or from an Airflow connection with ``--aws-conn-id``.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import logging
 import sys
+
+from lambdapipe.commands.console import (
+    add_verbose_flag,
+    airflow_logs_to_stderr,
+    exit_code_of,
+    quiet_libraries,
+    show_progress,
+)
 
 
 def _override(text: str) -> tuple[str, object]:
@@ -42,10 +48,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--s3-bucket", help="bucket for packages above the 50 MB direct-upload limit")
     parser.add_argument("--aws-conn-id", default=None, help="Airflow connection (default: AWS environment)")
     parser.add_argument("--region", default=None, help="AWS region (default: from the environment)")
+    add_verbose_flag(parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    # Airflow, once imported, logs to the sys.stdout of that moment: keep stdout for the JSON result.
-    with contextlib.redirect_stdout(sys.stderr):
+    quiet_libraries(args.verbose)
+    return exit_code_of(parser.prog, lambda: _print_deploy(args))
+
+
+def _print_deploy(args: argparse.Namespace) -> int:
+    with airflow_logs_to_stderr():
+        show_progress(args.verbose)
         result = _deploy(args)
     if result is None:
         return 1

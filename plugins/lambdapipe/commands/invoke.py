@@ -3,22 +3,32 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 from pathlib import Path
 
+from lambdapipe.commands.console import (
+    add_verbose_flag,
+    airflow_logs_to_stderr,
+    exit_code_of,
+    quiet_libraries,
+)
+
 
 def _event(value: str) -> object:
-    """A JSON file path, or inline JSON."""
+    """A JSON file path, or inline JSON; the error says which of the two went wrong."""
     path = Path(value)
+    if path.is_file():
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(f"--event {value}: not valid JSON: {error}") from None
     try:
-        text = path.read_text(encoding="utf-8") if path.is_file() else value
-        return json.loads(text)
+        return json.loads(value)
     except ValueError as error:
-        raise argparse.ArgumentTypeError(
-            f"--event {value!r} is neither a JSON file nor JSON: {error}"
-        ) from None
+        if path.suffix == ".json" or "/" in value:
+            raise argparse.ArgumentTypeError(f"--event {value}: no such file") from None
+        raise argparse.ArgumentTypeError(f"--event: neither a file nor valid JSON: {error}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,10 +41,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log", action="store_true", help="print the last 4 KB of the function's log")
     parser.add_argument("--aws-conn-id", default=None, help="Airflow connection (default: AWS environment)")
     parser.add_argument("--region", default=None, help="AWS region (default: from the environment)")
+    add_verbose_flag(parser)
     args = parser.parse_args(argv)
+    quiet_libraries(args.verbose)
+    return exit_code_of(parser.prog, lambda: _invoke(args))
 
-    # Airflow, once imported, logs to the sys.stdout of that moment: keep stdout for the payload.
-    with contextlib.redirect_stdout(sys.stderr):
+
+def _invoke(args: argparse.Namespace) -> int:
+    with airflow_logs_to_stderr():
         from lambdapipe.hooks.lambda_function import LambdaHook
 
         hook = LambdaHook(aws_conn_id=args.aws_conn_id, region_name=args.region)

@@ -10,12 +10,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import sys
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from lambdapipe.commands.console import add_verbose_flag, quiet_libraries
 from lambdapipe.tables.config import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
@@ -26,8 +26,7 @@ if TYPE_CHECKING:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    # Airflow and the amazon provider log to stdout at INFO; stdout is for the results.
-    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
+    quiet_libraries(args.verbose)
     from lambdapipe.tables.catalog import TableNotFoundError
     from lambdapipe.tables.config import TablesConfigError, load_config
     from lambdapipe.tables.definitions import TableDefinitionError
@@ -49,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
+    add_verbose_flag(common)
     common.add_argument(
         "--conn-id",
         default=DEFAULT_CONN_ID,

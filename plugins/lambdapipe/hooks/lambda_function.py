@@ -31,6 +31,10 @@ PROVISIONED_CONCURRENCY_READY = "provisioned_concurrency_ready"
 PROVISIONED_CONCURRENCY_DELETED = "provisioned_concurrency_deleted"
 
 
+class FunctionNotFoundError(ValueError):
+    """The function, or the version or alias asked for, does not exist in the region."""
+
+
 class LambdaHook(ProviderLambdaHook):
     """Adds deploy-oriented calls; every read returns None instead of raising when a thing is absent."""
 
@@ -131,8 +135,13 @@ class LambdaHook(ProviderLambdaHook):
         """Timeout, memory and architecture of the version that ``qualifier`` names."""
         configuration = self.get_configuration_or_none(function_name, qualifier)
         if configuration is None:
+            region = self.conn_region_name
+            if qualifier and self.get_configuration_or_none(function_name) is not None:
+                raise FunctionNotFoundError(
+                    f"Lambda function {function_name} has no version or alias {qualifier} (region {region})"
+                )
             where = f"{function_name}:{qualifier}" if qualifier else function_name
-            raise ValueError(f"Lambda function {where} does not exist (region {self.conn_region_name})")
+            raise FunctionNotFoundError(f"Lambda function {where} does not exist (region {region})")
         return FunctionInfo.from_configuration(configuration)
 
     @property

@@ -74,3 +74,68 @@ def test_deploy_of_a_bad_manifest_names_file_and_field_and_exits_1(
     )
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
+
+
+def test_invoke_of_a_missing_function_or_version_says_which_in_one_line(
+    aws_environment: dict[str, str], deploy: Callable[..., DeployResult]
+) -> None:
+    deploy(FUNCTIONS_DIR / "hello_world", smoke_test=False)
+
+    no_function = lambdapipe("invoke", "no_such_function", env=aws_environment)
+    no_version = lambdapipe("invoke", "hello_world", "--qualifier", "nope", env=aws_environment)
+
+    assert (no_function.returncode, no_version.returncode) == (1, 1)
+    assert no_function.stderr.splitlines() == [
+        "lambdapipe invoke: Lambda function no_such_function does not exist (region us-east-1)"
+    ]
+    assert no_version.stderr.splitlines() == [
+        "lambdapipe invoke: Lambda function hello_world has no version or alias nope (region us-east-1)"
+    ]
+
+
+def test_invoke_tells_a_missing_event_file_from_a_file_that_is_not_json(tmp_path: Path) -> None:
+    not_json = tmp_path / "broken.json"
+    not_json.write_text("{broken")
+
+    missing = lambdapipe("invoke", "hello_world", "--event", tmp_path / "missing.json", env={})
+    unreadable = lambdapipe("invoke", "hello_world", "--event", not_json, env={})
+    inline = lambdapipe("invoke", "hello_world", "--event", "{'single': 'quotes'}", env={})
+
+    assert (missing.returncode, unreadable.returncode, inline.returncode) == (2, 2, 2)
+    assert f"--event {tmp_path / 'missing.json'}: no such file" in missing.stderr
+    assert f"--event {not_json}: not valid JSON: Expecting property name" in unreadable.stderr
+    assert "line 1 column 2" in unreadable.stderr
+    assert "--event: neither a file nor valid JSON: Expecting property name" in inline.stderr
+
+
+def test_invoke_with_no_stack_listening_names_the_endpoint_in_one_line(
+    aws_environment: dict[str, str],
+) -> None:
+    nothing_there = {**aws_environment, "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
+
+    result = lambdapipe("invoke", "hello_world", env=nothing_there)
+
+    assert result.returncode == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith(
+        'lambdapipe invoke: cannot reach AWS: Could not connect to the endpoint URL: "http://127.0.0.1:9/'
+    )
+
+
+def test_deploy_and_invoke_are_quiet_by_default_and_verbose_with_v(
+    aws_environment: dict[str, str],
+) -> None:
+    folder = FUNCTIONS_DIR / "hello_world"
+    event = folder / "events" / "empty.json"
+
+    deployed = lambdapipe("deploy", folder, "--no-smoke-test", env=aws_environment)
+    invoked = lambdapipe("invoke", "hello_world", "--event", event, env=aws_environment)
+    verbose = lambdapipe("invoke", "hello_world", "--event", event, "-v", env=aws_environment)
+
+    assert deployed.returncode == invoked.returncode == verbose.returncode == 0
+    # The deploy's own progress, one plain line per step; no library chatter, no log decoration.
+    assert deployed.stderr.splitlines()[-1] == "hello_world: alias live -> version 1"
+    assert all(line.startswith(("Built hello_world", "hello_world")) for line in deployed.stderr.splitlines())
+    assert invoked.stderr == ""
+    assert "No connection ID provided" in verbose.stderr  # the Amazon provider's INFO line
+    assert json.loads(invoked.stdout) == json.loads(verbose.stdout)

@@ -47,6 +47,7 @@ def test_query_from_a_shell_prints_an_aligned_table(orders_with_two_runs) -> Non
     )
 
     assert result.returncode == 0, result.stderr
+    assert result.stderr == "", "quiet by default: no library logs (no aws_default connection here)"
     assert result.stdout.splitlines() == [
         "run_id  orders",
         "------  ------",

@@ -1,0 +1,71 @@
+"""How the ``lambdapipe`` commands talk to a shell: quiet by default, user errors in one line.
+
+Airflow, the Amazon provider and botocore log several INFO lines per client (credentials found,
+endpoint resolved, no connection id); a command shows them only with ``-v``. Its own progress
+(the ``lambdapipe`` loggers) stays visible as plain lines. A mistake the user can fix (a function
+that does not exist, an endpoint nobody listens on, an AWS error) ends the command with one line
+naming it and exit code 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterator
+
+
+def add_verbose_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="also show Airflow's, the provider's and botocore's logs"
+    )
+
+
+def quiet_libraries(verbose: bool) -> None:
+    """Keep library chatter off stderr; call before anything imports Airflow (it reads this once).
+
+    ERROR, not WARNING: a command's own failures are printed by ``exit_code_of``, and the warnings
+    seen on healthy calls (no ``aws_default`` connection, so the AWS environment is used) only alarm.
+    """
+    if not verbose:
+        os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "ERROR"
+
+
+def show_progress(verbose: bool) -> None:
+    """Print the ``lambdapipe`` loggers' INFO lines as plain text on stderr (Airflow's handler, set
+    to ERROR by ``quiet_libraries``, would drop them); with ``-v`` Airflow's handler shows them."""
+    if verbose:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("lambdapipe")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+@contextlib.contextmanager
+def airflow_logs_to_stderr() -> Iterator[None]:
+    """Airflow, once imported, logs to the ``sys.stdout`` of that moment: stdout is for results."""
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
+
+
+def exit_code_of(prog: str, command: Callable[[], int]) -> int:
+    """Run ``command``; a user error ends it with one line on stderr and exit code 1."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    with airflow_logs_to_stderr():  # the hook's module imports Airflow
+        from lambdapipe.hooks.lambda_function import FunctionNotFoundError
+
+    try:
+        return command()
+    except FunctionNotFoundError as error:
+        print(f"{prog}: {error}", file=sys.stderr)
+    except ClientError as error:
+        print(f"{prog}: AWS refused: {error}", file=sys.stderr)
+    except BotoCoreError as error:  # no endpoint listening, no credentials, a bad region
+        print(f"{prog}: cannot reach AWS: {error}", file=sys.stderr)
+    return 1
