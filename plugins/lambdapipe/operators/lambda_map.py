@@ -257,12 +257,14 @@ class LambdaMapOperator(StoresRenderedPayloadSummary, AwsBaseOperator[LambdaHook
     def _finish(self, context: Context, summary: dict[str, Any]) -> dict[str, Any]:
         self._record_invocations(context, summary)
         self.log.info(
-            "%s: %d/%d items succeeded, %d failed (tolerated %d), %d invocations, %.1f/s, cost $%.6f; results %s",
+            "%s: %d/%d items succeeded, %d failed (at most %d of %d may fail), %d invocations, %.1f/s, "
+            "cost $%.6f; results %s",
             summary["function_name"],
             summary["succeeded_items"],
             summary["total_items"],
             summary["failed_items"],
             summary["tolerated_failures"],
+            summary["total_items"],
             summary["invocations"],
             summary["invocations_per_s"] or 0,
             summary["cost_usd"],
@@ -271,7 +273,7 @@ class LambdaMapOperator(StoresRenderedPayloadSummary, AwsBaseOperator[LambdaHook
         if summary["status"] != "succeeded":
             raise AirflowException(
                 f"{summary['function_name']}: {summary['failed_items']} of {summary['total_items']} items failed "
-                f"(tolerated: {summary['tolerated_failures']}), {summary['not_started_items']} not started; "
+                f"(at most {summary['tolerated_failures']} may fail), {summary['not_started_items']} not started; "
                 f"per-item errors in {summary['results_uri']}. A retry re-invokes only the failed and "
                 "unstarted batches."
             )

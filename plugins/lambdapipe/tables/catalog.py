@@ -18,12 +18,15 @@ from pyiceberg.exceptions import NoSuchTableError
 from lambdapipe.tables.config import TablesConfig, catalog_properties, load_config, s3_client, s3_properties
 from lambdapipe.tables.definitions import table_spec
 from lambdapipe.tables.evolution import add_missing_columns
+from lambdapipe.tables.library_logs import demote_healthy_run_lines
 from lambdapipe.tables.ownership import claim_warehouse
 from lambdapipe.utils.s3_buckets import bucket_exists
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
     from pyiceberg.table import Table
+
+demote_healthy_run_lines()
 
 # zstd: smaller files than pyiceberg's default at a similar write speed.
 TABLE_PROPERTIES = {"write.parquet.compression-codec": "zstd"}

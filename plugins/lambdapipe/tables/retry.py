@@ -53,7 +53,7 @@ def retry_on_conflict(
             return change(table), attempt
         except (CommitFailedException, ValidationException) as error:
             last_error = error
-            log.warning(
+            log.info(  # expected when runs commit to one table at once; the give-up below is the error
                 "%s: conflicted with a concurrent commit (attempt %d of %d): %s",
                 what,
                 attempt,
