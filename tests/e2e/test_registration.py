@@ -18,6 +18,7 @@ import subprocess
 import sys
 import sysconfig
 import venv
+import warnings
 import zipfile
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -206,6 +207,15 @@ def test_airflowignore_keeps_the_package_out_of_plugin_discovery(repo_root: Path
     # The only module Airflow imports as a plugin: not the provider's, the local stack's (whose
     # __main__ would start a server) or the demo's.
     assert sorted(f for f in discovered if f.endswith(".py")) == ["lambdapipe_plugin.py"]
+
+
+def test_reading_the_plugins_folders_airflowignore_warns_of_nothing(repo_root: Path) -> None:
+    """Every task reads it: a deprecation warning there was logged by every task of the demo."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        list(find_path_from_directory(repo_root / "plugins", ".airflowignore", "glob"))
+
+    assert [str(warning.message) for warning in caught] == []
 
 
 def test_provider_info_passes_airflows_schema() -> None:
