@@ -16,7 +16,7 @@ NODE_SDK_STAMP := $(NODE_SDK_DIR)/.installed-$(shell echo '$(NODE_SDK_PACKAGES)'
 # Test processes: two share this 2-core machine's cores while the other waits on a server.
 PYTEST_WORKERS ?= 2
 
-.PHONY: help install python-env test-prerequisites test test-unit test-integration test-e2e lint fmt docs run demo stop status bench chaos
+.PHONY: help install python-env test-prerequisites test test-unit test-integration test-e2e lint fmt docs run demo stop status bench bench-history chaos
 
 help:
 	@echo "make run     start Airflow + the local AWS stack in the foreground (Ctrl-C stops everything)"
@@ -28,6 +28,7 @@ help:
 	@echo "make lint    ruff check + ruff format --check;  make fmt: apply them"
 	@echo "make docs    build the documentation site into site/ (warnings are errors)"
 	@echo "make bench   DAG parse times and package import time"
+	@echo "make bench-history  an upload run with an empty history vs 1,000,000 rows and 100,000 objects"
 	@echo "make chaos   both pipelines at full scale under faults and kills (CHAOS_SCALE=0.1: a tenth), 3 runs"
 	@echo "make install create .venv from uv.lock and install the Node.js AWS SDK"
 	@echo "make test-prerequisites  Node.js, Chromium, Postgres, Redis for the tests (make test runs it)"
@@ -88,6 +89,11 @@ status:
 
 bench: install
 	$(PY) benchmarks/dag_parse.py
+
+# benchmarks/history.py: an upload run of 100 new objects with an empty history and with 1,000,000
+# rows and 100,000 processed objects (target: ratio <= 1.2). make test runs a small one.
+bench-history: install
+	$(PY) benchmarks/history.py
 
 # benchmarks/chaos.py: a fault-free baseline, then faults and kills on LocalExecutor (fan-outs in the
 # worker) and on Celery with two workers (fan-outs in the triggerer). Hours at full scale.

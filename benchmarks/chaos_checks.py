@@ -102,6 +102,16 @@ def check_uploads(env: dict[str, str], uploaded: list[dict[str, Any]], findings:
             for obj in page.get("Contents", []):
                 if (bucket, obj["Key"], obj["ETag"].strip('"')) not in per_object:
                     findings.violation("upload_lost", f"{obj['Key']} (in incoming/ without a row)")
+        # A recorded object moves out of incoming/ (processed/ or quarantine/); it is never deleted.
+        kept = {
+            obj["Key"].split("/", 1)[1]
+            for prefix in ("incoming/", "processed/", "quarantine/")
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+            for obj in page.get("Contents", [])
+        }
+        for upload in uploaded:
+            if upload["bucket"] == bucket and upload["key"].split("/", 1)[1] not in kept:
+                findings.violation("upload_lost", f"{upload['key']} (the object is gone from the bucket)")
     findings.figures["uploads rows by status"] = dict(Counter(row["status"] for row in rows))
 
 

@@ -127,8 +127,8 @@ def order_analytics() -> None:
     summary = record_orders(extracted["manifest_uri"], transform.output)
 
     @task
-    def alert_message(summary: dict[str, Any], **context: Any) -> dict[str, Any] | None:
-        """The alert to send, or None when the run is within its thresholds."""
+    def alert_message(summary: dict[str, Any], **context: Any) -> dict[str, Any]:
+        """The alert to send, or {} when the run is within its thresholds."""
         from lambdapipe_demo.order_facts import alert_message
 
         params = context["params"]

@@ -99,8 +99,8 @@ def s3_upload_processing() -> None:
     outcome = record_uploads(uploads, resize.output)
 
     @task
-    def alert_message(outcome: dict[str, Any], **context: Any) -> dict[str, Any] | None:
-        """The alert to send, or None when the run is within its thresholds."""
+    def alert_message(outcome: dict[str, Any], **context: Any) -> dict[str, Any]:
+        """The alert to send, or {} when the run is within its thresholds."""
         from lambdapipe_demo import upload_run
 
         return upload_run.alert_message(outcome, context["params"]["alert_reject_rate"])

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 KEY_ATTRIBUTE = "pk"
+BATCH_GET_LIMIT = 100  # keys per BatchGetItem call
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,9 @@ class Claim:
     won: bool
     owner: str
     status: str
+    # On a won claim: the status another owner's record had (e.g. "sealed": that owner may have
+    # committed its side effect before it died), None when the key was new or already this owner's.
+    taken_over_from: str | None = None
 
 
 class IdempotencyStore:
@@ -86,18 +90,23 @@ class IdempotencyStore:
             values |= {":sealed": {"S": "sealed"}, ":sealed_stale": {"N": str(now - sealed_stale_after_s)}}
             names["#sealed_at"] = "sealed_at"
         try:
-            self.client.update_item(
+            response = self.client.update_item(
                 TableName=self.table_name,
                 Key={KEY_ATTRIBUTE: {"S": key}},
                 UpdateExpression="SET #owner = :owner, #status = :claimed, #claimed_at = :now",
                 ConditionExpression=condition,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
+                ReturnValues="ALL_OLD",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-            return Claim(key, True, owner, "claimed")
-        except self.client.exceptions.ConditionalCheckFailedException:
-            record = self.get(key) or {}
+        except self.client.exceptions.ConditionalCheckFailedException as error:
+            # The record that refused us comes with the error: no second read.
+            record = _plain(error.response.get("Item") or {}) or self.get(key) or {}
             return Claim(key, False, record.get("owner", ""), record.get("status", ""))
+        before = _plain(response.get("Attributes", {}))
+        taken_over = before.get("status") if before.get("owner", owner) != owner else None
+        return Claim(key, True, owner, "claimed", taken_over_from=taken_over)
 
     def seal(self, key: str, owner: str) -> bool:
         """Fence ``key`` for ``owner`` before its side effect commits; False if another owner took it over."""
@@ -185,4 +194,30 @@ class IdempotencyStore:
         )
         if "Item" not in item:
             return None
-        return {name: next(iter(value.values())) for name, value in item["Item"].items()}
+        return _plain(item["Item"])
+
+    def statuses(self, keys: list[str]) -> dict[str, str]:
+        """The status of every key that has a record, in batches of 100 (one call per batch, not per key)."""
+        found: dict[str, str] = {}
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), BATCH_GET_LIMIT):
+            request: dict[str, Any] = {
+                self.table_name: {
+                    "Keys": [{KEY_ATTRIBUTE: {"S": key}} for key in unique[start : start + BATCH_GET_LIMIT]],
+                    "ProjectionExpression": "pk, #status",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ConsistentRead": True,
+                }
+            }
+            while request:
+                response = self.client.batch_get_item(RequestItems=request)
+                for item in response["Responses"].get(self.table_name, []):
+                    record = _plain(item)
+                    found[record[KEY_ATTRIBUTE]] = record.get("status", "")
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
+
+def _plain(item: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A low-level DynamoDB item as {name: value}."""
+    return {name: next(iter(value.values())) for name, value in item.items()}

@@ -155,15 +155,13 @@ def run_summary(
     }
 
 
-def alert_message(
-    summary: dict[str, Any], max_reject_rate: float, max_anomalies: int
-) -> dict[str, Any] | None:
-    """The alert to send when the run crosses a threshold, else None."""
+def alert_message(summary: dict[str, Any], max_reject_rate: float, max_anomalies: int) -> dict[str, Any]:
+    """The alert to send when the run crosses a threshold, else {} (SnsNotifyOperator sends nothing)."""
     reasons = []
     if summary["reject_rate"] > max_reject_rate:
         reasons.append(f"reject rate {summary['reject_rate']:.1%} above {max_reject_rate:.1%}")
     if summary["anomalies"] > max_anomalies:
         reasons.append(f"{summary['anomalies']} anomalous orders, more than {max_anomalies}")
     if not reasons:
-        return None
+        return {}
     return {"reason": "; ".join(reasons), **summary}

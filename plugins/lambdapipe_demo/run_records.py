@@ -22,14 +22,6 @@ def pipeline_run_row(
     }
 
 
-def table_rows(table_name: str, columns: list[str]) -> list[dict[str, Any]]:
-    """All rows of a lambdapipe table (projected), or [] when the table does not exist yet."""
-    from lambdapipe.tables.catalog import ensure_table
-    from lambdapipe.tables.query import read_table
-
-    return read_table(ensure_table(table_name), columns=columns).to_pylist()
-
-
 def run_rows(
     table_name: str, dag_id: str, run_id: str, columns: list[str] | None = None
 ) -> list[dict[str, Any]]:

@@ -17,13 +17,14 @@ from lambdapipe.idempotency import IdempotencyStore
 from lambdapipe.tables.commit import commit_rows
 from lambdapipe_demo import settings, upload_messages
 from lambdapipe_demo import uploads as steps
-from lambdapipe_demo.run_records import pipeline_run_row, run_rows, run_url, table_rows
+from lambdapipe_demo.run_records import pipeline_run_row, run_rows, run_url
 
 
 def collect_uploads(context: Any, aws_conn_id: str) -> list[dict[str, Any]]:
     """The uploads this run owns: from the triggering S3 events, or (reconcile) all of incoming/."""
     s3 = AwsBaseHook(client_type="s3", aws_conn_id=aws_conn_id).conn
     dynamodb = AwsBaseHook(client_type="dynamodb", aws_conn_id=aws_conn_id).conn
+    store = IdempotencyStore(dynamodb, settings.IDEMPOTENCY_TABLE)
     asset_events = [event for events in context["triggering_asset_events"].values() for event in events]
     if asset_events and not context["params"]["reconcile"]:
         sqs = AwsBaseHook(client_type="sqs", aws_conn_id=aws_conn_id).conn
@@ -36,10 +37,8 @@ def collect_uploads(context: Any, aws_conn_id: str) -> list[dict[str, Any]]:
         wanted = ObjectFilter(prefix=steps.UPLOAD_PREFIX)
         candidates = steps.uploads_from_events(s3, events, wanted)
     else:
-        candidates = steps.list_uploads(s3, settings.UPLOADS_BUCKET)
-    done = steps.recorded(table_rows("uploads", ["bucket", "key", "etag"]))
-    store = IdempotencyStore(dynamodb, settings.IDEMPOTENCY_TABLE)
-    mine = steps.claim_new(store, candidates, done, context["ti"].run_id)
+        candidates = steps.reconcile_candidates(s3, store, settings.UPLOADS_BUCKET)
+    mine = steps.claim_new(store, candidates, context["ti"].run_id, recorded_uploads)
     print(f"{len(candidates)} candidate upload(s), {len(mine)} to process in this run")
     return [upload.to_dict() for upload in mine]
 
@@ -82,12 +81,29 @@ def record_uploads(
         store.finish(
             steps.Upload(row["bucket"], row["key"], row["etag"]).claim_key, owner=context["ti"].run_id
         )
+        if row["status"] != "rejected":  # rejects are in quarantine/ already
+            steps.leave_incoming(s3, row)
     steps.release_failed(store, failed, ti.run_id)
     if messages := triggering_messages(context):
         sqs = AwsBaseHook(client_type="sqs", aws_conn_id=aws_conn_id).conn
         deleted = upload_messages.acknowledge(sqs, settings.queue_url(settings.UPLOAD_EVENTS_QUEUE), messages)
         print(f"Deleted {deleted} of the {len(messages)} notification(s) that triggered this run")
     return result
+
+
+def recorded_uploads(uploads: list[steps.Upload]) -> set[tuple[str, str, str]]:
+    """(bucket, key, etag) of those of ``uploads`` the table has a row for: a lookup by key."""
+    from pyiceberg.expressions import In
+
+    from lambdapipe.tables.catalog import ensure_table
+    from lambdapipe.tables.query import read_table
+
+    rows = read_table(
+        ensure_table("uploads"),
+        row_filter=In("key", {upload.key for upload in uploads}),
+        columns=["bucket", "key", "etag"],
+    ).to_pylist()
+    return {(row["bucket"], row["key"], row["etag"]) for row in rows}
 
 
 def triggering_messages(context: Any) -> list[dict[str, Any]]:
@@ -106,10 +122,10 @@ def quarantine_or_explain(s3: Any, row: dict[str, Any]) -> None:
         row["reason"] = f"{row['reason']}; left in {steps.UPLOAD_PREFIX}: quarantine failed: {error}"
 
 
-def alert_message(outcome: dict[str, Any], alert_reject_rate: float) -> dict[str, Any] | None:
-    """The alert to send, or None when the run is within its thresholds."""
+def alert_message(outcome: dict[str, Any], alert_reject_rate: float) -> dict[str, Any]:
+    """The alert to send, or {} when the run is within its thresholds (SnsNotifyOperator sends nothing)."""
     uploads_in = outcome["uploads_in"]
     rate = outcome["rejected"] / uploads_in if uploads_in else 0.0
     if rate <= alert_reject_rate and not outcome["failed"]:
-        return None
+        return {}
     return {"reason": "reject rate or failures above threshold", "reject_rate": round(rate, 3), **outcome}

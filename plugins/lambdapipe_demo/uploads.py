@@ -11,25 +11,35 @@ Why the steps look like this:
   after ``STALE_CLAIM_S``. Claims are fenced: before quarantining and committing, a run seals its
   claims and drops every upload whose claim another run took over, so two runs never both record one
   upload. A sealed claim is taken over only after ``STALE_SEALED_CLAIM_S`` (a run that died between
-  sealing and committing; the taker first checks the table, so a committed upload is never redone).
+  sealing and committing; the taker first looks that upload up in the table, so a committed upload
+  is never redone).
+- A run's cost grows with its new uploads, not with history: the claim store (point writes) says
+  what is done, never a read of the ``uploads`` table; recorded objects leave ``incoming/`` (to
+  ``processed/`` or ``quarantine/``), so the reconcile lists only what is new.
 - Rows are committed per run (replace the run's rows), so a retried or re-run task never
   duplicates them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from lambdapipe.events.s3_events import NotAnS3Event, ObjectFilter, S3ObjectEvent, parse_message
 from lambdapipe.idempotency import IdempotencyStore
+from lambdapipe_demo.upload_objects import head_object, listed_objects, move_version
 
 log = logging.getLogger(__name__)
 
 UPLOAD_PREFIX = "incoming/"
 QUARANTINE_PREFIX = "quarantine/"
+PROCESSED_PREFIX = "processed/"  # resized and skipped originals, once recorded
 STALE_CLAIM_S = 3600
 STALE_SEALED_CLAIM_S = 6 * 3600
 # An upload that failed in this many runs is quarantined as poison instead of retried every hour.
@@ -96,55 +106,71 @@ def uploads_from_events(s3: Any, events: list[S3ObjectEvent], wanted: ObjectFilt
     return list(seen.values())
 
 
-def list_uploads(s3: Any, bucket: str, prefix: str = UPLOAD_PREFIX) -> list[Upload]:
-    """Every object under ``prefix``: the reconcile run's view."""
-    uploads = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for obj in page.get("Contents", []):
-            if not obj["Key"].endswith("/"):
-                uploads.append(
-                    head(s3, bucket, obj["Key"]) or Upload(bucket, obj["Key"], obj["ETag"].strip('"'))
-                )
-    return [upload for upload in uploads if upload is not None]
+def reconcile_candidates(s3: Any, store: IdempotencyStore, bucket: str) -> list[Upload]:
+    """The objects in ``incoming/`` no run has recorded: the reconcile run's view.
+
+    Processed objects leave ``incoming/``, so the listing holds only new objects and the few a run
+    recorded but died before moving: their claims are done (one batched read per 100 objects), and
+    the move is finished here. Only the rest are HEADed (for their content type).
+    """
+    listed = [
+        Upload(bucket, obj.key, obj.etag, obj.size) for obj in listed_objects(s3, bucket, UPLOAD_PREFIX)
+    ]
+    statuses = store.statuses([upload.claim_key for upload in listed])
+    candidates = []
+    for upload in listed:
+        if statuses.get(upload.claim_key) == "done":
+            finish_leaving_incoming(s3, upload)
+        else:
+            candidates.append(head(s3, bucket, upload.key) or upload)
+    return candidates
 
 
 def head(s3: Any, bucket: str, key: str) -> Upload | None:
-    try:
-        response = s3.head_object(Bucket=bucket, Key=key)
-    except s3.exceptions.ClientError as error:
-        if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
-            return None
-        raise
+    response = head_object(s3, bucket, key)
+    if response is None:
+        return None
     return Upload(
         bucket, key, response["ETag"].strip('"'), response["ContentLength"], response.get("ContentType")
     )
 
 
-def recorded(uploads_table_rows: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
-    """(bucket, key, etag) of every upload the table already has a row for."""
-    return {(row["bucket"], row["key"], row["etag"]) for row in uploads_table_rows}
-
-
 def claim_new(
-    store: IdempotencyStore, uploads: list[Upload], done: set[tuple[str, str, str]], run_id: str
+    store: IdempotencyStore,
+    uploads: list[Upload],
+    run_id: str,
+    recorded_among: Callable[[list[Upload]], set[tuple[str, str, str]]],
 ) -> list[Upload]:
-    """The uploads this run must process: not recorded yet, and claimed by this run."""
-    mine = []
+    """The uploads this run must process: claimed by this run, and not recorded yet.
+
+    The claim store is the index of what is done (one conditional write per candidate, never a read
+    of the whole ``uploads`` table). Only an upload whose claim was taken over from a sealed one may
+    have been committed by the run that held it (it died between its commit and finishing the
+    claim): ``recorded_among`` looks those few up in the table, and they are finished, not redone.
+    """
+    mine, maybe_committed = [], []
     for upload in uploads:
-        if (upload.bucket, upload.key, upload.etag) in done:
-            continue
         claim = store.claim(
             upload.claim_key,
             owner=run_id,
             stale_after_s=STALE_CLAIM_S,
             sealed_stale_after_s=STALE_SEALED_CLAIM_S,
         )
-        if claim.won:
-            mine.append(upload)
-        else:
+        if not claim.won:
             log.info(
-                "%s/%s is being processed by run %s: skipped here", upload.bucket, upload.key, claim.owner
+                "%s/%s: %s by run %s, skipped here", upload.bucket, upload.key, claim.status, claim.owner
             )
+        elif claim.taken_over_from == "sealed":
+            maybe_committed.append(upload)
+        else:
+            mine.append(upload)
+    committed = recorded_among(maybe_committed) if maybe_committed else set()
+    for upload in maybe_committed:
+        if (upload.bucket, upload.key, upload.etag) in committed:
+            store.finish(upload.claim_key, owner=run_id)
+            log.info("%s/%s: recorded by the run that died after its commit", upload.bucket, upload.key)
+        else:
+            mine.append(upload)
     return mine
 
 
@@ -247,26 +273,40 @@ def outcome_rows(uploads: list[Upload], results: list[dict[str, Any]]) -> list[d
 def quarantine(s3: Any, row: dict[str, Any]) -> str:
     """Move a rejected object to ``quarantine/`` with the reason as metadata; idempotent on retry.
 
-    boto3's managed copy copies in parts above its threshold (CopyObject is refused above 5 GB), and
-    the metadata is ASCII and within S3's 2 KB.
+    The metadata is ASCII and within S3's 2 KB.
     """
     target = QUARANTINE_PREFIX + row["key"].removeprefix(UPLOAD_PREFIX)
     reason = (row.get("reason") or "rejected").encode("ascii", "replace")[:MAX_REASON_METADATA_BYTES]
-    if head(s3, row["bucket"], row["key"]) is not None:
-        s3.copy(
-            CopySource={"Bucket": row["bucket"], "Key": row["key"]},
-            Bucket=row["bucket"],
-            Key=target,
-            ExtraArgs={
-                "Metadata": {
-                    "reason": reason.decode(),
-                    "original-key": row["key"].encode("ascii", "replace").decode(),
-                },
-                "MetadataDirective": "REPLACE",
-            },
-        )
-        s3.delete_object(Bucket=row["bucket"], Key=row["key"])
+    metadata = {"reason": reason.decode(), "original-key": row["key"].encode("ascii", "replace").decode()}
+    move_version(
+        s3,
+        row["bucket"],
+        row["key"],
+        row["etag"],
+        target,
+        {"Metadata": metadata, "MetadataDirective": "REPLACE"},
+    )
     return target
+
+
+def leave_incoming(s3: Any, row: dict[str, Any]) -> None:
+    """Move a resized or skipped original to ``processed/`` once its row is committed."""
+    move_version(s3, row["bucket"], row["key"], row["etag"], PROCESSED_PREFIX + _name(row["key"]))
+
+
+def finish_leaving_incoming(s3: Any, upload: Upload) -> None:
+    """Finish the move of a recorded upload whose run died before moving it: to ``quarantine/`` when
+    that run had already copied it there (a reject), else to ``processed/``."""
+    quarantined = head_object(s3, upload.bucket, QUARANTINE_PREFIX + _name(upload.key))
+    if quarantined is not None and quarantined["ETag"].strip('"') == upload.etag:
+        with contextlib.suppress(ClientError):  # gone or overwritten meanwhile: nothing to finish
+            s3.delete_object(Bucket=upload.bucket, Key=upload.key, IfMatch=f'"{upload.etag}"')
+        return
+    move_version(s3, upload.bucket, upload.key, upload.etag, PROCESSED_PREFIX + _name(upload.key))
+
+
+def _name(key: str) -> str:
+    return key.removeprefix(UPLOAD_PREFIX)
 
 
 def summary(

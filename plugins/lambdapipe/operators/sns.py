@@ -28,8 +28,10 @@ class SnsNotifyOperator(AwsBaseOperator[SnsHook]):
     finds it done and sends nothing.
 
     :param topic_arn: Target topic. Templated.
-    :param message: The message: a str, or a dict/list sent as JSON. ``None`` (e.g. an upstream task
-        decided there is nothing to alert about) sends nothing. Templated.
+    :param message: The message: a str, or a dict/list sent as JSON. ``None`` or an empty str, dict
+        or list (e.g. an upstream task decided there is nothing to alert about) sends nothing; return
+        ``{}`` rather than ``None`` from such a task, which Airflow stores no XCom for and then logs an
+        error resolving. Templated.
     :param subject: Email-style subject. Templated.
     :param kind: What this message is (``summary``, ``alert``...), part of the once-only key.
     :param message_attributes: SNS message attributes for subscription filter policies; ``kind``,
@@ -67,7 +69,7 @@ class SnsNotifyOperator(AwsBaseOperator[SnsHook]):
     def execute(self, context: Context) -> dict[str, Any]:
         ti = context["ti"]
         key = f"notification#{ti.dag_id}#{ti.run_id}#{self.kind}"
-        if self.message is None or self.message == "None":
+        if _nothing_to_send(self.message):
             self.log.info("No %s message for this run: nothing to send", self.kind)
             return Notification(False, None, key).to_dict()
         store = IdempotencyStore(
@@ -90,3 +92,8 @@ class SnsNotifyOperator(AwsBaseOperator[SnsHook]):
             log=self.log,
         )
         return notification.to_dict()
+
+
+def _nothing_to_send(message: Any) -> bool:
+    """An upstream's "no message": None (also rendered as "None"), or an empty str, dict or list."""
+    return message is None or message == "None" or (isinstance(message, (str, dict, list)) and not message)

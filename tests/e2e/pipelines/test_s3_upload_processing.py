@@ -176,6 +176,10 @@ def test_every_upload_gets_exactly_one_row_good_ones_resized_bad_ones_quarantine
             assert (row["status"], row["output_key"]) == ("resized", f"resized/{key}"), key
             assert s3.head_object(Bucket="uploads", Key=f"resized/{key}")["ContentLength"] > 0
             assert max(row["width"], row["height"]) == min(256, max(upload["width"], upload["height"]))
+            # The original left incoming/ once recorded: a reconcile lists only what is new.
+            original = s3.head_object(Bucket="uploads", Key=key.replace("incoming/", "processed/", 1))
+            assert original["ETag"].strip('"') == upload["etag"]
+            assert "Contents" not in s3.list_objects_v2(Bucket="uploads", Prefix=key)
             continue
         assert row["status"] == "rejected", key
         assert EXPECTED_REASONS[upload["defect"]] in row["reason"], (key, row["reason"])

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from lambdapipe.idempotency import IdempotencyStore
 from lambdapipe_demo import uploads as steps
+from tests.support.upload_steps import nothing_recorded
 
 UPLOAD = steps.Upload("uploads", "incoming/a.png", "etag-1")
 
@@ -17,7 +20,7 @@ def _row(upload: steps.Upload) -> dict[str, Any]:
 def test_a_run_whose_stale_claim_was_taken_over_keeps_no_row_for_it_and_the_new_owner_does(
     store: IdempotencyStore,
 ) -> None:
-    assert steps.claim_new(store, [UPLOAD], set(), "slow_run") == [UPLOAD]
+    assert steps.claim_new(store, [UPLOAD], "slow_run", nothing_recorded) == [UPLOAD]
     # An hour later the reconcile run takes the claim the slow run never finished.
     assert store.claim(UPLOAD.claim_key, owner="reconcile", stale_after_s=0).won
 
@@ -28,7 +31,7 @@ def test_a_run_whose_stale_claim_was_taken_over_keeps_no_row_for_it_and_the_new_
 def test_a_sealed_claim_is_not_taken_over_by_a_reconcile_while_its_run_commits(
     store: IdempotencyStore,
 ) -> None:
-    steps.claim_new(store, [UPLOAD], set(), "slow_run")
+    steps.claim_new(store, [UPLOAD], "slow_run", nothing_recorded)
     assert steps.keep_held_claims(store, [_row(UPLOAD)], "slow_run") == [_row(UPLOAD)]
 
     takeover = store.claim(UPLOAD.claim_key, owner="reconcile", stale_after_s=0)
@@ -40,10 +43,43 @@ def test_a_sealed_claim_is_not_taken_over_by_a_reconcile_while_its_run_commits(
 def test_a_sealed_claim_whose_run_never_committed_is_taken_over_after_the_sealed_stale_time(
     store: IdempotencyStore,
 ) -> None:
-    steps.claim_new(store, [UPLOAD], set(), "crashed_run")
+    steps.claim_new(store, [UPLOAD], "crashed_run", nothing_recorded)
     steps.keep_held_claims(store, [_row(UPLOAD)], "crashed_run")
 
     takeover = store.claim(UPLOAD.claim_key, owner="reconcile", stale_after_s=0, sealed_stale_after_s=0)
 
     assert takeover.won
     assert steps.keep_held_claims(store, [_row(UPLOAD)], "crashed_run") == []
+
+
+def test_a_sealed_claim_taken_over_after_its_run_committed_is_finished_not_redone(
+    store: IdempotencyStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run died between its commit and finishing the claim: the table has the row already."""
+    fresh = steps.Upload("uploads", "incoming/fresh.png", "etag-2")
+    steps.claim_new(store, [UPLOAD], "committed_then_died", nothing_recorded)
+    steps.keep_held_claims(store, [_row(UPLOAD)], "committed_then_died")
+    looked_up: list[list[steps.Upload]] = []
+
+    def the_table_has_it(uploads: list[steps.Upload]) -> set[tuple[str, str, str]]:
+        looked_up.append(uploads)
+        return {(UPLOAD.bucket, UPLOAD.key, UPLOAD.etag)}
+
+    monkeypatch.setattr(steps, "STALE_SEALED_CLAIM_S", 0)  # six hours later
+    mine = steps.claim_new(store, [UPLOAD, fresh], "reconcile", the_table_has_it)
+
+    assert mine == [fresh]
+    assert looked_up == [[UPLOAD]], "only the taken-over sealed claim is looked up in the table"
+    assert store.get(UPLOAD.claim_key)["status"] == "done"
+
+
+def test_claims_of_recorded_uploads_are_refused_with_their_status_and_owner(store: IdempotencyStore) -> None:
+    steps.claim_new(store, [UPLOAD], "first_run", nothing_recorded)
+    store.finish(UPLOAD.claim_key, owner="first_run")
+
+    again = store.claim(UPLOAD.claim_key, owner="reconcile", stale_after_s=0, sealed_stale_after_s=0)
+
+    assert (again.won, again.owner, again.status) == (False, "first_run", "done")
+    assert store.statuses([UPLOAD.claim_key, "upload#uploads/incoming/never.png#e"]) == {
+        UPLOAD.claim_key: "done"
+    }

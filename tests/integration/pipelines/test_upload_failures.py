@@ -7,6 +7,7 @@ from typing import Any
 from lambdapipe.idempotency import IdempotencyStore
 from lambdapipe_demo import uploads as steps
 from lambdapipe_local import LocalAws
+from tests.support.upload_steps import nothing_recorded
 
 ARCHIVED = steps.Upload("uploads", "incoming/archived.jpg", "etag-1")
 REASON = "cannot read the object: S3 GetObject InvalidObjectState: archived"
@@ -27,7 +28,9 @@ def test_a_failed_upload_is_released_at_once_and_quarantined_as_poison_in_the_th
 ) -> None:
     outcomes = []
     for run_id in ("run_1", "run_2", "run_3"):
-        assert steps.claim_new(store, [ARCHIVED], set(), run_id) == [ARCHIVED], run_id  # no hour's wait
+        assert steps.claim_new(store, [ARCHIVED], run_id, nothing_recorded) == [ARCHIVED], (
+            run_id
+        )  # no hour's wait
         outcomes.append(steps.give_up_on_poison(store, [_failed(ARCHIVED)], run_id))
         steps.release_failed(store, outcomes[-1], run_id)
 
@@ -36,7 +39,7 @@ def test_a_failed_upload_is_released_at_once_and_quarantined_as_poison_in_the_th
 
 
 def test_a_retried_task_of_one_run_counts_as_one_failed_run(store: IdempotencyStore) -> None:
-    steps.claim_new(store, [ARCHIVED], set(), "run_1")
+    steps.claim_new(store, [ARCHIVED], "run_1", nothing_recorded)
     for _ in range(steps.MAX_FAILED_RUNS + 1):  # record_uploads retried in the same run
         rows = steps.give_up_on_poison(store, [_failed(ARCHIVED)], "run_1")
 
@@ -49,8 +52,8 @@ def test_quarantine_copies_a_large_object_in_parts_and_keeps_its_metadata_within
     s3 = aws.client("s3")
     s3.create_bucket(Bucket="uploads")
     key = "incoming/" + "k" * 1000  # S3 keys go up to 1,024 bytes
-    s3.put_object(Bucket="uploads", Key=key, Body=b"x" * (9 * 1024 * 1024))
-    row = {"bucket": "uploads", "key": key, "status": "rejected", "reason": "é" * 3000}
+    etag = s3.put_object(Bucket="uploads", Key=key, Body=b"x" * (9 * 1024 * 1024))["ETag"].strip('"')
+    row = {"bucket": "uploads", "key": key, "etag": etag, "status": "rejected", "reason": "é" * 3000}
 
     target = steps.quarantine(s3, row)
 
