@@ -1,8 +1,9 @@
 """Daily analytics report: revenue by day and country, top SKUs, upload stats, Lambda cost per pipeline.
 
 Runs whenever new orders or uploads are committed (scheduled on the ``orders`` and ``uploads`` table
-Assets, either one), rebuilds the ``daily_report`` table from the facts in one atomic snapshot (see
-lambdapipe_demo/daily_report.py), and sends one SNS message per run with the headline numbers.
+Assets, either one), rebuilds the days of the ``daily_report`` table whose facts changed, in one
+atomic snapshot (see lambdapipe_demo/daily_report.py), and sends one SNS message per run with the
+headline numbers.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ AWS_CONN_ID = "aws_default"
 def analytics_report() -> None:
     @task(outlets=[table_asset("daily_report")])
     def build_daily_report(**context: Any) -> dict[str, Any]:
-        """Recompute the report from all facts and replace the table's rows in one snapshot."""
+        """Recompute the days whose facts changed and replace their rows in one snapshot."""
         from lambdapipe_demo.daily_report import refresh_daily_report
 
         ti = context["ti"]

@@ -125,7 +125,7 @@ DAILY_REPORT = TableSpec(
     name="daily_report",
     description=(
         "Daily summary built from the facts, one section per question: revenue_by_country, top_skus, "
-        "uploads, lambda_cost. Rebuilt whole by each report run."
+        "uploads, lambda_cost. Each report run rebuilds the days whose facts changed."
     ),
     columns=(
         Column("report_date", "date"),
@@ -143,7 +143,7 @@ DAILY_REPORT = TableSpec(
         *lineage_columns(),
     ),
     partition_by=(("report_date", "month"),),
-    run_key=("dag_id",),
+    run_key=("report_date",),
 )
 
 TABLES: tuple[TableSpec, ...] = (UPLOADS, ORDERS, ORDER_REJECTS, PIPELINE_RUNS, ORDER_LINES, DAILY_REPORT)

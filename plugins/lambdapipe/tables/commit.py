@@ -88,6 +88,7 @@ def commit_rows(
 def commit_rows_together(
     commits: Sequence[tuple[str, Sequence[tuple[Mapping[str, Any], Sequence[Mapping[str, Any]]]]]],
     *,
+    snapshot_properties: Mapping[str, str] | None = None,
     tables_conn_id: str = DEFAULT_CONN_ID,
     context: Context | None = None,
 ) -> list[dict[str, Any]]:
@@ -95,7 +96,8 @@ def commit_rows_together(
 
     Every row is checked before anything is written, each table gets one snapshot for all its run
     keys, in the order given (put the run's marker table last), and a failure sets the tables
-    already committed back (see ``lambdapipe.tables.run_set``). Returns one result per table.
+    already committed back (see ``lambdapipe.tables.run_set``). ``snapshot_properties`` go into each
+    snapshot's summary beside the task instance's. Returns one result per table.
     """
     from lambdapipe.tables.catalog import ensure_table
     from lambdapipe.tables.conform import rows_to_arrow
@@ -113,7 +115,10 @@ def commit_rows_together(
         TableRuns(ensure_table(name, config), [(key, rows_to_arrow(rows)) for key, rows in parts])
         for name, parts in commits
     ]
-    properties = airflow_snapshot_properties(ti.dag_id, ti.run_id, ti.task_id, ti.try_number, ti.map_index)
+    properties = {
+        **(snapshot_properties or {}),
+        **airflow_snapshot_properties(ti.dag_id, ti.run_id, ti.task_id, ti.try_number, ti.map_index),
+    }
     results = [result.to_dict() for result in commit_together(table_runs, properties)]
     for (name, _), result in zip(commits, results, strict=True):
         _record_asset_event(context, name, result)

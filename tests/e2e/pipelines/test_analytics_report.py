@@ -184,3 +184,30 @@ def test_one_report_notification_per_run_and_a_rerun_changes_nothing(
     assert after == before
     assert sent_by(drain(pipeline_stack, "notifications_inbox_url"), REPORT_DAG) == []
     assert xcom(REPORT_DAG, RUN_ID, "notify_report")["sent"] is False
+
+
+def test_a_later_run_rebuilds_only_the_day_a_new_commit_touched(report_run: ReportRun) -> None:
+    """The report reads the commits made since it last ran, not every fact: other days keep their rows."""
+    from lambdapipe.tables.catalog import ensure_table
+    from lambdapipe.tables.conform import rows_to_arrow
+    from lambdapipe.tables.writer import commit_run
+
+    later_run_id, new_day = "manual__report_later", date(2026, 2, 20)
+    before = report_rows()
+    key = {"dag_id": "report_test_seed", "run_id": "later_upload"}
+    row = {"bucket": "uploads", "key": "incoming/later.jpg", "etag": "e", "size": 7, "status": "resized"}
+    noon = datetime.combine(new_day, datetime.min.time(), UTC) + timedelta(hours=12)
+    commit_run(ensure_table("uploads"), rows_to_arrow([row | key | {"processed_at": noon}]), key)
+
+    airflow_in_process("dags", "trigger", REPORT_DAG, "--run-id", later_run_id)
+    airflow_in_process("tasks", "test", REPORT_DAG, "build_daily_report", later_run_id)
+
+    after = report_rows()
+    assert {key for key, row in after.items() if row["run_id"] == later_run_id} == {
+        (new_day, "uploads", "resized")
+    }
+    assert {key: row for key, row in after.items() if key[0] != new_day} == before  # built_at too
+    assert (
+        after[(new_day, "uploads", "resized")]["uploads"]
+        == aggregated_facts()[(new_day, "uploads", "resized")]["uploads"]
+    )
