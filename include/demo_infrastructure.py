@@ -136,11 +136,14 @@ def deploy_functions(aws_conn_id: str | None, functions_dir: Path = FUNCTIONS_DI
 def ensure_infrastructure(aws_conn_id: str | None = None, deploy: bool = True) -> dict[str, Any]:
     """Create or confirm every demo resource; returns their names, URLs and ARNs."""
     from lambdapipe.idempotency import IdempotencyStore
+    from lambdapipe.lifecycle import WRITTEN_PREFIXES, ensure_expiry
     from lambdapipe_demo import settings
 
     s3, sqs, sns = (_client(service, aws_conn_id) for service in ("s3", "sqs", "sns"))
     for bucket in (settings.UPLOADS_BUCKET, settings.PIPELINE_BUCKET, settings.TABLES_BUCKET):
         ensure_bucket(s3, bucket)
+    # The per-run objects the pipelines write (fan-outs, offloaded payloads, order extracts) expire.
+    ensure_expiry(s3, settings.PIPELINE_BUCKET, (*WRITTEN_PREFIXES, settings.EXTRACT_PREFIX))
     upload_queue = ensure_upload_notifications(s3, sqs, settings.UPLOADS_BUCKET, settings.UPLOAD_EVENTS_QUEUE)
     notifications, notifications_inbox = ensure_topic_with_inbox(sns, sqs, settings.NOTIFICATIONS_TOPIC)
     alerts, alerts_inbox = ensure_topic_with_inbox(sns, sqs, settings.ALERTS_TOPIC)

@@ -51,7 +51,7 @@ def extract_orders(context: Any, aws_conn_id: str) -> dict[str, Any]:
     found = steps.extract_orders(dynamodb, settings.ORDERS_TABLE, windows)
     ti = context["ti"]
     location = RunLocation.for_task(
-        settings.PIPELINE_BUCKET, "lambdapipe/extract", ti.dag_id, ti.run_id, ti.task_id, -1
+        settings.PIPELINE_BUCKET, settings.EXTRACT_PREFIX.rstrip("/"), ti.dag_id, ti.run_id, ti.task_id, -1
     )
     staged = steps.stage_extract(s3, location.bucket, location.prefix, found)
     print(

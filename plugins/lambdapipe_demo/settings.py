@@ -23,6 +23,7 @@ NOTIFICATIONS_TOPIC = setting("LAMBDAPIPE_NOTIFICATIONS_TOPIC", "pipeline-notifi
 ALERTS_TOPIC = setting("LAMBDAPIPE_ALERTS_TOPIC", "pipeline-alerts")
 IDEMPOTENCY_TABLE = setting("LAMBDAPIPE_IDEMPOTENCY_TABLE", "lambdapipe-idempotency")
 ORDERS_TABLE = setting("LAMBDAPIPE_ORDERS_TABLE", "orders")
+EXTRACT_PREFIX = "lambdapipe/extract/"  # order_analytics' staged extracts, in PIPELINE_BUCKET
 
 
 def queue_url(queue_name: str) -> str:
