@@ -188,9 +188,9 @@ def seed_objects(objects: int) -> None:
         list(pool.map(write, batches))
 
 
-def line(name: str, objects: int, figures: dict[str, float]) -> str:
+def line(history_rows: int, objects: int, figures: dict[str, float]) -> str:
     tasks = "  ".join(f"{figures[task]:6.1f}" for task in TASKS)
-    return f"{name:<8} {objects:>7}  {figures['wall']:7.1f}  {tasks}"
+    return f"{history_rows:>12,} {objects:>7}  {figures['wall']:7.1f}  {tasks}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -220,10 +220,10 @@ def main(argv: list[str] | None = None) -> int:
 
     header = "  ".join(f"{task[:6]:>6}" for task in TASKS)
     print(
-        f"{'history':<8} {'objects':>7}  {'run s':>7}  {header}   (seconds; seeding took {seeding_s:.0f} s)"
+        f"{'history rows':>12} {'new':>7}  {'run s':>7}  {header}   (seconds; seeding took {seeding_s:.0f} s)"
     )
-    print(line("empty", args.new, empty))
-    print(line(f"{args.rows:,}"[:8], args.new, history))
+    print(line(0, args.new, empty))
+    print(line(args.rows, args.new, history))
     print(f"{args.rows:,} rows in uploads ({args.commits} commits), {args.objects:,} processed objects")
     print(f"ratio history / empty: {history['wall'] / empty['wall']:.2f} (target <= 1.2)")
     print(speed())

@@ -22,6 +22,7 @@ import contextlib
 import importlib.util
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -170,6 +171,22 @@ class Settings:
 FOREIGN_PREFIXES = ("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_", "AWS_", "LAMBDAPIPE_")
 
 
+def write_shell_environment(settings: Settings) -> Path:
+    """``<home>/env.sh``: a shell that sources it runs ``airflow``, ``lambdapipe`` and the include/
+    scripts against this stack exactly as its components do (the docs' recipes start with it)."""
+    lines = [
+        "# Written by scripts/devstack.py at each start: the environment of this stack's components.",
+        f'export PATH={shlex.quote(str(BIN))}:"$PATH"',
+        *(f"export {key}={shlex.quote(value)}" for key, value in sorted(settings.environment().items())),
+    ]
+    target = settings.home / "env.sh"
+    staged = target.with_suffix(".sh.tmp")
+    staged.write_text("\n".join(lines) + "\n")
+    staged.chmod(0o600)  # the stack's (local, dummy) credentials
+    os.replace(staged, target)
+    return target
+
+
 def stack_environment(settings: Settings) -> dict[str, str]:
     """The caller's environment minus Airflow/AWS settings, plus the stack's own."""
     inherited = {key: value for key, value in os.environ.items() if not key.startswith(FOREIGN_PREFIXES)}
@@ -271,6 +288,7 @@ class Stack:
             )
         if migrate.returncode != 0:
             raise StackError(f"`airflow db migrate` failed (exit {migrate.returncode}): see {migrate_log}")
+        write_shell_environment(self.settings)
         for component in components(self.settings):
             self.launch(component)
 

@@ -36,8 +36,8 @@ def test_the_history_benchmark_runs_both_upload_runs_and_prints_their_ratio() ->
 
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
-    assert re.search(r"^empty\s+8\s", out, re.MULTILINE)
-    assert re.search(r"^5,000\s+8\s", out, re.MULTILINE)
+    assert re.search(r"^\s+0\s+8\s", out, re.MULTILINE)
+    assert re.search(r"^\s+5,000\s+8\s", out, re.MULTILINE)
     assert re.search(r"^ratio history / empty: \d+\.\d\d \(target <= 1\.2\)$", out, re.MULTILINE)
     assert out.count("machine: calibration") == 2
     # Each run claimed its own new objects only: no history row or processed object became a candidate.
