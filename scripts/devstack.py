@@ -171,13 +171,17 @@ class Settings:
 FOREIGN_PREFIXES = ("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_", "AWS_", "LAMBDAPIPE_")
 
 
-def write_shell_environment(settings: Settings) -> Path:
+def write_shell_environment(settings: Settings, env: dict[str, str]) -> Path:
     """``<home>/env.sh``: a shell that sources it runs ``airflow``, ``lambdapipe`` and the include/
-    scripts against this stack exactly as its components do (the docs' recipes start with it)."""
+    scripts against this stack as its components do: the Airflow and AWS settings the shell had
+    are unset (as ``stack_environment`` drops them), then the components' own values exported."""
+    own = sorted(key for key in settings.environment() if key in env)
+    prefixes = "|".join(FOREIGN_PREFIXES)
     lines = [
         "# Written by scripts/devstack.py at each start: the environment of this stack's components.",
+        f"for name in $(env | grep -oE '^({prefixes})[A-Za-z0-9_]*'); do unset \"$name\"; done",
         f'export PATH={shlex.quote(str(BIN))}:"$PATH"',
-        *(f"export {key}={shlex.quote(value)}" for key, value in sorted(settings.environment().items())),
+        *(f"export {key}={shlex.quote(env[key])}" for key in own),
     ]
     target = settings.home / "env.sh"
     staged = target.with_suffix(".sh.tmp")
@@ -288,7 +292,7 @@ class Stack:
             )
         if migrate.returncode != 0:
             raise StackError(f"`airflow db migrate` failed (exit {migrate.returncode}): see {migrate_log}")
-        write_shell_environment(self.settings)
+        write_shell_environment(self.settings, self.env)
         for component in components(self.settings):
             self.launch(component)
 

@@ -15,12 +15,15 @@ over meanwhile (the run must then drop that side effect), and a sealed claim is 
 from __future__ import annotations
 
 import contextlib
+import itertools
+import random
 import time
 from dataclasses import dataclass
 from typing import Any
 
 KEY_ATTRIBUTE = "pk"
 BATCH_GET_LIMIT = 100  # keys per BatchGetItem call
+UNPROCESSED_MAX_BACKOFF_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -31,9 +34,10 @@ class Claim:
     won: bool
     owner: str
     status: str
-    # On a won claim: the status another owner's record had (e.g. "sealed": that owner may have
-    # committed its side effect before it died), None when the key was new or already this owner's.
-    taken_over_from: str | None = None
+    # On a won claim: the last owner that sealed the record, when that was another owner. It may
+    # have committed its side effect before it died (sealing comes just before committing), so the
+    # winner checks before doing it again. Kept on the record through later claims and retries.
+    sealed_by_other: str | None = None
 
 
 class IdempotencyStore:
@@ -104,9 +108,8 @@ class IdempotencyStore:
             # The record that refused us comes with the error: no second read.
             record = _plain(error.response.get("Item") or {}) or self.get(key) or {}
             return Claim(key, False, record.get("owner", ""), record.get("status", ""))
-        before = _plain(response.get("Attributes", {}))
-        taken_over = before.get("status") if before.get("owner", owner) != owner else None
-        return Claim(key, True, owner, "claimed", taken_over_from=taken_over)
+        sealed_by = _plain(response.get("Attributes", {})).get("sealed_by")
+        return Claim(key, True, owner, "claimed", sealed_by_other=sealed_by if sealed_by != owner else None)
 
     def seal(self, key: str, owner: str) -> bool:
         """Fence ``key`` for ``owner`` before its side effect commits; False if another owner took it over."""
@@ -114,9 +117,14 @@ class IdempotencyStore:
             self.client.update_item(
                 TableName=self.table_name,
                 Key={KEY_ATTRIBUTE: {"S": key}},
-                UpdateExpression="SET #status = :sealed, #sealed_at = :now",
+                UpdateExpression="SET #status = :sealed, #sealed_at = :now, #sealed_by = :owner",
                 ConditionExpression="#owner = :owner AND #status IN (:claimed, :sealed)",
-                ExpressionAttributeNames={"#owner": "owner", "#status": "status", "#sealed_at": "sealed_at"},
+                ExpressionAttributeNames={
+                    "#owner": "owner",
+                    "#status": "status",
+                    "#sealed_at": "sealed_at",
+                    "#sealed_by": "sealed_by",
+                },
                 ExpressionAttributeValues={
                     ":owner": {"S": owner},
                     ":claimed": {"S": "claimed"},
@@ -196,25 +204,32 @@ class IdempotencyStore:
             return None
         return _plain(item["Item"])
 
-    def statuses(self, keys: list[str]) -> dict[str, str]:
-        """The status of every key that has a record, in batches of 100 (one call per batch, not per key)."""
-        found: dict[str, str] = {}
+    def records(
+        self, keys: list[str], attributes: tuple[str, ...] = ("status",)
+    ) -> dict[str, dict[str, Any]]:
+        """``attributes`` of every key that has a record, in batches of 100 (a call per batch, not per
+        key); keys DynamoDB leaves unprocessed (throttling) are asked again after a backoff."""
+        found: dict[str, dict[str, Any]] = {}
         unique = list(dict.fromkeys(keys))
+        names = {f"#a{index}": name for index, name in enumerate(attributes)}
         for start in range(0, len(unique), BATCH_GET_LIMIT):
             request: dict[str, Any] = {
                 self.table_name: {
                     "Keys": [{KEY_ATTRIBUTE: {"S": key}} for key in unique[start : start + BATCH_GET_LIMIT]],
-                    "ProjectionExpression": "pk, #status",
-                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ProjectionExpression": ", ".join([KEY_ATTRIBUTE, *names]),
+                    "ExpressionAttributeNames": names,
                     "ConsistentRead": True,
                 }
             }
-            while request:
+            for attempt in itertools.count():
                 response = self.client.batch_get_item(RequestItems=request)
                 for item in response["Responses"].get(self.table_name, []):
                     record = _plain(item)
-                    found[record[KEY_ATTRIBUTE]] = record.get("status", "")
+                    found[record.pop(KEY_ATTRIBUTE)] = record
                 request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                time.sleep(min(UNPROCESSED_MAX_BACKOFF_S, 0.05 * 2**attempt) * random.uniform(0.5, 1.5))
         return found
 
 

@@ -79,24 +79,37 @@ def read_facts(facts: Mapping[str, Table], days: set[date] | None) -> dict[str, 
 
 
 def _on_days(column: str, is_timestamp: bool, days: set[date] | None) -> BooleanExpression:
-    """Rows of ``days`` (UTC) in a date or timestamp column; every row when ``days`` is None."""
+    """Rows of ``days`` (UTC) in a date or timestamp column; every row when ``days`` is None.
+
+    Contiguous days become one range, and the ranges one balanced Or (a chain of hundreds of days
+    would exhaust the recursion pyiceberg evaluates filters with)."""
     from pyiceberg.expressions import AlwaysFalse, AlwaysTrue, And, GreaterThanOrEqual, In, LessThan, Or
 
     if days is None:
         return AlwaysTrue()
+    if not days:
+        return AlwaysFalse()
     if not is_timestamp:
-        return In(column, {day.isoformat() for day in days}) if days else AlwaysFalse()
-    expression: BooleanExpression = AlwaysFalse()
-    for day in sorted(days):
-        start = datetime.combine(day, time.min, UTC)
-        expression = Or(
-            expression,
-            And(
-                GreaterThanOrEqual(column, start.isoformat()),
-                LessThan(column, (start + timedelta(days=1)).isoformat()),
-            ),
+        return In(column, {day.isoformat() for day in days})
+    ranges = [
+        And(
+            GreaterThanOrEqual(column, datetime.combine(first, time.min, UTC).isoformat()),
+            LessThan(column, datetime.combine(last + timedelta(days=1), time.min, UTC).isoformat()),
         )
-    return expression
+        for first, last in _contiguous(sorted(days))
+    ]
+    return Or(*ranges) if len(ranges) > 1 else ranges[0]
+
+
+def _contiguous(days: list[date]) -> list[tuple[date, date]]:
+    """Sorted days as (first, last) runs of consecutive days."""
+    runs: list[tuple[date, date]] = []
+    for day in days:
+        if runs and day == runs[-1][1] + timedelta(days=1):
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
 
 
 def build_report(facts: Mapping[str, pa.Table], top_skus: int = 10) -> pa.Table:

@@ -68,8 +68,12 @@ def _snapshots_after(table: Table, snapshot_id: int | None) -> list[Snapshot] | 
     while snapshot is not None and snapshot.snapshot_id != snapshot_id:
         newer.append(snapshot)
         parent = snapshot.parent_snapshot_id
-        snapshot = table.snapshot_by_id(parent) if parent is not None else None
-    if snapshot is None and snapshot_id is not None:
+        if parent is None:
+            break  # the table's first snapshot
+        snapshot = table.snapshot_by_id(parent)
+        if snapshot is None:
+            return None  # expired: the commits in between are unknown
+    if snapshot_id is not None and (snapshot is None or snapshot.snapshot_id != snapshot_id):
         return None
     return newer[::-1]
 

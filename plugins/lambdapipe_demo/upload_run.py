@@ -78,16 +78,17 @@ def record_uploads(
         [pipeline_run_row(context, result["uploads_in"], result["processed"], result["rejected"])],
     )
     for row in recorded:
-        store.finish(
-            steps.Upload(row["bucket"], row["key"], row["etag"]).claim_key, owner=context["ti"].run_id
-        )
-        if row["status"] != "rejected":  # rejects are in quarantine/ already
-            steps.leave_incoming(s3, row)
+        claim_key = steps.Upload(row["bucket"], row["key"], row["etag"]).claim_key
+        store.finish(claim_key, owner=ti.run_id, **{steps.DESTINATION: steps.destination(row)})
     steps.release_failed(store, failed, ti.run_id)
     if messages := triggering_messages(context):
         sqs = AwsBaseHook(client_type="sqs", aws_conn_id=aws_conn_id).conn
         deleted = upload_messages.acknowledge(sqs, settings.queue_url(settings.UPLOAD_EVENTS_QUEUE), messages)
         print(f"Deleted {deleted} of the {len(messages)} notification(s) that triggered this run")
+    # Last, and best effort: a move S3 refuses is finished by the next reconcile (the claim says where).
+    for row in recorded:
+        if steps.destination(row) == steps.PROCESSED_PREFIX:  # rejects are in quarantine/ already
+            steps.leave_incoming(s3, row)
     return result
 
 
@@ -118,7 +119,7 @@ def quarantine_or_explain(s3: Any, row: dict[str, Any]) -> None:
     """Quarantine one rejected upload; if S3 refuses, say so in its reason instead of failing the others."""
     try:
         row["output_key"] = steps.quarantine(s3, row)
-    except ClientError as error:
+    except (ClientError, steps.QuarantineError) as error:
         row["reason"] = f"{row['reason']}; left in {steps.UPLOAD_PREFIX}: quarantine failed: {error}"
 
 

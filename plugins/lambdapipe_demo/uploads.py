@@ -40,12 +40,17 @@ log = logging.getLogger(__name__)
 UPLOAD_PREFIX = "incoming/"
 QUARANTINE_PREFIX = "quarantine/"
 PROCESSED_PREFIX = "processed/"  # resized and skipped originals, once recorded
+DESTINATION = "destination"  # the claim attribute naming where a recorded object goes
 STALE_CLAIM_S = 3600
 STALE_SEALED_CLAIM_S = 6 * 3600
 # An upload that failed in this many runs is quarantined as poison instead of retried every hour.
 MAX_FAILED_RUNS = 3
 # S3 allows 2 KB of user metadata (names and values): the original key (up to 1,024) plus the reason.
 MAX_REASON_METADATA_BYTES = 900
+
+
+class QuarantineError(RuntimeError):
+    """The rejected version could not be quarantined: the key holds another version, or none."""
 
 
 @dataclass(frozen=True)
@@ -110,19 +115,26 @@ def reconcile_candidates(s3: Any, store: IdempotencyStore, bucket: str) -> list[
     """The objects in ``incoming/`` no run has recorded: the reconcile run's view.
 
     Processed objects leave ``incoming/``, so the listing holds only new objects and the few a run
-    recorded but died before moving: their claims are done (one batched read per 100 objects), and
-    the move is finished here. Only the rest are HEADed (for their content type).
+    recorded but did not move (it died first, or S3 refused the move): their claims are done (one
+    batched read per 100 objects), and the move is finished here, one object's failure not stopping
+    the others. Only the rest are HEADed (for their content type).
     """
     listed = [
         Upload(bucket, obj.key, obj.etag, obj.size) for obj in listed_objects(s3, bucket, UPLOAD_PREFIX)
     ]
-    statuses = store.statuses([upload.claim_key for upload in listed])
+    records = store.records([upload.claim_key for upload in listed], ("status", DESTINATION))
     candidates = []
     for upload in listed:
-        if statuses.get(upload.claim_key) == "done":
-            finish_leaving_incoming(s3, upload)
-        else:
+        record = records.get(upload.claim_key, {})
+        if record.get("status") != "done":
             candidates.append(head(s3, bucket, upload.key) or upload)
+            continue
+        try:
+            finish_leaving_incoming(s3, upload, record.get(DESTINATION))
+        except ClientError as error:
+            log.warning(
+                "%s/%s is recorded but could not leave %s: %s", bucket, upload.key, UPLOAD_PREFIX, error
+            )
     return candidates
 
 
@@ -144,9 +156,10 @@ def claim_new(
     """The uploads this run must process: claimed by this run, and not recorded yet.
 
     The claim store is the index of what is done (one conditional write per candidate, never a read
-    of the whole ``uploads`` table). Only an upload whose claim was taken over from a sealed one may
-    have been committed by the run that held it (it died between its commit and finishing the
-    claim): ``recorded_among`` looks those few up in the table, and they are finished, not redone.
+    of the whole ``uploads`` table). Only an upload whose claim another run sealed may have been
+    committed by that run (it died between its commit and finishing the claim; the record keeps
+    who sealed it through later claims, so a retry of this task checks again):
+    ``recorded_among`` looks those few up in the table, and they are finished, not redone.
     """
     mine, maybe_committed = [], []
     for upload in uploads:
@@ -160,7 +173,7 @@ def claim_new(
             log.info(
                 "%s/%s: %s by run %s, skipped here", upload.bucket, upload.key, claim.status, claim.owner
             )
-        elif claim.taken_over_from == "sealed":
+        elif claim.sealed_by_other:
             maybe_committed.append(upload)
         else:
             mine.append(upload)
@@ -271,14 +284,16 @@ def outcome_rows(uploads: list[Upload], results: list[dict[str, Any]]) -> list[d
 
 
 def quarantine(s3: Any, row: dict[str, Any]) -> str:
-    """Move a rejected object to ``quarantine/`` with the reason as metadata; idempotent on retry.
+    """Move a rejected object to ``quarantine/`` with the reason as metadata; idempotent on retry
+    (the copy made, the source gone). Raises ``QuarantineError`` when the version is neither moved
+    now nor in ``quarantine/`` already (overwritten or deleted meanwhile).
 
     The metadata is ASCII and within S3's 2 KB.
     """
     target = QUARANTINE_PREFIX + row["key"].removeprefix(UPLOAD_PREFIX)
     reason = (row.get("reason") or "rejected").encode("ascii", "replace")[:MAX_REASON_METADATA_BYTES]
     metadata = {"reason": reason.decode(), "original-key": row["key"].encode("ascii", "replace").decode()}
-    move_version(
+    moved = move_version(
         s3,
         row["bucket"],
         row["key"],
@@ -286,21 +301,43 @@ def quarantine(s3: Any, row: dict[str, Any]) -> str:
         target,
         {"Metadata": metadata, "MetadataDirective": "REPLACE"},
     )
+    if not moved and head_object(s3, row["bucket"], target) is None:
+        raise QuarantineError(f"{row['key']} changed or vanished before it could be quarantined")
     return target
 
 
+def destination(row: dict[str, Any]) -> str:
+    """Where a recorded upload's object goes, noted on its claim so a reconcile can finish the move."""
+    if row["status"] != "rejected":
+        return PROCESSED_PREFIX
+    return QUARANTINE_PREFIX if (row.get("output_key") or "").startswith(QUARANTINE_PREFIX) else UPLOAD_PREFIX
+
+
 def leave_incoming(s3: Any, row: dict[str, Any]) -> None:
-    """Move a resized or skipped original to ``processed/`` once its row is committed."""
-    move_version(s3, row["bucket"], row["key"], row["etag"], PROCESSED_PREFIX + _name(row["key"]))
+    """Move a resized or skipped original to ``processed/`` once its row is committed; a move S3
+    refuses is logged and left to the next reconcile (the row and the claim are done already)."""
+    try:
+        move_version(s3, row["bucket"], row["key"], row["etag"], PROCESSED_PREFIX + _name(row["key"]))
+    except ClientError as error:
+        log.warning(
+            "%s/%s: not moved to %s yet (the reconcile will): %s",
+            row["bucket"],
+            row["key"],
+            PROCESSED_PREFIX,
+            error,
+        )
 
 
-def finish_leaving_incoming(s3: Any, upload: Upload) -> None:
-    """Finish the move of a recorded upload whose run died before moving it: to ``quarantine/`` when
-    that run had already copied it there (a reject), else to ``processed/``."""
-    quarantined = head_object(s3, upload.bucket, QUARANTINE_PREFIX + _name(upload.key))
-    if quarantined is not None and quarantined["ETag"].strip('"') == upload.etag:
-        with contextlib.suppress(ClientError):  # gone or overwritten meanwhile: nothing to finish
-            s3.delete_object(Bucket=upload.bucket, Key=upload.key, IfMatch=f'"{upload.etag}"')
+def finish_leaving_incoming(s3: Any, upload: Upload, where: str | None) -> None:
+    """Finish the move of a recorded upload to where its claim says (claims finished before this was
+    noted: ``processed/``). A reject is deleted from ``incoming/`` only once its quarantine copy
+    exists; one whose quarantine S3 refused stays, as its row says."""
+    if where == UPLOAD_PREFIX:
+        return
+    if where == QUARANTINE_PREFIX:
+        if head_object(s3, upload.bucket, QUARANTINE_PREFIX + _name(upload.key)) is not None:
+            with contextlib.suppress(ClientError):  # gone or overwritten meanwhile: nothing to finish
+                s3.delete_object(Bucket=upload.bucket, Key=upload.key, IfMatch=f'"{upload.etag}"')
         return
     move_version(s3, upload.bucket, upload.key, upload.etag, PROCESSED_PREFIX + _name(upload.key))
 

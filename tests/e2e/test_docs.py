@@ -142,7 +142,7 @@ def test_the_deploy_and_invoke_recipe_runs_as_written_in_a_new_shell(page: Path,
         port = int(aws.endpoint_url.rsplit(":", 1)[1])
         settings = devstack.Settings(home=tmp_path / ".airflow", aws_port=port)
         settings.home.mkdir()
-        devstack.write_shell_environment(settings)
+        devstack.write_shell_environment(settings, devstack.stack_environment(settings))
         clean = {
             key: value for key, value in os.environ.items() if not key.startswith(devstack.FOREIGN_PREFIXES)
         }

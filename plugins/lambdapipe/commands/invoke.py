@@ -17,8 +17,9 @@ from lambdapipe.commands.console import (
 
 def _event(value: str) -> object:
     """A JSON file path, or inline JSON; the error says which of the two went wrong."""
+    inline = value.lstrip().startswith(("{", "[", '"'))
     path = Path(value)
-    if path.is_file():
+    if not inline and _is_file(path):
         try:
             return json.loads(path.read_text(encoding="utf-8"))
         except ValueError as error:
@@ -26,9 +27,16 @@ def _event(value: str) -> object:
     try:
         return json.loads(value)
     except ValueError as error:
-        if path.suffix == ".json" or "/" in value:
+        if not inline and (path.suffix == ".json" or "/" in value):
             raise argparse.ArgumentTypeError(f"--event {value}: no such file") from None
         raise argparse.ArgumentTypeError(f"--event: neither a file nor valid JSON: {error}") from None
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # e.g. a name too long to be a file: inline JSON
+        return False
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -95,5 +95,7 @@ class SnsNotifyOperator(AwsBaseOperator[SnsHook]):
 
 
 def _nothing_to_send(message: Any) -> bool:
-    """An upstream's "no message": None (also rendered as "None"), or an empty str, dict or list."""
-    return message is None or message == "None" or (isinstance(message, (str, dict, list)) and not message)
+    """An upstream's "no message": None, an empty str, dict or list, or one rendered as text."""
+    if isinstance(message, str):
+        return message.strip() in ("", "None", "{}", "[]")
+    return message is None or (isinstance(message, (dict, list)) and not message)

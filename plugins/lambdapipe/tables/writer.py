@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyiceberg.expressions import AlwaysFalse, AlwaysTrue, And, EqualTo, IsNull, Or
+from pyiceberg.expressions import AlwaysTrue, And, EqualTo, IsNull, Or
 
 from lambdapipe.tables.conform import ConformError, cast_column, conform_table
 from lambdapipe.tables.retry import DEFAULT_MAX_ATTEMPTS, retry_on_conflict
@@ -125,9 +125,10 @@ def replace_runs(
 
     prepared = parts if isinstance(parts, PreparedRuns) else prepare_runs(table, parts)
     name, keys, data = ".".join(table.name()), prepared.keys, prepared.data
-    row_filter: BooleanExpression = AlwaysFalse()
-    for key in keys:
-        row_filter = Or(row_filter, run_key_filter(key))
+    # Or of many terms is a balanced tree: a chain a thousand deep (a report's days) would exhaust
+    # the recursion pyiceberg evaluates filters with.
+    filters = [run_key_filter(key) for key in keys]
+    row_filter: BooleanExpression = Or(*filters) if len(filters) > 1 else filters[0]
     properties = _properties(snapshot_properties, keys[0] if len(keys) == 1 else keys)
 
     def replace(current: Table) -> None:

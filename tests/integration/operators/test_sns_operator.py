@@ -67,7 +67,8 @@ def test_an_alert_is_sent_once_with_its_run_id(aws: LocalAws, topic_with_inbox: 
 
     run = run_dag(_alert_dag("an_alert", topic, {"reason": "reject rate 40%"}))
 
-    [message] = aws.client("sqs").receive_message(QueueUrl=inbox, WaitTimeSeconds=1)["Messages"]
+    received = aws.client("sqs").receive_message(QueueUrl=inbox, WaitTimeSeconds=1, MaxNumberOfMessages=10)
+    [message] = received["Messages"]
     body = json.loads(message["Body"])
     assert json.loads(body["Message"]) == {"reason": "reject rate 40%"}
     assert body["MessageAttributes"]["run_id"]["Value"] == run.run_id

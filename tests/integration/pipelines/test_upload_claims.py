@@ -80,6 +80,28 @@ def test_claims_of_recorded_uploads_are_refused_with_their_status_and_owner(stor
     again = store.claim(UPLOAD.claim_key, owner="reconcile", stale_after_s=0, sealed_stale_after_s=0)
 
     assert (again.won, again.owner, again.status) == (False, "first_run", "done")
-    assert store.statuses([UPLOAD.claim_key, "upload#uploads/incoming/never.png#e"]) == {
-        UPLOAD.claim_key: "done"
+    assert store.records([UPLOAD.claim_key, "upload#uploads/incoming/never.png#e"]) == {
+        UPLOAD.claim_key: {"status": "done"}
     }
+
+
+def test_a_retry_of_the_run_that_took_over_a_sealed_claim_checks_the_table_again(
+    store: IdempotencyStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first try took the claim and died before its lookup: the record still names who sealed it."""
+    steps.claim_new(store, [UPLOAD], "sealed_then_died", nothing_recorded)
+    steps.keep_held_claims(store, [_row(UPLOAD)], "sealed_then_died")
+    monkeypatch.setattr(steps, "STALE_SEALED_CLAIM_S", 0)
+    first_try = store.claim(
+        UPLOAD.claim_key, owner="reconcile", stale_after_s=0, sealed_stale_after_s=0
+    )  # ... and the task died here
+    looked_up: list[list[steps.Upload]] = []
+
+    def the_table_has_it(uploads: list[steps.Upload]) -> set[tuple[str, str, str]]:
+        looked_up.append(uploads)
+        return {(UPLOAD.bucket, UPLOAD.key, UPLOAD.etag)}
+
+    retry = steps.claim_new(store, [UPLOAD], "reconcile", the_table_has_it)
+
+    assert first_try.sealed_by_other == "sealed_then_died"
+    assert (retry, looked_up) == ([], [[UPLOAD]])
