@@ -5,8 +5,11 @@
 payloads under ``offload_prefix`` (``lambdapipe/claims/``). Only the run and its retries read them,
 so they would pile up for ever: ``ensure_expiry`` has S3 delete them ``days`` after they were
 written, and abort multipart uploads left incomplete. Its rules are named ``lambdapipe-expire-...``
-and merged into the bucket's configuration: other rules stay, and a rerun changes nothing. A task
-retried after the expiry starts its fan-out over instead of resuming it.
+and merged into the bucket's configuration: other rules stay, and a rerun changes nothing.
+
+After the expiry a run's fan-out is gone: a task cleared or retried later starts its fan-out over
+(invoking every item again) instead of resuming, and its ``lambda_invocations`` rows are rebuilt from
+the new try's metrics alone. Choose ``days`` longer than you would ever clear a task.
 """
 
 from __future__ import annotations
