@@ -49,6 +49,8 @@ def configure(url: str, home: Path) -> None:
         "password": "test",
         "extra": {"endpoint_url": url, "region_name": "us-east-1"},
     }
+    for inherited in [key for key in os.environ if key.startswith(("AIRFLOW__", "AIRFLOW_CONN_", "AWS_"))]:
+        del os.environ[inherited]  # a caller's connections or catalog must not leak into the benchmark
     os.environ.update(
         {
             "AWS_ENDPOINT_URL": url,
@@ -61,6 +63,7 @@ def configure(url: str, home: Path) -> None:
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
             "AIRFLOW__LAMBDAPIPE__TABLE_DEFINITIONS": "lambdapipe_demo.tables",
             "AIRFLOW__LAMBDAPIPE__TABLES_CREATE_BUCKET": "true",
+            "AIRFLOW__LAMBDAPIPE__TABLES_CATALOG_URI": f"sqlite:///{home / 'catalog.db'}",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
             "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(aws_default),
         }

@@ -155,3 +155,49 @@ def test_the_deploy_and_invoke_recipe_runs_as_written_in_a_new_shell(page: Path,
     assert "Hello" in result.stdout
     assert any(line.startswith("hello_world: package ") for line in result.stderr.splitlines())  # progress
     assert "[info" not in result.stderr, "quiet by default: no library logs"
+
+
+UPLOAD_TASKS = (
+    "collect_uploads",
+    "resize_images",
+    "record_uploads",
+    "alert_message",
+    "notify_summary",
+    "notify_alert",
+)
+# What `make run` has done before a reader gets to the recipe: the metadata DB, the demo's AWS
+# resources, image_resize deployed, the DAGs parsed. No scheduler: the recipe pauses the DAG anyway.
+MAKE_RUN_SET_UP = """
+source .airflow/env.sh
+airflow db migrate > /dev/null
+python include/demo_infrastructure.py --no-deploy > /dev/null
+lambdapipe deploy lambda_functions/image_resize --no-smoke-test > /dev/null
+airflow dags reserialize > /dev/null 2>&1
+"""
+
+
+def test_the_tasks_test_recipe_runs_every_task_as_written_in_a_new_shell(tmp_path: Path) -> None:
+    blocks = _blocks(DOCS / "pipeline-uploads.md", "bash")
+    [recipe] = [block for block in blocks if "airflow dags pause s3_upload_processing" in block]
+    for name in (".venv", "include", "lambda_functions"):
+        (tmp_path / name).symlink_to(REPO / name)
+
+    with LocalAws() as aws:
+        port = int(aws.endpoint_url.rsplit(":", 1)[1])
+        settings = devstack.Settings(home=tmp_path / ".airflow", aws_port=port)
+        settings.home.mkdir()
+        devstack.write_shell_environment(settings, devstack.stack_environment(settings))
+        clean = {
+            key: value for key, value in os.environ.items() if not key.startswith(devstack.FOREIGN_PREFIXES)
+        }
+        clean.pop("AIRFLOW_HOME", None)
+        shell = {"cwd": tmp_path, "env": clean, "capture_output": True, "text": True, "timeout": 600}
+        set_up = subprocess.run(["bash", "-e", "-c", MAKE_RUN_SET_UP], **shell)
+        assert set_up.returncode == 0, set_up.stderr[-3000:]
+        result = subprocess.run(["bash", "-c", recipe], **shell)
+
+    states = re.findall(r"^(\w+): (\w+) \(log: ", result.stdout, re.MULTILINE)
+    assert states == [(task, "success") for task in UPLOAD_TASKS], result.stdout + result.stderr[-3000:]
+    [collect_log] = re.findall(r"^collect_uploads: \w+ \(log: (\S+)\)$", result.stdout, re.MULTILINE)
+    # The run processed the files the recipe uploaded: three images and the four bad files.
+    assert "7 candidate upload(s), 7 to process in this run" in Path(collect_log).read_text()
