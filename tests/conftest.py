@@ -57,6 +57,7 @@ LONGEST_GROUPS = (
     "e2e/pipelines",
     "e2e/platform/test_celery",
     "e2e/test_devstack",
+    "e2e/test_docs",
     "e2e/platform/test_scheduling",
     "e2e/ui",
     "integration/ui",
