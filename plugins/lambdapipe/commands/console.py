@@ -24,13 +24,13 @@ def add_verbose_flag(parser: argparse.ArgumentParser) -> None:
 
 
 def quiet_libraries(verbose: bool) -> None:
-    """Keep library chatter off stderr; call before anything imports Airflow (it reads this once).
+    """Keep library chatter off stderr, or with ``-v`` show it at INFO whatever the environment
+    says; call before anything imports Airflow (it reads this once).
 
     ERROR, not WARNING: a command's own failures are printed by ``exit_code_of``, and the warnings
     seen on healthy calls (no ``aws_default`` connection, so the AWS environment is used) only alarm.
     """
-    if not verbose:
-        os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "ERROR"
+    os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "INFO" if verbose else "ERROR"
 
 
 def show_progress(verbose: bool) -> None:
