@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -130,6 +131,17 @@ def test_every_python_example_runs_as_written(where: str, code: str, tmp_path: P
         assert around.tasks or assets, f"{where} builds no task and no asset"
 
 
+def _new_shell_beside(aws: LocalAws, folder: Path) -> dict[str, Any]:
+    """subprocess.run arguments for bash in ``folder``, laid out like the repository, whose
+    .airflow/env.sh a stack on ``aws`` wrote; none of this process's Airflow or AWS settings."""
+    settings = devstack.Settings(home=folder / ".airflow", aws_port=int(aws.endpoint_url.rsplit(":", 1)[1]))
+    settings.home.mkdir()
+    devstack.write_shell_environment(settings, devstack.stack_environment(settings))
+    clean = {key: value for key, value in os.environ.items() if not key.startswith(devstack.FOREIGN_PREFIXES)}
+    clean.pop("AIRFLOW_HOME", None)
+    return {"cwd": folder, "env": clean, "capture_output": True, "text": True, "timeout": 600}
+
+
 @pytest.mark.parametrize("page", [README, DOCS / "operators.md"], ids=lambda path: path.name)
 def test_the_deploy_and_invoke_recipe_runs_as_written_in_a_new_shell(page: Path, tmp_path: Path) -> None:
     """From a folder laid out like the repository whose .airflow/env.sh a stack wrote, with none of
@@ -139,16 +151,7 @@ def test_the_deploy_and_invoke_recipe_runs_as_written_in_a_new_shell(page: Path,
         (tmp_path / name).symlink_to(REPO / name)
 
     with LocalAws() as aws:
-        port = int(aws.endpoint_url.rsplit(":", 1)[1])
-        settings = devstack.Settings(home=tmp_path / ".airflow", aws_port=port)
-        settings.home.mkdir()
-        devstack.write_shell_environment(settings, devstack.stack_environment(settings))
-        clean = {
-            key: value for key, value in os.environ.items() if not key.startswith(devstack.FOREIGN_PREFIXES)
-        }
-        result = subprocess.run(
-            ["bash", "-e", "-c", recipe], cwd=tmp_path, env=clean, capture_output=True, text=True, timeout=300
-        )
+        result = subprocess.run(["bash", "-e", "-c", recipe], **_new_shell_beside(aws, tmp_path))
 
     assert result.returncode == 0, result.stderr
     assert '"function_name": "hello_world"' in result.stdout
@@ -183,15 +186,7 @@ def test_the_tasks_test_recipe_runs_every_task_as_written_in_a_new_shell(tmp_pat
         (tmp_path / name).symlink_to(REPO / name)
 
     with LocalAws() as aws:
-        port = int(aws.endpoint_url.rsplit(":", 1)[1])
-        settings = devstack.Settings(home=tmp_path / ".airflow", aws_port=port)
-        settings.home.mkdir()
-        devstack.write_shell_environment(settings, devstack.stack_environment(settings))
-        clean = {
-            key: value for key, value in os.environ.items() if not key.startswith(devstack.FOREIGN_PREFIXES)
-        }
-        clean.pop("AIRFLOW_HOME", None)
-        shell = {"cwd": tmp_path, "env": clean, "capture_output": True, "text": True, "timeout": 600}
+        shell = _new_shell_beside(aws, tmp_path)
         set_up = subprocess.run(["bash", "-e", "-c", MAKE_RUN_SET_UP], **shell)
         assert set_up.returncode == 0, set_up.stderr[-3000:]
         result = subprocess.run(["bash", "-c", recipe], **shell)
