@@ -22,6 +22,7 @@ import lambdapipe.operators
 import lambdapipe.sensors
 import lambdapipe.triggers
 from lambdapipe_local import LocalAws
+from tests.e2e.pipelines.test_s3_upload_processing import TASKS as UPLOAD_DAG_TASKS
 from tests.support.package_classes import classes_defined_in
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
@@ -160,14 +161,6 @@ def test_the_deploy_and_invoke_recipe_runs_as_written_in_a_new_shell(page: Path,
     assert "[info" not in result.stderr, "quiet by default: no library logs"
 
 
-UPLOAD_TASKS = (
-    "collect_uploads",
-    "resize_images",
-    "record_uploads",
-    "alert_message",
-    "notify_summary",
-    "notify_alert",
-)
 # What `make run` has done before a reader gets to the recipe: the metadata DB, the demo's AWS
 # resources, image_resize deployed, the DAGs parsed. No scheduler: the recipe pauses the DAG anyway.
 MAKE_RUN_SET_UP = """
@@ -192,7 +185,7 @@ def test_the_tasks_test_recipe_runs_every_task_as_written_in_a_new_shell(tmp_pat
         result = subprocess.run(["bash", "-c", recipe], **shell)
 
     states = re.findall(r"^(\w+): (\w+) \(log: ", result.stdout, re.MULTILINE)
-    assert states == [(task, "success") for task in UPLOAD_TASKS], result.stdout + result.stderr[-3000:]
+    assert states == [(task, "success") for task in UPLOAD_DAG_TASKS], result.stdout + result.stderr[-3000:]
     [collect_log] = re.findall(r"^collect_uploads: \w+ \(log: (\S+)\)$", result.stdout, re.MULTILINE)
     # The run processed the files the recipe uploaded: three images and the four bad files.
     assert "7 candidate upload(s), 7 to process in this run" in Path(collect_log).read_text()
