@@ -51,14 +51,16 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 TIERS = ("unit", "integration", "e2e")  # pure code; the local AWS stack; Airflow's own processes
 # Folders whose files share nothing (each test starts its own stack): one group per file there.
 FILE_GROUPS = ("e2e/platform", "e2e/processes")
-# Groups that start whole Airflow stacks, longest first: xdist hands out groups in collection order,
-# so these start at once instead of leaving one worker busy alone at the end.
+# The longest groups (most start whole Airflow stacks), longest first, as measured by a full run's
+# --junitxml: xdist hands out groups in collection order, so these start at once instead of leaving
+# one worker busy alone at the end.
 LONGEST_GROUPS = (
     "e2e/pipelines",
-    "e2e/platform/test_celery",
     "e2e/test_devstack",
+    "e2e/platform/test_chaos",
+    "e2e/platform/test_celery",
     "e2e/test_docs",
-    "e2e/platform/test_scheduling",
+    "integration/invocation",
     "e2e/ui",
     "integration/ui",
     "e2e/processes/test_no_orphans",

@@ -20,6 +20,7 @@ import pytest
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 import devstack  # noqa: E402  (a script, not a package)
+from airflow_api import AirflowApi  # noqa: E402
 
 READY_TIMEOUT_SECONDS = 300.0
 
@@ -81,11 +82,20 @@ def test_start_then_demo_then_stop_leaves_nothing_running(settings: devstack.Set
         )
         assert demo.returncode == 0, demo.stdout + demo.stderr
         assert "no import errors" in demo.stdout
+        assert _state_of_the_sample_orders_hour_run(settings) == "success"
     finally:
         subprocess.run([*devstack_py, "stop"], check=True)
 
     assert _processes_of(settings.home) == []
     assert devstack.running(settings) is None
+
+
+def _state_of_the_sample_orders_hour_run(settings: devstack.Settings) -> str:
+    """The end state of the order_analytics run `make run` started for the sample orders' hour."""
+    api = AirflowApi(settings)
+    runs = api.get("/dags/order_analytics/dagRuns?limit=100")["dag_runs"]
+    [hour_run] = [run for run in runs if (run.get("conf") or {}).get("hours")]
+    return api.wait_for_run("order_analytics", hour_run["dag_run_id"], timeout=READY_TIMEOUT_SECONDS)["state"]
 
 
 def test_ctrl_c_on_up_stops_every_component(settings: devstack.Settings) -> None:

@@ -1,8 +1,8 @@
 """The shipped ``s3_upload_processing`` DAG end to end on the local stack, run by Airflow for real.
 
-``dag.test()`` runs the DAG file from dags/ in this process; ``airflow dags trigger`` and ``airflow
-tasks test`` run as subprocesses, as in docs/pipeline-uploads.md. A run under ``dag.test()`` or
-``dags trigger`` has no triggering asset events (like the hourly reconcile run), so the event path is
+``dag.test()`` runs the DAG file from dags/ in this process; ``airflow tasks test`` runs as a
+subprocess on a watcher's run, as in docs/pipeline-uploads.md (tests/e2e/test_docs.py runs that page's
+``dags trigger`` recipe as written). A run under ``dag.test()`` or ``dags trigger`` has no triggering asset events (like the hourly reconcile run), so the event path is
 driven the way the platform drives it: the DAG's own watcher trigger (as the triggerer loads it)
 receives the S3 notifications from the ``upload-events`` queue, the asset event is registered as the
 triggerer registers it, and the run is created as the scheduler creates it, consuming that event.
@@ -42,8 +42,7 @@ TASKS = (
     "notify_alert",
 )
 FIRST_RUN_DATE = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
-RECONCILE_RUN_ID = "cli_reconcile"
-RECONCILE = json.dumps({"reconcile": True})
+RECONCILE_RUN_DATE = FIRST_RUN_DATE + dt.timedelta(days=1)
 RESIZABLE_FORMATS = {"JPEG", "PNG", "GIF", "WEBP"}  # image_resize's; BMP is a valid image it rejects
 EXPECTED_REASONS = {
     "empty": "empty object",
@@ -242,9 +241,10 @@ def test_rerunning_the_same_dag_run_changes_no_row_and_sends_no_second_notificat
 
 @dataclass
 class OverlappingRuns:
-    """A watcher-triggered run, a reconcile run made with the CLI while it ran, and the event run's end."""
+    """A watcher-triggered run, a reconcile run made while it ran, and the event run's end."""
 
     event_run_id: str
+    reconcile_run_id: str
     lost_key: str
     event_keys: list[str]
     cli: dict[str, subprocess.CompletedProcess]
@@ -265,13 +265,12 @@ def queued_messages(stack: PipelineStack) -> int:
 
 @pytest.fixture(scope="module")
 def overlapping_runs(pipeline_stack: PipelineStack) -> OverlappingRuns:
-    """The ``airflow tasks test`` sequences of docs/pipeline-uploads.md, on an event run and on a ``dags trigger`` run.
+    """The event run's tasks under ``airflow tasks test``, with a reconcile run between them.
 
     One upload's notification is deleted before any watcher saw it (the queue is purged); two more
     arrive on the queue. The watcher's own trigger turns those two into an asset-triggered run,
     whose ``collect_uploads`` runs under ``airflow tasks test`` (claiming them); then a reconcile
-    run made with ``airflow dags trigger`` runs every task under ``airflow tasks test``; then the
-    event run resizes and records its two uploads.
+    run (``dag.test()``) runs every task; then the event run resizes and records its two uploads.
     """
     s3, sqs = pipeline_stack.client("s3"), pipeline_stack.client("sqs")
     (lost,) = upload_samples(s3, make_samples(1, seed=21, max_side=120, bad=False), "lost")
@@ -279,16 +278,17 @@ def overlapping_runs(pipeline_stack: PipelineStack) -> OverlappingRuns:
     arrived = upload_samples(s3, make_samples(2, seed=22, max_side=120, bad=False), "events")
     event_run_id = run_from_watcher_event(shipped_dag())
     queued = {"watcher fired": queued_messages(pipeline_stack)}
-    cli = {"event collect_uploads": airflow("tasks", "test", DAG_ID, "collect_uploads", event_run_id)}
+    cli = {"collect_uploads": airflow("tasks", "test", DAG_ID, "collect_uploads", event_run_id)}
     queued["event run collected"] = queued_messages(pipeline_stack)
-    cli["dags trigger"] = airflow(
-        "dags", "trigger", DAG_ID, "--run-id", RECONCILE_RUN_ID, "--conf", RECONCILE
+    reconcile = shipped_dag().test(
+        run_after=RECONCILE_RUN_DATE, logical_date=RECONCILE_RUN_DATE, run_conf={"reconcile": True}
     )
-    cli |= {task_id: airflow("tasks", "test", DAG_ID, task_id, RECONCILE_RUN_ID) for task_id in TASKS}
     for task_id in ("resize_images", "record_uploads"):
-        cli[f"event {task_id}"] = airflow("tasks", "test", DAG_ID, task_id, event_run_id)
+        cli[task_id] = airflow("tasks", "test", DAG_ID, task_id, event_run_id)
     queued["event run recorded"] = queued_messages(pipeline_stack)
-    return OverlappingRuns(event_run_id, lost["key"], [upload["key"] for upload in arrived], cli, queued)
+    return OverlappingRuns(
+        event_run_id, reconcile.run_id, lost["key"], [upload["key"] for upload in arrived], cli, queued
+    )
 
 
 def run_from_watcher_event(dag: Any) -> str:
@@ -345,30 +345,37 @@ def airflow(*argv: str) -> subprocess.CompletedProcess:
     return subprocess.run([AIRFLOW, *argv], capture_output=True, text=True, env=dict(os.environ), timeout=600)
 
 
-def test_every_task_runs_under_airflow_tasks_test_on_a_run_made_with_airflow_dags_trigger(
+def test_a_reconcile_run_beside_an_event_run_processes_the_upload_whose_event_was_lost(
     pipeline_stack: PipelineStack, overlapping_runs: OverlappingRuns
 ) -> None:
-    for name, done in overlapping_runs.cli.items():
-        assert done.returncode == 0, f"airflow {name}:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
-    # `airflow tasks test` exits 0 even when the task fails: the task instances' states tell.
-    assert run_task_states(RECONCILE_RUN_ID) == dict.fromkeys(TASKS, "success")
-    # The reconcile run found the upload whose event was lost, and processed it.
+    reconcile_run_id = overlapping_runs.reconcile_run_id
+    assert run_task_states(reconcile_run_id) == dict.fromkeys(TASKS, "success")
     rows = [row for row in uploads_rows() if row["key"] == overlapping_runs.lost_key]
-    assert [(row["status"], row["run_id"]) for row in rows] == [("resized", RECONCILE_RUN_ID)]
+    assert [(row["status"], row["run_id"]) for row in rows] == [("resized", reconcile_run_id)]
     resized = pipeline_stack.client("s3").head_object(
         Bucket="uploads", Key=f"resized/{overlapping_runs.lost_key}"
     )
     assert resized["ContentLength"] > 0
-    assert xcom(RECONCILE_RUN_ID, "notify_summary")["sent"] is True
+    assert xcom(reconcile_run_id, "notify_summary")["sent"] is True
 
 
 def test_an_event_run_collects_exactly_its_events_and_an_overlapping_reconcile_run_leaves_them_to_it(
     overlapping_runs: OverlappingRuns,
 ) -> None:
-    assert run_task_states(overlapping_runs.event_run_id)["collect_uploads"] == "success"
+    for task_id, done in overlapping_runs.cli.items():
+        assert done.returncode == 0, (
+            f"airflow tasks test {task_id}:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+        )
+    # `airflow tasks test` exits 0 even when the task fails: the task instances' states tell.
+    states = run_task_states(overlapping_runs.event_run_id)
+    assert {task_id: states[task_id] for task_id in overlapping_runs.cli} == dict.fromkeys(
+        overlapping_runs.cli, "success"
+    )
     event_collected = [upload["key"] for upload in xcom(overlapping_runs.event_run_id, "collect_uploads")]
     assert sorted(event_collected) == sorted(overlapping_runs.event_keys)
-    reconcile_collected = [upload["key"] for upload in xcom(RECONCILE_RUN_ID, "collect_uploads")]
+    reconcile_collected = [
+        upload["key"] for upload in xcom(overlapping_runs.reconcile_run_id, "collect_uploads")
+    ]
     assert overlapping_runs.lost_key in reconcile_collected
     assert not set(overlapping_runs.event_keys) & set(reconcile_collected)  # claimed by the event run
     recorded = sorted(
