@@ -17,12 +17,13 @@ NODE_SDK_STAMP := $(NODE_SDK_DIR)/.installed-$(shell echo '$(NODE_SDK_PACKAGES)'
 # waiting on Airflow's loops (2 workers: 17.6 min with the cores 66% busy; 3: 12.6 min, 73%).
 PYTEST_WORKERS ?= 3
 
-.PHONY: help install python-env test-prerequisites test test-unit test-integration test-e2e lint fmt docs run demo stop status bench bench-history chaos
+.PHONY: help install python-env test-prerequisites test test-unit test-integration test-e2e compat lint fmt docs run demo stop status bench bench-history chaos
 
 help:
 	@echo "make run     start Airflow + the local AWS stack in the foreground (Ctrl-C stops everything)"
 	@echo "make test    install, then ruff check, ruff format --check and the whole pytest suite"
 	@echo "make test-unit / test-integration / test-e2e   one tier of the suite (tests/unit/, ...)"
+	@echo "make compat  the wheel in clean environments with the oldest and newest supported Airflow 3"
 	@echo "make demo    one-shot: start the stack, check it, stop it"
 	@echo "make stop    stop a stack started by make run / devstack start"
 	@echo "make status  show the stack's processes and health"
@@ -64,6 +65,11 @@ test: install test-prerequisites
 # One tier of the suite: unit (pure code, seconds), integration (the local AWS stack), e2e (Airflow).
 test-unit test-integration test-e2e: install test-prerequisites
 	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup tests/$(subst test-,,$@)
+
+# The built wheel in clean environments with the oldest and the newest supported Airflow 3 and Amazon
+# provider, running the operator tests there (make test runs the oldest end).
+compat: install test-prerequisites
+	LAMBDAPIPE_COMPAT_ENDS="oldest newest" $(VENV)/bin/pytest tests/e2e/test_compatibility.py
 
 lint: python-env
 	$(VENV)/bin/ruff check .

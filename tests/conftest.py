@@ -62,6 +62,7 @@ LONGEST_GROUPS = (
     "e2e/test_docs",
     "integration/invocation",
     "e2e/ui",
+    "e2e/test_compatibility",
     "integration/ui",
     "e2e/processes/test_no_orphans",
     "integration/deploy",

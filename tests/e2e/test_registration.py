@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import sysconfig
@@ -76,21 +75,6 @@ def _environment_without_lambdapipe(root: Path) -> Environment:
             continue
         (site / entry.name).symlink_to(entry)
     return Environment(root / "bin" / "python", site)
-
-
-def _uv() -> str:
-    uv = shutil.which("uv")
-    if uv is None:
-        pytest.fail("uv is not on PATH: `make install` installs it (it builds the wheel under test)")
-    return uv
-
-
-@pytest.fixture(scope="module")
-def wheel(repo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("wheel")
-    subprocess.run([_uv(), "build", "--wheel", "--out-dir", str(out), str(repo_root)], check=True)
-    [built] = out.glob("*.whl")
-    return built
 
 
 @pytest.fixture(scope="module")
@@ -269,15 +253,6 @@ def test_the_provider_wheel_brings_the_local_stack_only_with_its_extra(wheel: Pa
     local_stack = [line for line in requirements if "lambdapipe-local" in line]
     assert local_stack == ["Requires-Dist: lambdapipe-local==0.1.0; extra == 'local'"]
     assert not any(line.startswith("Requires-Dist: moto") for line in requirements)
-
-
-@pytest.fixture(scope="module")
-def local_stack_wheel(repo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("local-wheel")
-    build = [_uv(), "build", "--wheel", "--package", "lambdapipe-local", "--out-dir", str(out)]
-    subprocess.run(build, check=True, cwd=repo_root)
-    [built] = out.glob("*.whl")
-    return built
 
 
 def test_the_local_stack_wheel_holds_the_emulator_and_registers_lambdapipe_local(

@@ -13,15 +13,31 @@ from lambdapipe.hooks.lambda_function import (
 )
 
 
-class LambdaFunctionUpdatedTrigger(AwsBaseWaiterTrigger):
+class _LambdaWaiterHook:
+    """``hook()`` for the Lambda waiters: Amazon providers before 9.37 have no ``aws_hook_class``
+    default and leave ``hook`` abstract."""
+
+    aws_conn_id: str | None
+    region_name: str | None
+    verify: bool | str | None
+    botocore_config: dict[str, Any] | None
+
+    def hook(self) -> LambdaHook:
+        return LambdaHook(
+            aws_conn_id=self.aws_conn_id,
+            region_name=self.region_name,
+            verify=self.verify,
+            config=self.botocore_config,
+        )
+
+
+class LambdaFunctionUpdatedTrigger(_LambdaWaiterHook, AwsBaseWaiterTrigger):
     """Waits for ``State=Active`` and ``LastUpdateStatus=Successful`` after a code or configuration write.
 
     :param function_name: The function being deployed.
     :param deploy_state: The deploy's progress (``DeployState.to_dict()``), handed back in the event
         so the task resumes where it left off (``airflow dags test`` drops ``defer(kwargs=...)``).
     """
-
-    aws_hook_class = LambdaHook
 
     def __init__(
         self,
@@ -49,7 +65,7 @@ class LambdaFunctionUpdatedTrigger(AwsBaseWaiterTrigger):
         )
 
 
-class LambdaProvisionedConcurrencyTrigger(AwsBaseWaiterTrigger):
+class LambdaProvisionedConcurrencyTrigger(_LambdaWaiterHook, AwsBaseWaiterTrigger):
     """Waits until an alias's provisioned concurrency is ``READY``, or deleted when it was cleared.
 
     :param function_name: The function.
@@ -58,8 +74,6 @@ class LambdaProvisionedConcurrencyTrigger(AwsBaseWaiterTrigger):
     :param changed: Whether the task wrote the config, handed back in the event (``airflow dags test``
         drops ``defer(kwargs=...)``).
     """
-
-    aws_hook_class = LambdaHook
 
     def __init__(
         self,
