@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ import lambdapipe.operators
 import lambdapipe.sensors
 import lambdapipe.triggers
 from lambdapipe_local import LocalAws
+from tests.e2e.pipelines.test_analytics_report import REPORT_TASKS
+from tests.e2e.pipelines.test_order_analytics import TASKS as ORDER_DAG_TASKS
 from tests.e2e.pipelines.test_s3_upload_processing import TASKS as UPLOAD_DAG_TASKS
 from tests.support.package_classes import classes_defined_in
 
@@ -61,6 +64,17 @@ def test_every_relative_link_points_at_a_file(path: Path) -> None:
     relative = [target for target in targets if target and not re.match(r"[a-z]+:", target)]
 
     assert [target for target in relative if not (path.parent / target).exists()] == []
+
+
+# A repository path a shell recipe names: a script to run, tests to select, a function folder.
+RECIPE_PATH = re.compile(r"(?<![\w/.-])((?:tests|benchmarks|include|scripts|lambda_functions|dags)/[\w./-]+)")
+
+
+@pytest.mark.parametrize("path", [README, *PAGES], ids=lambda path: path.relative_to(REPO).as_posix())
+def test_every_repository_path_a_shell_recipe_names_exists(path: Path) -> None:
+    named = {found for block in _blocks(path, "bash") for found in RECIPE_PATH.findall(block)}
+
+    assert sorted(name for name in named if not (REPO / name.rstrip(".")).exists()) == []
 
 
 def _nav_pages(entries: list) -> set[str]:
@@ -161,34 +175,70 @@ def test_the_deploy_and_invoke_recipe_runs_as_written_in_a_new_shell(page: Path,
     assert "[info" not in result.stderr, "quiet by default: no library logs"
 
 
-# What `make run` has done before a reader gets to the recipe: the metadata DB, the demo's AWS
-# resources, image_resize deployed, the DAGs parsed. No scheduler: the recipe pauses the DAG anyway.
+# What `make run` has done before a reader gets to the recipes: the metadata DB, the demo's AWS
+# resources, the functions the recipes run deployed, the DAGs parsed. No scheduler: the recipes
+# pause their DAGs anyway.
 MAKE_RUN_SET_UP = """
 source .airflow/env.sh
 airflow db migrate > /dev/null
 python include/demo_infrastructure.py --no-deploy > /dev/null
 lambdapipe deploy lambda_functions/image_resize --no-smoke-test > /dev/null
+lambdapipe deploy lambda_functions/order_transform --no-smoke-test > /dev/null
 airflow dags reserialize > /dev/null 2>&1
 """
+TASK_STATE_LINE = re.compile(r"^(\w+): (\w+) \(log: (\S+)\)$", re.MULTILINE)
 
 
-def test_the_tasks_test_recipe_runs_every_task_as_written_in_a_new_shell(tmp_path: Path) -> None:
-    blocks = _blocks(DOCS / "pipeline-uploads.md", "bash")
-    [recipe] = [block for block in blocks if "airflow dags pause s3_upload_processing" in block]
+@pytest.fixture(scope="module")
+def made_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """subprocess.run arguments for a new shell in a folder laid out like the repository, after
+    what `make run` does before a reader gets to the `airflow tasks test` recipes."""
+    folder = tmp_path_factory.mktemp("made-run")
     for name in (".venv", "include", "lambda_functions"):
-        (tmp_path / name).symlink_to(REPO / name)
-
+        (folder / name).symlink_to(REPO / name)
     with LocalAws() as aws:
-        shell = _new_shell_beside(aws, tmp_path)
+        shell = _new_shell_beside(aws, folder)
         set_up = subprocess.run(["bash", "-e", "-c", MAKE_RUN_SET_UP], **shell)
         assert set_up.returncode == 0, set_up.stderr[-3000:]
-        result = subprocess.run(["bash", "-c", recipe], **shell)
+        yield shell
 
-    logs = dict(re.findall(r"^(\w+): \w+ \(log: (\S+)\)$", result.stdout, re.MULTILINE))
-    collect_log = Path(logs["collect_uploads"]).read_text() if "collect_uploads" in logs else ""
-    for log in logs.values():  # the recipe writes them to /tmp, where a reader would look
+
+def _run_recipe(recipe: str, shell: dict[str, Any]) -> tuple[subprocess.CompletedProcess, dict[str, str]]:
+    """Run it; the task states it printed, and the logs it wrote to /tmp (removed, once read)."""
+    result = subprocess.run(["bash", "-c", recipe], **shell)
+    logs = {}
+    for task, _, log in TASK_STATE_LINE.findall(result.stdout):
+        logs[task] = Path(log).read_text() if Path(log).exists() else ""
         Path(log).unlink(missing_ok=True)
-    states = re.findall(r"^(\w+): (\w+) \(log: ", result.stdout, re.MULTILINE)
+    return result, logs
+
+
+def _recipe(page: str, marker: str) -> str:
+    [recipe] = [block for block in _blocks(DOCS / page, "bash") if marker in block]
+    return recipe
+
+
+def test_the_uploads_tasks_test_recipe_runs_every_task_as_written_in_a_new_shell(
+    made_run: dict[str, Any],
+) -> None:
+    result, logs = _run_recipe(
+        _recipe("pipeline-uploads.md", "airflow dags pause s3_upload_processing"), made_run
+    )
+
+    states = [(task, state) for task, state, _ in TASK_STATE_LINE.findall(result.stdout)]
     assert states == [(task, "success") for task in UPLOAD_DAG_TASKS], result.stdout + result.stderr[-3000:]
     # The run processed the files the recipe uploaded: three images and the four bad files.
-    assert "7 candidate upload(s), 7 to process in this run" in collect_log
+    assert "7 candidate upload(s), 7 to process in this run" in logs["collect_uploads"]
+
+
+def test_the_orders_tasks_test_recipe_runs_every_task_and_the_report_as_written_in_a_new_shell(
+    made_run: dict[str, Any],
+) -> None:
+    result, logs = _run_recipe(_recipe("pipeline-orders.md", "airflow dags pause order_analytics"), made_run)
+
+    states = [(task, state) for task, state, _ in TASK_STATE_LINE.findall(result.stdout)]
+    expected = [*ORDER_DAG_TASKS, *REPORT_TASKS]
+    assert states == [(task, "success") for task in expected], result.stdout + result.stderr[-3000:]
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "500 orders in ['2026-01-15T10']" in logs["extract_orders"]  # the hour the recipe seeded
+    assert "revenue_by_country" in result.stdout  # the report the recipe built, queried
