@@ -6,6 +6,7 @@ docstrings the reference cannot render); these tests run the examples themselves
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -242,3 +243,15 @@ def test_the_orders_tasks_test_recipe_runs_every_task_and_the_report_as_written_
     assert result.returncode == 0, result.stderr[-3000:]
     assert "500 orders in ['2026-01-15T10']" in logs["extract_orders"]  # the hour the recipe seeded
     assert "revenue_by_country" in result.stdout  # the report the recipe built, queried
+
+
+def test_the_sample_uploads_recipe_puts_its_uploads_in_the_stacks_bucket(made_run: dict[str, Any]) -> None:
+    """After the tasks test recipes (xdist keeps a module's order): they count what incoming/ holds."""
+    result = subprocess.run(
+        ["bash", "-e", "-c", _recipe("pipeline-uploads.md", "include/demo_infrastructure.py")], **made_run
+    )
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    uploads = [json.loads(line) for line in result.stdout.splitlines()]
+    # Twenty images and the four kinds of bad file.
+    assert len(uploads) == 24 and all(upload["key"].startswith("incoming/demo/") for upload in uploads)
