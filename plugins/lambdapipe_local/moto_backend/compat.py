@@ -29,6 +29,9 @@ PATCHED_SIGNATURES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("moto.awslambda.models", "LambdaBackend.create_event_source_mapping", ("self", "spec")),
     ("moto.awslambda.models", "LambdaBackend.get_function", ("self", "function_name_or_arn", "qualifier")),
     ("moto.awslambda.models", "LambdaBackend.layers_versions_by_arn", ("self", "layer_version_arn")),
+    ("moto.awslambda.models", "_zipfile_content", ("zipfile_content",)),
+    ("moto.awslambda.models", "_s3_content", ("key",)),
+    ("moto.awslambda.models", "LambdaFunction._set_function_code", ("self", "updated_spec")),
     ("moto.s3.notifications", "quote_plus", ("string", "safe")),
     ("moto.s3.notifications", "_invoke_awslambda", ("account_id", "event_body", "fn_arn", "region_name")),
     (

@@ -16,7 +16,7 @@ from urllib.parse import quote_plus, unquote
 
 from lambdapipe_local.lambda_runtime.invoke_api import handle_invoke
 from lambdapipe_local.lambda_runtime.lambda_service import LocalLambdaService
-from lambdapipe_local.moto_backend import compat
+from lambdapipe_local.moto_backend import code_uploads, compat
 
 _state: dict[str, LocalLambdaService | None] = {"service": None}
 _patch_lock = threading.Lock()
@@ -51,6 +51,7 @@ def current_service() -> LocalLambdaService:
 
 
 def _apply_patches() -> None:
+    from moto.awslambda import models as lambda_models
     from moto.awslambda.models import LambdaBackend, LambdaFunction
     from moto.awslambda.responses import LambdaResponse
     from moto.core import responses as core_responses
@@ -70,6 +71,9 @@ def _apply_patches() -> None:
     LambdaFunction.__init__ = _wrap_function_init(LambdaFunction.__init__)
     LambdaFunction.update_configuration = _wrap_update_configuration(LambdaFunction.update_configuration)
     LambdaFunction.get_configuration = _wrap_get_configuration(LambdaFunction.get_configuration)
+    lambda_models._zipfile_content = code_uploads.checked(lambda_models._zipfile_content)
+    lambda_models._s3_content = code_uploads.checked(lambda_models._s3_content)
+    LambdaFunction._set_function_code = code_uploads.keep_code_on_refusal(LambdaFunction._set_function_code)
     provisioned_concurrency.install_api()  # moto has no provisioned concurrency API at all
 
 
