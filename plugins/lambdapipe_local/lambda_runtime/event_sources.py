@@ -25,6 +25,11 @@ log = logging.getLogger(__name__)
 SCAN_INTERVAL_S = 0.5
 IDLE_POLL_S = 0.2
 RETRY_BACKOFF_S = (0.5, 1.0, 2.0, 4.0)
+SOURCE_GONE_RECHECK_S = 5.0
+# What SQS and DynamoDB Streams answer for a queue or stream that does not exist (any more).
+SOURCE_GONE_CODES = frozenset(
+    {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "ResourceNotFoundException"}
+)
 
 
 class EventSourcePollers:
@@ -94,16 +99,36 @@ class _Poller:
         threading.Thread(target=self._run, daemon=True, name=f"esm-{esm.uuid[:8]}").start()
 
     def _run(self) -> None:
+        source_gone = False
         while not self.stop.is_set():
             if not self.esm.enabled:
                 self.stop.wait(SCAN_INTERVAL_S)
                 continue
             try:
-                if not self.poll_once():
-                    self.stop.wait(IDLE_POLL_S)
-            except Exception:
+                polled = self.poll_once()
+            except Exception as error:
+                if _source_gone(error):  # deleted, or a reset: one line, then quiet re-checks
+                    if not source_gone:
+                        log.warning(
+                            "event source %s does not exist: mapping %s polls again when it does",
+                            self.esm.event_source_arn,
+                            self.esm.uuid,
+                        )
+                    source_gone = True
+                    self.stop.wait(SOURCE_GONE_RECHECK_S)
+                    continue
                 log.exception("poller for %s failed; retrying", self.esm.event_source_arn)
                 self.stop.wait(1.0)
+                continue
+            if source_gone:
+                log.info(
+                    "event source %s exists again: mapping %s polls it",
+                    self.esm.event_source_arn,
+                    self.esm.uuid,
+                )
+                source_gone = False
+            if not polled:
+                self.stop.wait(IDLE_POLL_S)
 
     def poll_once(self) -> bool:
         """Deliver at most one batch; False when there was nothing to deliver."""
@@ -112,6 +137,11 @@ class _Poller:
     def _invoke(self, event: dict) -> Any:
         spec, invoked_arn = self.service.resolve(self.esm.account_id, self.esm.region, self.esm.function_arn)
         return self.service.invoke(spec, json.dumps(event, default=str).encode("utf-8"), invoked_arn)
+
+
+def _source_gone(error: Exception) -> bool:
+    code = getattr(error, "response", {}).get("Error", {}).get("Code")
+    return code in SOURCE_GONE_CODES
 
 
 class _SqsPoller(_Poller):

@@ -1,0 +1,85 @@
+"""A mapping whose queue or stream was deleted waits quietly for it, and resumes when it is back.
+
+Before, its poller retried every second with a full traceback each time, for as long as the server
+ran (a reset or a test that deleted its queue filled the log).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pytest
+
+from lambdapipe_local import LocalAws
+from lambdapipe_local.lambda_runtime import event_sources
+from tests.support.local_stack import wait_until
+
+POLLER_LOGGER = event_sources.__name__
+WATCHED_SECONDS = 4.0
+
+
+def _queue(aws: LocalAws, name: str) -> tuple[str, str]:
+    sqs = aws.client("sqs")
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def _poller_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [record for record in caplog.records if record.name == POLLER_LOGGER]
+
+
+def test_a_deleted_queue_gets_one_warning_and_no_traceback_then_its_messages_flow_when_it_is_back(
+    aws: LocalAws, make_function, python_probe_zip: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    sqs = aws.client("sqs")
+    url, queue_arn = _queue(aws, "comes-and-goes")
+    make_function("drain", python_probe_zip, "probe.echo")
+    aws.client("lambda").create_event_source_mapping(
+        EventSourceArn=queue_arn, FunctionName="drain", BatchSize=1
+    )
+    caplog.set_level(logging.INFO, logger=POLLER_LOGGER)
+
+    sqs.delete_queue(QueueUrl=url)
+    time.sleep(WATCHED_SECONDS)
+    while_gone = _poller_records(caplog)
+    url, _ = _queue(aws, "comes-and-goes")
+    sqs.send_message(QueueUrl=url, MessageBody="after the return")
+
+    assert [(record.levelname, record.exc_info) for record in while_gone] == [("WARNING", None)]
+    assert "comes-and-goes" in while_gone[0].getMessage()
+    wait_until(
+        lambda: (
+            sqs.get_queue_attributes(
+                QueueUrl=url,
+                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+            )["Attributes"]
+            == {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}
+        ),
+        what="the message sent after the queue came back to be consumed",
+    )
+
+
+def test_a_deleted_stream_gets_one_warning_and_no_traceback(
+    aws: LocalAws, make_function, python_probe_zip: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    dynamodb = aws.client("dynamodb")
+    table = dynamodb.create_table(
+        TableName="short-lived",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    )["TableDescription"]
+    make_function("on-change", python_probe_zip, "probe.echo")
+    aws.client("lambda").create_event_source_mapping(
+        EventSourceArn=table["LatestStreamArn"], FunctionName="on-change", StartingPosition="LATEST"
+    )
+    caplog.set_level(logging.INFO, logger=POLLER_LOGGER)
+
+    dynamodb.delete_table(TableName="short-lived")
+    time.sleep(WATCHED_SECONDS)
+
+    records = _poller_records(caplog)
+    assert [(record.levelname, record.exc_info) for record in records] == [("WARNING", None)]
+    assert "short-lived" in records[0].getMessage()
