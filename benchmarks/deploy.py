@@ -27,6 +27,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from machine import reported  # noqa: E402  (benchmarks/, the script's folder)
+
 from tests.support.aws_calls import is_write_call, write_calls  # noqa: E402
 
 FUNCTIONS_DIR = REPO / "lambda_functions"
@@ -217,4 +219,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(reported(main))

@@ -39,6 +39,7 @@ sys.path.insert(0, str(REPO))
 
 import devstack  # noqa: E402
 from airflow_api import AirflowApi, ApiError  # noqa: E402
+from machine import reported  # noqa: E402  (benchmarks/, the script's folder)
 
 PIPELINE = "s3_upload_processing"
 SENSOR_DAG = "s3_key_sensor_latency"
@@ -247,4 +248,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(reported(main))

@@ -32,7 +32,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "benchmarks")]
 
-from machine import speed  # noqa: E402
+from machine import reported  # noqa: E402
 from orders import local_aws_process  # noqa: E402
 
 DAG_ID = "s3_upload_processing"
@@ -207,7 +207,6 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--new must be above {BAD_FILES} (the bad files every sample set has)")
 
     home = Path(tempfile.mkdtemp(prefix="lambdapipe-bench-history-"))
-    print(speed(), flush=True)
     with local_aws_process(home / "local-aws") as url:
         configure(url, home)
         set_up(home)
@@ -229,9 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     print(line(args.rows, args.new, history))
     print(f"{args.rows:,} rows in uploads ({args.commits} commits), {args.objects:,} processed objects")
     print(f"ratio history / empty: {history['wall'] / empty['wall']:.2f} (target <= 1.2)")
-    print(speed())
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(reported(main))

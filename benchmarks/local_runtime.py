@@ -21,6 +21,8 @@ from lambdapipe_local import LocalAws
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from machine import reported  # noqa: E402  (benchmarks/, the script's folder)
+
 from tests.support.local_stack import PROBE_FUNCTIONS, zip_folder  # noqa: E402
 
 EVENT = {"order_id": "o-1", "items": [{"sku": "A", "qty": 2}]}
@@ -102,4 +104,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(reported(main))

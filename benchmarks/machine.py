@@ -2,7 +2,8 @@
 
 ``speed()`` times a fixed CPU-bound loop (pure Python: hashing and integer arithmetic, as the
 client's botocore path and the local stack's request handling are) and reads the load average. A
-figure is only comparable with another taken at a similar calibration time and load.
+figure is only comparable with another taken at a similar calibration time and load. Every benchmark
+runs its ``main`` through ``reported``, so its output starts and ends with that line.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections.abc import Callable
 
 CALIBRATION_ROUNDS = 200_000
 
@@ -32,3 +34,12 @@ def speed() -> str:
     """One line: the calibration time and the load average (1, 5, 15 minutes)."""
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     return f"machine: calibration {calibration_ms()} ms ({CALIBRATION_ROUNDS:,} rounds), load {load}"
+
+
+def reported(main: Callable[[], int | None]) -> int:
+    """Run a benchmark between two ``speed()`` lines: the load during a run is part of its figures."""
+    print(speed(), flush=True)
+    try:
+        return main() or 0
+    finally:
+        print(speed(), flush=True)

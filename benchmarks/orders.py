@@ -48,6 +48,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from machine import reported  # noqa: E402  (benchmarks/, the script's folder)
+
 from lambdapipe.utils.child_processes import spawn  # noqa: E402
 
 TABLE = "orders-benchmark"
@@ -326,4 +328,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(reported(main))
