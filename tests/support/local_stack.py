@@ -1,4 +1,5 @@
-"""Small helpers for tests (and benchmarks) that drive the local stack: zip a folder, invoke, wait."""
+"""Small helpers for tests (and benchmarks) that drive the local stack: zip a folder, make a streamed
+table, invoke, wait."""
 
 from __future__ import annotations
 
@@ -21,6 +22,18 @@ def zip_folder(folder: Path) -> bytes:
             if path.is_file() and "__pycache__" not in path.parts:
                 archive.write(path, path.relative_to(folder).as_posix())
     return buffer.getvalue()
+
+
+def create_streamed_table(dynamodb: Any, name: str, key: str) -> str:
+    """An on-demand table with one string hash key and a NEW_IMAGE stream; returns the stream's ARN."""
+    table = dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    )
+    return table["TableDescription"]["LatestStreamArn"]
 
 
 def invoke_json(client: Any, name: str, event: Any, **kwargs: Any) -> tuple[dict, Any]:

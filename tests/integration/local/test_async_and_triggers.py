@@ -8,7 +8,7 @@ import time
 import pytest
 
 from lambdapipe_local.lambda_runtime.event_sources import SCAN_INTERVAL_S
-from tests.support.local_stack import wait_until
+from tests.support.local_stack import create_streamed_table, wait_until
 
 
 @pytest.fixture
@@ -307,14 +307,7 @@ def test_dynamodb_stream_mapping_delivers_new_images_and_leaves_the_stream_reada
     make_function, python_probe_zip, lambda_client, aws, bucket
 ):
     ddb = aws.client("dynamodb")
-    table = ddb.create_table(
-        TableName="orders",
-        KeySchema=[{"AttributeName": "order_id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "order_id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
-    )["TableDescription"]
-    stream_arn = table["LatestStreamArn"]
+    stream_arn = create_streamed_table(ddb, "orders", "order_id")
     make_function(
         "on-order",
         python_probe_zip,

@@ -13,7 +13,7 @@ import pytest
 
 from lambdapipe_local import LocalAws
 from lambdapipe_local.lambda_runtime import event_sources
-from tests.support.local_stack import wait_until
+from tests.support.local_stack import create_streamed_table, wait_until
 
 POLLER_LOGGER = event_sources.__name__
 WATCHED_SECONDS = 4.0
@@ -64,16 +64,10 @@ def test_a_deleted_stream_gets_one_warning_and_no_traceback(
     aws: LocalAws, make_function, python_probe_zip: bytes, caplog: pytest.LogCaptureFixture
 ) -> None:
     dynamodb = aws.client("dynamodb")
-    table = dynamodb.create_table(
-        TableName="short-lived",
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
-    )["TableDescription"]
+    stream_arn = create_streamed_table(dynamodb, "short-lived", "id")
     make_function("on-change", python_probe_zip, "probe.echo")
     aws.client("lambda").create_event_source_mapping(
-        EventSourceArn=table["LatestStreamArn"], FunctionName="on-change", StartingPosition="LATEST"
+        EventSourceArn=stream_arn, FunctionName="on-change", StartingPosition="LATEST"
     )
     caplog.set_level(logging.INFO, logger=POLLER_LOGGER)
 
