@@ -13,7 +13,8 @@ Routes (under the prefix):
     GET /                              the overview page (HTML)
     GET /functions/{name}              one function's page; ``?request_id=`` adds that request's log lines
     GET /static/{file}                 the page's script, styles and the vendored uPlot
-    GET /api/functions                 the user's functions: aliases, using DAGs, last deploy run
+    GET /api/functions                 the user's functions: aliases, using DAGs, last deploy (from
+                                       Lambda, with the deploy DAG's task when it made it), last deploy run
     GET /api/functions/{name}          one function's configuration and aliases
     GET /api/functions/{name}/logs     ``?request_id=``: that request's lines from CloudWatch Logs
     GET /api/invocations               recent invocations (``errors=true``: failed ones only), a page at a
@@ -120,7 +121,7 @@ def create_app(aws_conn_id: str | None = None) -> "FastAPI":
         history = deploys.last_deploys(session) if may_read_deploys else {"dag_run": None, "tasks": {}}
         for function in shown:
             function["dag_ids"] = sorted(used[function["name"]])
-            function["last_deploy"] = history["tasks"].get(deploys.deploy_task_id(function["name"]))
+            function["last_deploy"]["task"] = history["tasks"].get(deploys.deploy_task_id(function["name"]))
         return {"functions": shown, "deploy_dag_id": deploy_dag, "last_deploy_run": history["dag_run"]}
 
     @app.get("/api/functions/{name}")

@@ -4,11 +4,13 @@ Read through the view's AWS connection, so against ``lambdapipe local`` the view
 stack and on AWS the account's functions. Only functions carrying the tag deploys set count as
 managed: the view is no window onto the account's other functions. Three calls per function (the
 function with its tags, aliases, versions) and no account-wide listing: the names come from the DAGs.
+The last deploy is read from the same calls, so it shows whichever path deployed the function.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from lambdapipe.hooks.lambda_function import LambdaHook
@@ -55,6 +57,41 @@ def _aliases(hook: LambdaHook, name: str) -> list[dict[str, Any]]:
     ]
 
 
+def _utc_iso(last_modified: str | None) -> str | None:
+    """Lambda's ``2026-12-04T13:40:12.123+0000`` (or a local stack's nanoseconds and ``Z``) as ISO 8601
+    in UTC with a ``+00:00`` offset, which every browser parses (``+0000`` is not ECMAScript's format)."""
+    if not last_modified:
+        return None
+    return datetime.fromisoformat(last_modified).astimezone(UTC).isoformat()
+
+
+def last_deploy(config: dict[str, Any], aliases: list[dict[str, Any]]) -> dict[str, Any]:
+    """The newest deploy as Lambda records it, whichever path made it (the deploy DAG, ``lambdapipe
+    deploy``, the demo): a deploy publishes a version and points its alias (``live``) at it, so the
+    newest version an alias points at is the last deploy; without one (``--no-publish``), $LATEST."""
+    published = [alias for alias in aliases if alias["version"].isdigit()]
+    if not published:
+        return {
+            "version": config.get("Version") or "$LATEST",
+            "aliases": [],
+            "code_sha256": config.get("CodeSha256"),
+            "deployed_at": _utc_iso(config.get("LastModified")),
+        }
+    newest = max(published, key=lambda alias: int(alias["version"]))
+    return {
+        "version": newest["version"],
+        "aliases": [alias["name"] for alias in published if alias["version"] == newest["version"]],
+        "code_sha256": newest["code_sha256"],
+        "deployed_at": _utc_iso(newest["last_modified"]),
+    }
+
+
+def _described(hook: LambdaHook, config: dict[str, Any]) -> dict[str, Any]:
+    """What the view shows of one function: its configuration, aliases and last deploy."""
+    aliases = _aliases(hook, config["FunctionName"])
+    return {**_summary(config), "aliases": aliases, "last_deploy": last_deploy(config, aliases)}
+
+
 def _managed_configuration(hook: LambdaHook, name: str) -> dict[str, Any] | None:
     """The function's $LATEST configuration, or None if it does not exist or lambdapipe does not manage it."""
     try:
@@ -70,7 +107,7 @@ def managed_functions(names: Iterable[str], aws_conn_id: str | None = "aws_defau
     """Those of ``names`` that exist and lambdapipe manages, by name, with their aliases."""
     hook = LambdaHook(aws_conn_id=aws_conn_id, config=ui_botocore_config())
     found = [config for name in sorted(set(names)) if (config := _managed_configuration(hook, name))]
-    return [{**_summary(config), "aliases": _aliases(hook, config["FunctionName"])} for config in found]
+    return [_described(hook, config) for config in found]
 
 
 def function_details(name: str, aws_conn_id: str | None = "aws_default") -> dict[str, Any]:
@@ -81,7 +118,7 @@ def function_details(name: str, aws_conn_id: str | None = "aws_default") -> dict
         raise FunctionNotFound(
             f"no Lambda function {name!r} managed by lambdapipe (connection {aws_conn_id!r})"
         )
-    return {**_summary(config), "aliases": _aliases(hook, config["FunctionName"])}
+    return _described(hook, config)
 
 
 def require_managed(name: str, aws_conn_id: str | None = "aws_default") -> None:

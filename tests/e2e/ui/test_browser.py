@@ -3,15 +3,19 @@
 A real stack (``scripts/devstack.py``: scheduler, dag-processor, triggerer, API server and the local
 AWS) runs on free ports with a temporary home and DAGs folder. ``deploy_lambda_functions`` deploys
 two shipped functions, then ``ui_invoke_hello`` invokes them and commits its invocation records to
-``lambda_invocations``, as a pipeline does. To give the per-day charts a history, a week of earlier
+``lambda_invocations``, as a pipeline does. A third, ``greeting_api``, is deployed the way ``make run``
+deploys, with ``lambdapipe deploy`` (no deploy DAG task), and named by the never-run DAG
+``ui_uses_greeting_api``, so the view shows it. To give the per-day charts a history, a week of earlier
 rows of the same DAG is written through the tables API (run ids ``seeded__<day>``, one failed).
 Screenshots go to ``test-artifacts/screenshots/`` (ignored by git).
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
+import subprocess
 import sys
 import urllib.parse
 from collections.abc import Iterator
@@ -37,7 +41,9 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 FUNCTIONS = ("hello_world", "hello_node")
+CLI_FUNCTION = "greeting_api"  # deployed with `lambdapipe deploy`, as `make run` deploys
 INVOKE_DAG = "ui_invoke_hello"
+CLI_DAG = "ui_uses_greeting_api"
 RUN_TIMEOUT_SECONDS = 600.0
 UI_TIMEOUT_MS = 60_000
 INVOKE_DAG_FILE = '''"""Invokes the deployed hello functions and records the invocations in lambda_invocations."""
@@ -72,6 +78,22 @@ ui_invoke_hello()
 '''
 
 
+CLI_DAG_FILE = f'''"""Names {CLI_FUNCTION}, which the CLI deployed, so the Lambda view shows it; never run."""
+
+from airflow.sdk import dag
+
+from lambdapipe.operators.lambda_invoke import LambdaInvokeOperator
+
+
+@dag(dag_id="{CLI_DAG}", schedule=None, catchup=False)
+def uses_greeting_api():
+    LambdaInvokeOperator(task_id="greet", function_name="{CLI_FUNCTION}", qualifier="live", payload={{}})
+
+
+uses_greeting_api()
+'''
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -84,6 +106,9 @@ def prepare_home(home: Path) -> devstack.Settings:
     dags.mkdir(parents=True)
     shutil.copy(REPO / "dags" / "deploy_lambda_functions.py", dags)
     (dags / f"{INVOKE_DAG}.py").write_text(INVOKE_DAG_FILE)
+    (dags / f"{CLI_DAG}.py").write_text(CLI_DAG_FILE)
+    # Outside the deploy DAG's folder: only the CLI deploys it.
+    shutil.copytree(REPO / "lambda_functions" / CLI_FUNCTION, home / "cli_functions" / CLI_FUNCTION)
     for name in FUNCTIONS:
         shutil.copytree(REPO / "lambda_functions" / name, functions / name)
     # Every component deploys from the copied functions folder.
@@ -99,6 +124,15 @@ def run_dag(api: AirflowApi, dag_id: str) -> str:
     run = api.wait_for_run(dag_id, run_id, RUN_TIMEOUT_SECONDS)
     assert run["state"] == "success", f"{dag_id} run {run_id} ended {run['state']}"
     return run_id
+
+
+def deploy_with_the_cli(settings: devstack.Settings, name: str) -> None:
+    """``lambdapipe deploy`` against the stack's AWS, as ``make run`` deploys: no deploy DAG run."""
+    cli = Path(sys.executable).parent / "lambdapipe"
+    folder = settings.home / "cli_functions" / name
+    subprocess.run(
+        [str(cli), "deploy", str(folder)], env=devstack.stack_environment(settings), check=True, timeout=300
+    )
 
 
 def seed_history(settings: devstack.Settings, days: int = 7) -> None:
@@ -145,7 +179,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     settings = prepare_home(tmp_path_factory.mktemp("ui-e2e"))
     with pytest.MonkeyPatch.context() as patch, devstack.running_stack(settings):
         api = AirflowApi(settings)
-        api.wait_for_dags({"deploy_lambda_functions", INVOKE_DAG}, timeout=180)
+        api.wait_for_dags({"deploy_lambda_functions", INVOKE_DAG, CLI_DAG}, timeout=180)
+        deploy_with_the_cli(settings, CLI_FUNCTION)
         run_dag(api, "deploy_lambda_functions")
         run_id = run_dag(api, INVOKE_DAG)
         for name, value in settings.environment().items():
@@ -240,9 +275,11 @@ def test_the_lambda_view_renders_functions_charts_and_invocations(browser_page: 
     view.locator("[data-testid='invocations']").scroll_into_view_if_needed()
     _screenshot(browser_page, "05-lambda-view-invocations")
 
-    assert [row.split("\t")[0] for row in functions] == ["hello_node", "hello_world"]
+    assert [row.split("\t")[0] for row in functions] == [CLI_FUNCTION, "hello_node", "hello_world"]
     assert all("live → v1" in row for row in functions)
-    assert all("success" in row for row in functions), "each function's last deploy task succeeded"
+    assert all("success" in row for row in functions[1:]), (
+        "each DAG-deployed function's deploy task succeeded"
+    )
     assert len(invocations) == 3 + 2 * 7, "three real invocations and a seeded week"
     assert [row.split("\t")[0] for row in per_dag] == [INVOKE_DAG]
     assert "17" in per_dag[0].split("\t")[1]
@@ -269,3 +306,129 @@ def test_the_dag_tab_shows_the_lambda_view_of_that_dag(browser_page: Any) -> Non
     assert view.locator("#scope").inner_text() == f"· DAG {INVOKE_DAG}"
     assert view.locator("[data-testid='per-dag-table'] tbody tr").count() == 1
     _screenshot(browser_page, "06-dag-lambda-tab")
+
+
+LAMBDA_VIEW_API = "**/lambdapipe/api/**"
+NO_VALUE = "\u2013"  # the view's dash for a missing value
+
+
+def test_the_lambda_view_shows_a_loading_state_until_its_data_arrives(browser_page: Any) -> None:
+    held: list[Any] = []
+    browser_page.route(LAMBDA_VIEW_API, lambda route: held.append(route))
+    try:
+        browser_page.goto("/plugin/lambda")
+        view = browser_page.frame_locator("iframe[title='Lambda']")
+        loading = [
+            view.locator(f"[data-testid='{part}'] .loading") for part in ("functions", "cost-chart", "errors")
+        ]
+        for part in loading:
+            part.wait_for(timeout=15_000)
+        assert all(part.inner_text() == "Loading…" for part in loading)
+        _screenshot(browser_page, "07-lambda-view-loading")
+    finally:
+        for route in held:
+            route.continue_()
+        browser_page.unroute(LAMBDA_VIEW_API)
+
+    view.locator("[data-testid='functions-table']").wait_for()
+    view.locator("[data-testid='cost-chart'] canvas").wait_for()
+    assert view.locator(".loading").count() == 0
+
+
+def test_the_deploy_column_shows_a_deploy_made_by_the_cli_without_a_deploy_dag_task(
+    browser_page: Any,
+) -> None:
+    today = datetime.now(UTC).date().isoformat()
+    browser_page.goto("/plugin/lambda")
+    view = browser_page.frame_locator("iframe[title='Lambda']")
+    rows = view.locator("[data-testid='functions-table'] tbody tr")
+
+    cli_deploy = rows.filter(has_text=CLI_FUNCTION).locator("[data-testid='last-deploy']")
+    dag_deploy = rows.filter(has_text="hello_world").locator("[data-testid='last-deploy']")
+
+    assert re.fullmatch(rf"v1 \(live\) {today} \d\d:\d\d:\d\d", cli_deploy.inner_text(timeout=15_000))
+    assert re.fullmatch(
+        rf"v1 \(live\) {today} \d\d:\d\d:\d\d · success deploy_lambda_functions \u203a deploy_hello_world",
+        dag_deploy.inner_text(),
+    ), "the deploy DAG's task is still linked when that DAG deployed the function"
+    _screenshot(browser_page, "08-lambda-view-deploys")
+
+
+@pytest.fixture
+def page_in_los_angeles(browser_page: Any, stack: dict[str, Any]) -> Iterator[Any]:
+    """A logged-in page whose browser clock is 8 hours behind UTC, with a 12-hour (en-US) locale: a
+    label made from the browser's zone or locale shows there, not in UTC's own zone."""
+    context = browser_page.context.browser.new_context(
+        storage_state=browser_page.context.storage_state(),
+        timezone_id="America/Los_Angeles",
+        locale="en-US",
+        viewport={"width": 1440, "height": 1100},
+        base_url=stack["settings"].api_url,
+    )
+    page = context.new_page()
+    page.set_default_timeout(UI_TIMEOUT_MS)
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def _hover_newest_point(chart: Any) -> dict[str, str]:
+    """Put the cursor on the chart's rightmost point; the legend's values there, by series label."""
+    over = chart.locator(".u-over")
+    box = over.bounding_box()
+    over.hover(position={"x": box["width"] - 2, "y": box["height"] / 2})
+    legend = chart.locator(".u-legend .u-series")
+    labels, values = (
+        legend.locator(".u-label").all_inner_texts(),
+        legend.locator(".u-value").all_inner_texts(),
+    )
+    return dict(zip(labels, values, strict=True))
+
+
+def _units(labels: list[str]) -> set[str]:
+    return {label.split(" ")[-1] for label in labels if label != NO_VALUE}
+
+
+def test_the_per_day_charts_label_today_with_todays_utc_date_and_one_duration_unit(
+    page_in_los_angeles: Any,
+) -> None:
+    today = datetime.now(UTC).date().isoformat()
+    page_in_los_angeles.goto("/plugin/lambda")
+    view = page_in_los_angeles.frame_locator("iframe[title='Lambda']")
+    latency = view.locator("[data-testid='latency-chart'] .uplot")
+    latency.locator("canvas").wait_for()
+    cost_labels = (
+        view.locator("[data-testid='cost-chart'] .uplot").get_attribute("data-y-labels") or ""
+    ).split(" | ")
+
+    legend = _hover_newest_point(latency)
+    x_labels = (latency.get_attribute("data-x-labels") or "").split(" | ")
+    y_labels = (latency.get_attribute("data-y-labels") or "").split(" | ")
+    _screenshot(page_in_los_angeles, "09-lambda-view-charts-utc")
+
+    assert legend["UTC"] == today
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d", label) for label in x_labels), x_labels
+    assert max(x_labels) <= today
+    assert len(_units(y_labels)) == 1 and _units(y_labels) == _units([legend[INVOKE_DAG]]), (y_labels, legend)
+    assert all(re.fullmatch(r"\$\d+(\.\d+)?", label) for label in cost_labels), cost_labels
+
+
+def test_the_duration_chart_ticks_whole_minutes_on_a_24_hour_utc_clock_in_one_unit(
+    page_in_los_angeles: Any,
+) -> None:
+    today = datetime.now(UTC).date().isoformat()
+    page_in_los_angeles.goto("/plugin/lambda/lambdapipe/functions/hello_world?days=1")
+    view = page_in_los_angeles.frame_locator("iframe[title='Lambda']")
+    durations = view.locator("[data-testid='duration-chart'] .uplot")
+    durations.locator("canvas").wait_for()
+
+    legend = _hover_newest_point(durations)
+    x_labels = (durations.get_attribute("data-x-labels") or "").split(" | ")
+    y_labels = (durations.get_attribute("data-y-labels") or "").split(" | ")
+    _screenshot(page_in_los_angeles, "10-function-page-chart-utc")
+
+    assert re.fullmatch(rf"{today} \d\d:\d\d:\d\d UTC", legend["UTC"]), legend
+    assert all(re.fullmatch(r"\d\d:\d\d", label) for label in x_labels), x_labels
+    values = [legend["duration"], legend["init (cold start)"]]
+    assert len(_units(y_labels + values)) == 1, (y_labels, values)

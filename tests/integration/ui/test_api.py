@@ -229,6 +229,28 @@ def test_functions_list_deployed_functions_with_alias_version_and_code_sha(
     assert response.json()["deploy_dag_id"] == "deploy_lambda_functions"
 
 
+def test_a_function_deployed_without_the_deploy_dag_shows_the_deploy_lambda_records(
+    client: Any, auth: dict[str, str], greeter: str, local_aws: LocalAws
+) -> None:
+    version = local_aws.client("lambda").get_function_configuration(FunctionName=greeter, Qualifier="1")
+
+    response = client.get(f"{URL_PREFIX}/api/functions", headers=auth)
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    [function] = body["functions"]
+    assert body["last_deploy_run"] is None, "deploy_lambda_functions never ran"
+    deployed = function["last_deploy"]
+    assert (deployed["version"], deployed["aliases"], deployed["code_sha256"]) == (
+        "1",
+        ["live"],
+        version["CodeSha256"],
+    )
+    at = datetime.fromisoformat(deployed["deployed_at"])
+    assert at.tzinfo is not None and abs(datetime.now(UTC) - at) < timedelta(minutes=5)
+    assert deployed["task"] is None
+
+
 def test_a_request_log_lines_come_from_cloudwatch_logs_without_the_other_requests(
     client: Any, auth: dict[str, str], greeter: str, local_aws: LocalAws
 ) -> None:

@@ -40,8 +40,15 @@
   const enc = encodeURIComponent;
   const dash = "–";
   const fmtMs = (v) => (v == null ? dash : v < 1000 ? `${v.toFixed(1)} ms` : `${(v / 1000).toFixed(2)} s`);
+  // Dates and times of unix seconds, in UTC on a 24-hour clock whatever the browser's zone and locale.
+  const isoOf = (s) => new Date(s * 1e3).toISOString();
+  const utcDay = (s) => isoOf(s).slice(0, 10);
+  const utcMinute = (s) => isoOf(s).slice(11, 16);
+  const utcSecond = (s) => isoOf(s).replace("T", " ").slice(0, 19);
   const fmtUsd = (v) => (v == null ? dash : `$${v.toFixed(v !== 0 && Math.abs(v) < 0.01 ? 8 : 4)}`);
-  const axisUsd = (v) => (v === 0 ? "$0" : `$${Math.abs(v) < 0.01 ? v.toPrecision(2) : v.toFixed(2)}`);
+  // Axis dollars as plain decimals (never "8.0e-7"), with the places the tick step needs, alike on every tick.
+  const axisUsd = (v, step) =>
+    v === 0 ? "$0" : `$${v.toFixed(Math.min(12, Math.max(2, Math.ceil(-Math.log10(step || Math.abs(v))))))}`;
   const fmtInt = (v) => (v == null ? dash : Number(v).toLocaleString("en-US"));
   const fmtTime = (iso) => (iso ? new Date(iso).toISOString().replace("T", " ").slice(0, 19) : dash);
   const shortSha = (sha) => (sha ? el("code", { title: sha }, sha.slice(0, 12)) : dash);
@@ -76,6 +83,16 @@
 
   function fill(id, node) {
     document.getElementById(id).replaceChildren(node);
+  }
+
+  // Shown in each container until its data arrives (Lambda calls take seconds on a page of functions).
+  function showLoading(ids) {
+    for (const id of ids) fill(id, el("span", { class: "loading", role: "status" }, "Loading…"));
+  }
+
+  // A container whose request failed says so instead of loading forever; the problem names the call.
+  function showUnavailable(ids) {
+    for (const id of ids) fill(id, el("span", { class: "empty" }, "Not available: see the problem above."));
   }
 
   function showProblem(error) {
@@ -115,18 +132,63 @@
     return Array.from({ length: days }, (_, i) => new Date(today.getTime() - (days - 1 - i) * 86400e3));
   }
 
-  // One series per entry of `series` ({label, values}) over the unix-second x values `xs`; with
-  // `pointsOnly` the points are not joined (separate invocations, not a trend).
-  function chart(container, xs, series, format, { axisFormat = format, pointsOnly = false } = {}) {
+  // Millisecond durations in one unit per chart, so an axis never reads "0.0 ms" beside "1.00 s".
+  function durationUnit(values) {
+    const max = Math.max(0, ...values.filter((v) => v != null));
+    const [div, suffix] = max >= 1000 ? [1000, "s"] : [1, "ms"];
+    return {
+      tick: (v) => `${+(v / div).toFixed(3)} ${suffix}`,
+      value: (v) => (v == null ? dash : `${(v / div).toFixed(div === 1 ? 1 : 2)} ${suffix}`),
+    };
+  }
+
+  // Tick steps a time axis may use: whole days for per-day charts, whole minutes (never seconds or
+  // milliseconds, which read as ":27.800") for invocation instants.
+  const DAY = 86400;
+  const DAY_STEPS = [1, 2, 3, 7, 14, 30].map((n) => n * DAY);
+  const MINUTE_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720].map((n) => n * 60).concat(DAY_STEPS);
+  const SHORTEST_SPAN = 600; // an x range of at least ten minutes, so invocations seconds apart get minute ticks
+
+  // How an x axis reads: per-day charts label days; instant charts label minutes (with the day once
+  // the range spans days). The x value under the cursor is always a full UTC date (and time).
+  const X_AXES = {
+    day: { steps: DAY_STEPS, tick: (s) => utcDay(s), cursor: utcDay, range: null },
+    instant: {
+      steps: MINUTE_STEPS,
+      tick: (s, step, multiDay) => (step >= DAY ? utcDay(s) : multiDay ? `${utcDay(s).slice(5)} ${utcMinute(s)}` : utcMinute(s)),
+      cursor: (s) => `${utcSecond(s)} UTC`,
+      range: (_, min, max) => {
+        const pad = Math.max((SHORTEST_SPAN - (max - min)) / 2, (max - min) * 0.03);
+        return [min - pad, max + pad];
+      },
+    },
+  };
+
+  // Axis labels are drawn on a canvas: they are also kept as text on the chart (data-x-labels,
+  // data-y-labels) for assistive technology and the browser tests.
+  function labelled(name, format) {
+    return (u, splits, _axis, _space, step) => {
+      const [min, max] = [u.scales.x.min, u.scales.x.max];
+      const labels = splits.map((v) => format(v, step, utcDay(min) !== utcDay(max)));
+      u.root.dataset[name] = labels.join(" | ");
+      return labels;
+    };
+  }
+
+  // One series per entry of `series` ({label, values}) over the unix-second x values `xs`, in UTC.
+  // `xKind` is "day" (one point per UTC day) or "instant" (separate invocations: points not joined).
+  function chart(container, xs, series, { xKind, tick, value }) {
     container.replaceChildren();
+    const x = X_AXES[xKind];
+    const pointsOnly = xKind === "instant";
     const opts = {
       width: Math.max(container.clientWidth, 320),
       height: 240,
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"),
-      scales: { x: { time: true } },
+      scales: { x: { time: true, ...(x.range ? { range: x.range } : {}) } },
       legend: { live: true },
       series: [
-        { label: "UTC" },
+        { label: "UTC", value: (_, v) => (v == null ? dash : x.cursor(v)) },
         ...series.map((s, i) => ({
           label: s.label,
           stroke: COLORS[i % COLORS.length],
@@ -134,10 +196,13 @@
           width: 2,
           spanGaps: false,
           points: { show: true, size: 7, fill: COLORS[i % COLORS.length] },
-          value: (_, v) => (v == null ? dash : format(v)),
+          value: (_, v) => value(v),
         })),
       ],
-      axes: [{}, { size: 96, values: (_, ticks) => ticks.map(axisFormat) }],
+      axes: [
+        { space: 90, incrs: x.steps, values: labelled("xLabels", x.tick) },
+        { size: 96, values: labelled("yLabels", tick) },
+      ],
     };
     const plot = new uPlot(opts, [xs, ...series.map((s) => s.values)], container);
     charts.push({ plot, container });
@@ -167,13 +232,26 @@
     { label: "Request / logs", value: (r) => el("a", { href: functionHref(r.function_name, r.request_id) }, r.request_id) },
   ].filter(Boolean);
 
+  // "v3 (live) 2026-12-04 13:40:12", then the deploy DAG's task when that DAG deployed the function.
+  function lastDeploy(f) {
+    const deploy = f.last_deploy;
+    const aliases = deploy.aliases.length ? ` (${deploy.aliases.join(", ")})` : "";
+    const version = deploy.version === "$LATEST" ? "$LATEST" : `v${deploy.version}`;
+    const task = deploy.task
+      ? [" · ", status(deploy.task.state), " ", taskInstanceLink(deploy.task)]
+      : [];
+    return el("span", { "data-testid": "last-deploy" }, `${version}${aliases} ${fmtTime(deploy.deployed_at)}`, task);
+  }
+
   function renderFunctions(data, onlyNames) {
     const run = data.last_deploy_run;
     document.getElementById("last-deploy").replaceChildren(
+      "Last deploy: the newest version an alias points at, as Lambda records it, whichever path deployed it ",
+      "(", el("code", {}, data.deploy_dag_id), ", ", el("code", {}, "lambdapipe deploy"), ", the demo).",
       run
-        ? el("span", {}, "Last run of ", airflowLink(`/dags/${enc(run.dag_id)}/runs/${enc(run.run_id)}`, run.dag_id), ": ",
-            status(run.state), ` ${fmtTime(run.end_date || run.start_date)}`)
-        : `No run of ${data.deploy_dag_id} yet.`,
+        ? el("span", {}, " Last run of ", airflowLink(`/dags/${enc(run.dag_id)}/runs/${enc(run.run_id)}`, run.dag_id), ": ",
+            status(run.state), ` ${fmtTime(run.end_date || run.start_date)}.`)
+        : "",
     );
     const rows = onlyNames ? data.functions.filter((f) => onlyNames.has(f.name)) : data.functions;
     fill("functions", table("functions-table", [
@@ -183,9 +261,7 @@
       { label: "Runtime", value: (f) => f.runtime || dash },
       { label: "Memory", cls: "num", value: (f) => (f.memory_mb ? `${f.memory_mb} MB` : dash) },
       { label: "Last modified", value: (f) => fmtTime(f.last_modified) },
-      { label: "Last deploy", value: (f) => (f.last_deploy
-        ? [status(f.last_deploy.state), " ", taskInstanceLink(f.last_deploy), ` ${fmtTime(f.last_deploy.end_date || f.last_deploy.start_date)}`]
-        : dash) },
+      { label: "Last deploy", value: lastDeploy },
     ], rows, onlyNames ? "This DAG invoked none of the deployed functions in this period." : "No function that lambdapipe deploys is used by a DAG you may read."));
   }
 
@@ -220,8 +296,9 @@
         label: dagLabel(dag),
         values: dayKeys.map((day) => cell.get(`${day}|${dagLabel(dag)}`)?.[metric] ?? missing),
       }));
-    chart(document.getElementById("cost-chart"), xs, seriesOf("cost_usd", 0), fmtUsd, { axisFormat: axisUsd });
-    chart(document.getElementById("latency-chart"), xs, seriesOf("p95_ms", null), fmtMs);
+    chart(document.getElementById("cost-chart"), xs, seriesOf("cost_usd", 0), { xKind: "day", tick: axisUsd, value: fmtUsd });
+    const latency = seriesOf("p95_ms", null);
+    chart(document.getElementById("latency-chart"), xs, latency, { xKind: "day", ...durationUnit(latency.flatMap((s) => s.values)) });
   }
 
   async function overview() {
@@ -229,13 +306,25 @@
     const dagId = params.get("dag_id");
     if (dagId) document.getElementById("scope").replaceChildren(`· DAG ${dagId}`);
     const query = { days, dag_id: dagId };
+    const parts = {
+      functions: ["last-deploy", "functions"],
+      stats: ["totals", "cost-chart", "latency-chart", "per-dag"],
+      recent: ["invocations"],
+      errors: ["errors"],
+    };
+    showLoading(Object.values(parts).flat());
     const [functions, stats, recent, errors] = await Promise.allSettled([
       getJSON("/api/functions"),
       getJSON("/api/stats", query),
       getJSON("/api/invocations", { ...query, limit: 50 }),
       getJSON("/api/invocations", { ...query, limit: 20, errors: true }),
     ]);
-    for (const result of [functions, stats, recent, errors]) if (result.status === "rejected") showProblem(result.reason);
+    for (const [name, result] of Object.entries({ functions, stats, recent, errors })) {
+      if (result.status === "rejected") {
+        showProblem(result.reason);
+        showUnavailable(parts[name]);
+      }
+    }
     if (stats.status === "fulfilled") renderStats(stats.value, days);
     if (recent.status === "fulfilled") {
       fill("invocations", table("invocations-table", invocationColumns(true), recent.value.invocations, "No invocations in this period."));
@@ -287,12 +376,19 @@
       document.getElementById("request-section").hidden = false;
       document.getElementById("request-id").replaceChildren(requestId);
     }
+    const parts = { config: ["configuration"], recent: ["invocations", "duration-chart"], logs: requestId ? ["log-lines"] : [] };
+    showLoading(Object.values(parts).flat());
     const [config, recent, logs] = await Promise.allSettled([
       getJSON(base),
       getJSON("/api/invocations", { days, function_name: name, limit: 200 }),
       requestId ? getJSON(`${base}/logs`, { request_id: requestId }) : Promise.resolve(null),
     ]);
-    for (const result of [config, recent, logs]) if (result.status === "rejected") showProblem(result.reason);
+    for (const [name, result] of Object.entries({ config, recent, logs })) {
+      if (result.status === "rejected") {
+        showProblem(result.reason);
+        showUnavailable(parts[name]);
+      }
+    }
     if (config.status === "fulfilled") renderConfiguration(config.value);
     if (logs.status === "fulfilled" && logs.value) renderLogs(logs.value);
     if (recent.status === "fulfilled") {
@@ -300,10 +396,14 @@
       fill("invocations", table("invocations-table", invocationColumns(false), rows.slice(0, 50), "No invocations of this function in this period."));
       const timed = rows.filter((r) => r.invoked_at).reverse();
       if (timed.length) {
-        chart(document.getElementById("duration-chart"), timed.map((r) => Date.parse(r.invoked_at) / 1000), [
+        const durations = [
           { label: "duration", values: timed.map((r) => r.duration_ms) },
           { label: "init (cold start)", values: timed.map((r) => r.init_duration_ms) },
-        ], fmtMs, { pointsOnly: true });
+        ];
+        chart(document.getElementById("duration-chart"), timed.map((r) => Date.parse(r.invoked_at) / 1000), durations, {
+          xKind: "instant",
+          ...durationUnit(durations.flatMap((s) => s.values)),
+        });
       } else {
         emptyChart("duration-chart", "No invocations of this function in this period.");
       }
