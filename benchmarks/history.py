@@ -33,7 +33,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "benchmarks")]
 
 from machine import reported  # noqa: E402
-from orders import local_aws_process  # noqa: E402
+
+from tests.support.local_aws_process import local_aws_process  # noqa: E402
 
 DAG_ID = "s3_upload_processing"
 FIRST_RUN = datetime(2026, 5, 1, tzinfo=UTC)

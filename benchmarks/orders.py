@@ -32,14 +32,9 @@ import gzip
 import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,50 +45,12 @@ sys.path.insert(0, str(REPO))
 
 from machine import reported  # noqa: E402  (benchmarks/, the script's folder)
 
-from lambdapipe.utils.child_processes import spawn  # noqa: E402
+from tests.support.local_aws_process import local_aws_process  # noqa: E402
 
 TABLE = "orders-benchmark"
 PIPELINE_BUCKET = "lambdapipe-pipeline"
 HOUR_START = datetime(2026, 4, 1, 12, tzinfo=UTC)
 DAG_ID, RUN_ID = "order_analytics_benchmark", "benchmark"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextlib.contextmanager
-def local_aws_process(state_dir: Path) -> Iterator[str]:
-    """``lambdapipe local`` in its own process on a free loopback port; stopped (by PID) on exit."""
-    port = free_port()
-    args = ["--port", str(port), "--state-dir", str(state_dir)]
-    argv = [str(Path(sys.executable).parent / "lambdapipe"), "local", *args]
-    log = (state_dir.parent / "local-aws.log").open("wb")
-    # Tied to this process: a benchmark ended by SIGTERM or SIGKILL leaves no server behind.
-    process = spawn(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            with contextlib.suppress(OSError):
-                urllib.request.build_opener(urllib.request.ProxyHandler({})).open(
-                    f"{url}/_lambdapipe/runtime", timeout=2
-                )
-                break
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"local AWS did not start; see {log.name}")
-            time.sleep(0.2)
-        yield url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 def environment(url: str, home: Path) -> None:

@@ -136,6 +136,20 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
 
 
+@pytest.fixture(autouse=True)
+def library_log_level_restored() -> Iterator[None]:
+    """The lambdapipe CLI quiets Airflow through the environment, as a command's process may; a test
+    that runs it in-process must not pass that on to the later tests of its worker and the
+    processes they start (they logged nothing below ERROR)."""
+    name = "AIRFLOW__LOGGING__LOGGING_LEVEL"
+    before = os.environ.get(name)
+    yield
+    if before is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = before
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     """The repository checkout the tests run against."""

@@ -34,12 +34,19 @@ pytestmark = pytest.mark.timeout(900)
 
 REPO = Path(__file__).resolve().parents[2]
 ENDS = os.environ.get("LAMBDAPIPE_COMPAT_ENDS", "oldest").split()
-LOWER_BOUNDED = ("apache-airflow", "apache-airflow-providers-amazon", "pyiceberg", "duckdb")
+LOWER_BOUNDED = (
+    "apache-airflow",
+    "apache-airflow-providers-amazon",
+    "apache-airflow-providers-common-compat",
+    "pyiceberg",
+    "duckdb",
+)
 # The operator tests, and the tables query (duckdb, pyiceberg) at their bounds.
 OPERATOR_TESTS = (
     "tests/integration/operators",
     "tests/integration/sensors",
     "tests/integration/invocation/test_invoke_operator.py",
+    "tests/integration/deploy/test_operator.py",  # the deploy's deferrable waiter trigger
     "tests/integration/tables/test_query.py",  # duckdb
 )
 # What the environment reports about itself: where lambdapipe comes from, and the versions it got.
@@ -78,8 +85,8 @@ def lower_bounds() -> dict[str, str]:
     return bounds
 
 
-def pinned_test_packages() -> list[str]:
-    """pytest and its plugins as the development group pins them."""
+def development_test_packages() -> list[str]:
+    """pytest, its plugins and hypothesis, as the development group asks for them."""
     return [
         line for line in _project()["dependency-groups"]["dev"] if line.startswith(("pytest", "hypothesis"))
     ]
@@ -100,7 +107,7 @@ def clean_environment(
     )
     subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, str(environment.root)], check=True)
     install = [uv, "pip", "install", "--quiet", "--python", str(environment.python)]
-    install += [f"{wheel}[local]", str(local_stack_wheel), *pinned_test_packages()]
+    install += [f"{wheel}[local]", str(local_stack_wheel), *development_test_packages()]
     install += [f"{name}=={version}" for name, version in environment.pins.items()]
     if end == "oldest":
         install += ["--exclude-newer", lock_date()]
@@ -123,10 +130,18 @@ def test_the_clean_environment_has_the_wheels_lambdapipe_at_the_ends_versions(
     assert got == {name: Version(version) for name, version in clean_environment.pins.items()}
 
 
+def _clean_environment() -> dict[str, str]:
+    """This worker's environment without its Airflow, AWS and pytest settings: the tests there set
+    their own, as a developer's shell would leave them."""
+    foreign = ("AIRFLOW", "AWS_", "LAMBDAPIPE_", "PYTEST_")
+    return {name: value for name, value in os.environ.items() if not name.startswith(foreign)}
+
+
 def test_the_operator_tests_pass_in_the_clean_environment(clean_environment: CleanEnvironment) -> None:
     done = subprocess.run(
         [str(clean_environment.python), "-m", "pytest", *OPERATOR_TESTS, "-p", "no:cacheprovider", "-q"],
         cwd=REPO,
+        env=_clean_environment(),
         capture_output=True,
         text=True,
         timeout=800,

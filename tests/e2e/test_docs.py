@@ -23,10 +23,10 @@ from airflow.sdk import DAG
 import lambdapipe.operators
 import lambdapipe.sensors
 import lambdapipe.triggers
-from lambdapipe_local import LocalAws
 from tests.e2e.pipelines.test_analytics_report import REPORT_TASKS
 from tests.e2e.pipelines.test_order_analytics import TASKS as ORDER_DAG_TASKS
 from tests.e2e.pipelines.test_s3_upload_processing import TASKS as UPLOAD_DAG_TASKS
+from tests.support.local_aws_process import local_aws_process
 from tests.support.package_classes import classes_defined_in
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
@@ -147,10 +147,13 @@ def test_every_python_example_runs_as_written(where: str, code: str, tmp_path: P
         assert around.tasks or assets, f"{where} builds no task and no asset"
 
 
-def _new_shell_beside(aws: LocalAws, folder: Path) -> dict[str, Any]:
+def _new_shell_beside(aws_url: str, folder: Path) -> dict[str, Any]:
     """subprocess.run arguments for bash in ``folder``, laid out like the repository, whose
-    .airflow/env.sh a stack on ``aws`` wrote; none of this process's Airflow or AWS settings."""
-    settings = devstack.Settings(home=folder / ".airflow", aws_port=int(aws.endpoint_url.rsplit(":", 1)[1]))
+    .airflow/env.sh a stack on ``aws_url`` wrote; none of this process's Airflow or AWS settings.
+
+    The local AWS runs in its own process: an in-process one shares moto's state with the other
+    stacks of this test worker, and what a recipe leaves there (a warehouse's owner) breaks them."""
+    settings = devstack.Settings(home=folder / ".airflow", aws_port=int(aws_url.rsplit(":", 1)[1]))
     settings.home.mkdir()
     devstack.write_shell_environment(settings, devstack.stack_environment(settings))
     clean = {key: value for key, value in os.environ.items() if not key.startswith(devstack.FOREIGN_PREFIXES)}
@@ -166,8 +169,8 @@ def test_the_deploy_and_invoke_recipe_runs_as_written_in_a_new_shell(page: Path,
     for name in (".venv", "lambda_functions"):
         (tmp_path / name).symlink_to(REPO / name)
 
-    with LocalAws() as aws:
-        result = subprocess.run(["bash", "-e", "-c", recipe], **_new_shell_beside(aws, tmp_path))
+    with local_aws_process(tmp_path / "local-aws") as aws_url:
+        result = subprocess.run(["bash", "-e", "-c", recipe], **_new_shell_beside(aws_url, tmp_path))
 
     assert result.returncode == 0, result.stderr
     assert '"function_name": "hello_world"' in result.stdout
@@ -197,8 +200,8 @@ def made_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
     folder = tmp_path_factory.mktemp("made-run")
     for name in (".venv", "include", "lambda_functions"):
         (folder / name).symlink_to(REPO / name)
-    with LocalAws() as aws:
-        shell = _new_shell_beside(aws, folder)
+    with local_aws_process(folder / "local-aws") as aws_url:
+        shell = _new_shell_beside(aws_url, folder)
         set_up = subprocess.run(["bash", "-e", "-c", MAKE_RUN_SET_UP], **shell)
         assert set_up.returncode == 0, set_up.stderr[-3000:]
         yield shell

@@ -140,8 +140,11 @@ class _Poller:
 
 
 def _source_gone(error: Exception) -> bool:
-    code = getattr(error, "response", {}).get("Error", {}).get("Code")
-    return code in SOURCE_GONE_CODES
+    """An AWS answer that the queue or stream does not exist; moto's own errors (a function that is
+    gone at delivery) are other failures, retried with a traceback."""
+    from botocore.exceptions import ClientError
+
+    return isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") in SOURCE_GONE_CODES
 
 
 class _SqsPoller(_Poller):

@@ -10,6 +10,7 @@ before anything is stored.
 from __future__ import annotations
 
 import io
+import struct
 import zipfile
 from typing import Any
 
@@ -18,16 +19,16 @@ EMPTY_ZIP = "Uploaded file must be a non-empty zip"
 
 
 def refusal(code: bytes) -> str | None:
-    """AWS's message for code it would refuse, or None for a zip holding at least one file."""
+    """AWS's message for code it would refuse, or None for a zip with at least one entry."""
     try:
         with zipfile.ZipFile(io.BytesIO(code)) as archive:
-            files = [info for info in archive.infolist() if not info.is_dir()]
-    except (zipfile.BadZipFile, ValueError):
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, struct.error):  # what a damaged zip raises
         return NOT_A_ZIP
-    return None if files else EMPTY_ZIP
+    return None if entries else EMPTY_ZIP
 
 
-def checked(original: Any) -> Any:
+def refusing_bad_code(original: Any) -> Any:
     """Wrap one of moto's content readers: the bytes it returns must be a non-empty zip."""
     from moto.awslambda.exceptions import InvalidParameterValueException
 

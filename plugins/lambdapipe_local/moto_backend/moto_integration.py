@@ -71,8 +71,8 @@ def _apply_patches() -> None:
     LambdaFunction.__init__ = _wrap_function_init(LambdaFunction.__init__)
     LambdaFunction.update_configuration = _wrap_update_configuration(LambdaFunction.update_configuration)
     LambdaFunction.get_configuration = _wrap_get_configuration(LambdaFunction.get_configuration)
-    lambda_models._zipfile_content = code_uploads.checked(lambda_models._zipfile_content)
-    lambda_models._s3_content = code_uploads.checked(lambda_models._s3_content)
+    lambda_models._zipfile_content = code_uploads.refusing_bad_code(lambda_models._zipfile_content)
+    lambda_models._s3_content = code_uploads.refusing_bad_code(lambda_models._s3_content)
     LambdaFunction._set_function_code = code_uploads.keep_code_on_refusal(LambdaFunction._set_function_code)
     provisioned_concurrency.install_api()  # moto has no provisioned concurrency API at all
 

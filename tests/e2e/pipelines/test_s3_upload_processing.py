@@ -1,9 +1,10 @@
 """The shipped ``s3_upload_processing`` DAG end to end on the local stack, run by Airflow for real.
 
 ``dag.test()`` runs the DAG file from dags/ in this process; ``airflow tasks test`` runs as a
-subprocess on a watcher's run, as in docs/pipeline-uploads.md (tests/e2e/test_docs.py runs that page's
-``dags trigger`` recipe as written). A run under ``dag.test()`` or ``dags trigger`` has no triggering asset events (like the hourly reconcile run), so the event path is
-driven the way the platform drives it: the DAG's own watcher trigger (as the triggerer loads it)
+subprocess on a watcher's run, as in docs/pipeline-uploads.md (tests/e2e/test_docs.py runs that
+page's ``dags trigger`` recipe as written). A run under ``dag.test()`` or ``dags trigger`` has no
+triggering asset events (like the hourly reconcile run), so the event path is driven the way the
+platform drives it: the DAG's own watcher trigger (as the triggerer loads it)
 receives the S3 notifications from the ``upload-events`` queue, the asset event is registered as the
 triggerer registers it, and the run is created as the scheduler creates it, consuming that event.
 """

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 import pytest
 
@@ -19,10 +20,15 @@ POLLER_LOGGER = event_sources.__name__
 WATCHED_SECONDS = 4.0
 
 
-def _queue(aws: LocalAws, name: str) -> tuple[str, str]:
+def _queue(aws: LocalAws, name: str, **attributes: str) -> tuple[str, str]:
     sqs = aws.client("sqs")
-    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
     return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def _queue_is_empty(sqs: Any, url: str) -> bool:
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    return set(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"].values()) == {"0"}
 
 
 def _poller_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -77,3 +83,22 @@ def test_a_deleted_stream_gets_one_warning_and_no_traceback(
     records = _poller_records(caplog)
     assert [(record.levelname, record.exc_info) for record in records] == [("WARNING", None)]
     assert "short-lived" in records[0].getMessage()
+
+
+def test_a_mapping_whose_function_was_deleted_delivers_once_the_function_is_back(
+    aws: LocalAws, make_function, python_probe_zip: bytes
+) -> None:
+    """A missing function is not a missing source: the poller keeps retrying instead of ending."""
+    sqs, lambda_client = aws.client("sqs"), aws.client("lambda")
+    url, queue_arn = _queue(aws, "outlives-its-function", VisibilityTimeout="1")
+    make_function("comes-back", python_probe_zip, "probe.echo")
+    lambda_client.create_event_source_mapping(
+        EventSourceArn=queue_arn, FunctionName="comes-back", BatchSize=1
+    )
+    lambda_client.delete_function(FunctionName="comes-back")
+    sqs.send_message(QueueUrl=url, MessageBody="waits for its function")
+    time.sleep(WATCHED_SECONDS)  # polled and failed while the function was gone
+
+    make_function("comes-back", python_probe_zip, "probe.echo")
+
+    wait_until(lambda: _queue_is_empty(sqs, url), timeout_s=30, what="the message to reach the function")

@@ -17,13 +17,6 @@ from tests.support.aws_setup import use_aws_default_connection
 WAREHOUSE_BUCKET = "lambdapipe-tables"
 
 
-@pytest.fixture(autouse=True)
-def logging_level_restored(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``lambdapipe tables`` quiets Airflow through the environment, as a command's process may: undo
-    it after an in-process call, or every later subprocess of this worker would inherit it."""
-    monkeypatch.delenv("AIRFLOW__LOGGING__LOGGING_LEVEL", raising=False)
-
-
 @pytest.fixture(scope="session")
 def local_aws() -> Iterator[LocalAws]:
     with LocalAws(check_signatures=True) as aws:

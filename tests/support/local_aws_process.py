@@ -1,0 +1,55 @@
+"""``lambdapipe local`` in its own process, for tests and benchmarks whose clients reach it only over
+HTTP: its moto state is its own, where an in-process ``LocalAws`` shares moto's process-wide state
+with every other stack in the same test worker."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+from lambdapipe.utils.child_processes import spawn
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def local_aws_process(state_dir: Path) -> Iterator[str]:
+    """``lambdapipe local`` in its own process on a free loopback port; stopped (by PID) on exit."""
+    port = free_port()
+    args = ["--port", str(port), "--state-dir", str(state_dir)]
+    argv = [str(Path(sys.executable).parent / "lambdapipe"), "local", *args]
+    log = (state_dir.parent / "local-aws.log").open("wb")
+    # Tied to this process: a benchmark ended by SIGTERM or SIGKILL leaves no server behind.
+    process = spawn(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(OSError):
+                urllib.request.build_opener(urllib.request.ProxyHandler({})).open(
+                    f"{url}/_lambdapipe/runtime", timeout=2
+                )
+                break
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"local AWS did not start; see {log.name}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
