@@ -386,6 +386,11 @@ def _hover_newest_point(chart: Any) -> dict[str, str]:
     return dict(zip(labels, values, strict=True))
 
 
+def _axis_labels(chart: Any, axis: str) -> list[str]:
+    """The tick labels the chart drew on one axis ("x" or "y"), as lambda.js records them beside it."""
+    return (chart.get_attribute(f"data-{axis}-labels") or "").split(" | ")
+
+
 def _units(labels: list[str]) -> set[str]:
     return {label.split(" ")[-1] for label in labels if label != NO_VALUE}
 
@@ -398,13 +403,10 @@ def test_the_per_day_charts_label_today_with_todays_utc_date_and_one_duration_un
     view = page_in_los_angeles.frame_locator("iframe[title='Lambda']")
     latency = view.locator("[data-testid='latency-chart'] .uplot")
     latency.locator("canvas").wait_for()
-    cost_labels = (
-        view.locator("[data-testid='cost-chart'] .uplot").get_attribute("data-y-labels") or ""
-    ).split(" | ")
+    cost_labels = _axis_labels(view.locator("[data-testid='cost-chart'] .uplot"), "y")
 
     legend = _hover_newest_point(latency)
-    x_labels = (latency.get_attribute("data-x-labels") or "").split(" | ")
-    y_labels = (latency.get_attribute("data-y-labels") or "").split(" | ")
+    x_labels, y_labels = _axis_labels(latency, "x"), _axis_labels(latency, "y")
     _screenshot(page_in_los_angeles, "09-lambda-view-charts-utc")
 
     assert legend["UTC"] == today
@@ -424,8 +426,7 @@ def test_the_duration_chart_ticks_whole_minutes_on_a_24_hour_utc_clock_in_one_un
     durations.locator("canvas").wait_for()
 
     legend = _hover_newest_point(durations)
-    x_labels = (durations.get_attribute("data-x-labels") or "").split(" | ")
-    y_labels = (durations.get_attribute("data-y-labels") or "").split(" | ")
+    x_labels, y_labels = _axis_labels(durations, "x"), _axis_labels(durations, "y")
     _screenshot(page_in_los_angeles, "10-function-page-chart-utc")
 
     assert re.fullmatch(rf"{today} \d\d:\d\d:\d\d UTC", legend["UTC"]), legend
