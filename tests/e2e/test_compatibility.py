@@ -130,7 +130,7 @@ def test_the_clean_environment_has_the_wheels_lambdapipe_at_the_ends_versions(
     assert got == {name: Version(version) for name, version in clean_environment.pins.items()}
 
 
-def _clean_environment() -> dict[str, str]:
+def _environment_without_worker_settings() -> dict[str, str]:
     """This worker's environment without its Airflow, AWS and pytest settings: the tests there set
     their own, as a developer's shell would leave them."""
     foreign = ("AIRFLOW", "AWS_", "LAMBDAPIPE_", "PYTEST_")
@@ -141,7 +141,7 @@ def test_the_operator_tests_pass_in_the_clean_environment(clean_environment: Cle
     done = subprocess.run(
         [str(clean_environment.python), "-m", "pytest", *OPERATOR_TESTS, "-p", "no:cacheprovider", "-q"],
         cwd=REPO,
-        env=_clean_environment(),
+        env=_environment_without_worker_settings(),
         capture_output=True,
         text=True,
         timeout=800,
