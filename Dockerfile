@@ -28,8 +28,8 @@ COPY --from=node /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/npm
 RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \
     && pip install --no-cache-dir "uv==${UV_VERSION}" \
     && useradd --create-home --uid 50000 --gid 0 airflow \
-    && mkdir -p /opt/airflow /opt/lambdapipe \
-    && chown airflow:0 /opt/airflow /opt/lambdapipe
+    && mkdir -p /opt/airflow/local-aws /opt/lambdapipe \
+    && chown airflow:0 /opt/airflow /opt/airflow/local-aws /opt/lambdapipe
 
 USER airflow
 WORKDIR /opt/lambdapipe

@@ -17,7 +17,7 @@ NODE_SDK_STAMP := $(NODE_SDK_DIR)/.installed-$(shell echo '$(NODE_SDK_PACKAGES)'
 # waiting on Airflow's loops (2 workers: 17.6 min with the cores 66% busy; 3: 12.6 min, 73%).
 PYTEST_WORKERS ?= 3
 
-.PHONY: help install python-env test-prerequisites test test-unit test-integration test-e2e compat lint fmt docs run demo stop status bench bench-history chaos
+.PHONY: help install python-env test-prerequisites test test-unit test-integration test-e2e compat lint fmt docs run demo stop status reset bench bench-history chaos
 
 help:
 	@echo "make run     start Airflow + the local AWS stack in the foreground (Ctrl-C stops everything)"
@@ -27,6 +27,7 @@ help:
 	@echo "make demo    one-shot: start the stack, check it, stop it"
 	@echo "make stop    stop a stack started by make run / devstack start"
 	@echo "make status  show the stack's processes and health"
+	@echo "make reset   delete the stopped stack's runs, tables and AWS state (.airflow/)"
 	@echo "make lint    ruff check + ruff format --check;  make fmt: apply them"
 	@echo "make docs    build the documentation site into site/ (warnings are errors)"
 	@echo "make bench   DAG parse times and package import time"
@@ -93,6 +94,10 @@ stop:
 
 status:
 	@$(PY) scripts/devstack.py status
+
+# Delete .airflow/ (runs, tables catalog, local AWS state, logs) of a stopped stack: the next run starts afresh.
+reset:
+	@if [ -x $(PY) ]; then $(PY) scripts/devstack.py reset; else rm -rf .airflow; fi
 
 bench: install
 	$(PY) benchmarks/dag_parse.py

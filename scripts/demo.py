@@ -11,6 +11,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import demo_data
@@ -70,12 +71,18 @@ def _latest_run(api: AirflowApi, dag_id: str, run_type: str | None = None) -> di
     return runs[0] if runs else None
 
 
-def _wait_for_success(api: AirflowApi, dag_id: str, run_type: str | None, after: str | None) -> dict:
-    """Wait for a run of ``dag_id`` (newer than ``after``) to succeed; fail naming its state."""
+def _wait_for_success(
+    api: AirflowApi, dag_id: str, run_type: str | None, after: str | None, since: datetime | None = None
+) -> dict:
+    """Wait for a run of ``dag_id`` (newer than run ``after``, due ``since`` or later) to succeed;
+    fail naming its state."""
     deadline = time.monotonic() + PIPELINE_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         run = _latest_run(api, dag_id, run_type)
-        if run is not None and run["dag_run_id"] != after and run["state"] in ("success", "failed"):
+        new = run is not None and run["dag_run_id"] != after
+        if new and since is not None:
+            new = datetime.fromisoformat(run["run_after"].replace("Z", "+00:00")) >= since
+        if new and run["state"] in ("success", "failed"):
             if run["state"] != "success":
                 raise DemoError(f"{dag_id} run {run['dag_run_id']} failed: see its task logs in the UI")
             print(f"demo: {dag_id} run {run['dag_run_id']} succeeded", flush=True)
@@ -85,9 +92,11 @@ def _wait_for_success(api: AirflowApi, dag_id: str, run_type: str | None, after:
 
 
 def uploads_processed_by_the_watcher(api: AirflowApi, settings: devstack.Settings) -> None:
-    """The sample uploads' S3 events start s3_upload_processing through the SQS AssetWatcher."""
+    """The sample uploads' S3 events start s3_upload_processing through the SQS AssetWatcher (on a
+    restarted stack too: the run must come from this start's uploads, not an earlier one)."""
     api.unpause("s3_upload_processing")
-    _wait_for_success(api, "s3_upload_processing", "asset_triggered", after=None)
+    since = demo_data.prepared_at(settings)
+    _wait_for_success(api, "s3_upload_processing", "asset_triggered", after=None, since=since)
 
 
 def orders_processed(api: AirflowApi, settings: devstack.Settings) -> None:

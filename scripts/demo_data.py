@@ -42,6 +42,7 @@ def marker(settings: devstack.Settings) -> Path:
 
 def prepare(settings: devstack.Settings) -> None:
     marker(settings).unlink(missing_ok=True)
+    started = datetime.now(UTC)
     env = devstack.stack_environment(settings)
     orders_hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     for what, argv in steps(orders_hour):
@@ -54,7 +55,12 @@ def prepare(settings: devstack.Settings) -> None:
             raise DemoDataError(f"{what} failed (exit {result.returncode}):\n{tail}")
     unpause_pipelines(settings)
     process_orders_hour(settings, orders_hour)
-    marker(settings).write_text("ready\n")
+    marker(settings).write_text(f"{started.isoformat()}\n")
+
+
+def prepared_at(settings: devstack.Settings) -> datetime:
+    """When the finished preparation began: runs its sample data started come after this."""
+    return datetime.fromisoformat(marker(settings).read_text().strip())
 
 
 def wait_until_prepared(settings: devstack.Settings, timeout: float = 900.0) -> None:

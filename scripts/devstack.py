@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil  # an Airflow dependency
+import stack_state
 
 from lambdapipe.utils.child_processes import orphans, spawn
 
@@ -426,9 +427,13 @@ def running_stack(settings: Settings) -> Iterator[Stack]:
     if running(settings):
         raise StackError(f"a stack is already running (see {settings.pid_file}): make stop")
     stack = Stack(settings)
+    before = stack_state.saved_stores(settings)
     try:
         stack.start()
         stack.wait_ready()
+        disagreement = stack_state.out_of_step(settings, before, stack.env, BIN / "lambdapipe")
+        if disagreement:
+            raise StackError(f"{disagreement}: {stack_state.reset_hint(settings, Settings.home)}")
         yield stack
     finally:
         stack.stop()
@@ -494,6 +499,16 @@ def stop(settings: Settings) -> int:
         stop_processes(leftovers)
     settings.pid_file.unlink(missing_ok=True)
     print("devstack: stopped")
+    return 0
+
+
+def reset(settings: Settings) -> int:
+    if running(settings):
+        raise StackError(f"the stack in {settings.home} is running: make stop first")
+    try:
+        print(f"devstack: {stack_state.reset(settings)}")
+    except ValueError as error:
+        raise StackError(str(error)) from None
     return 0
 
 
@@ -571,9 +586,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 def main(argv: list[str] | None = None) -> int:
     parser = settings_parser(__doc__.splitlines()[0])
-    parser.add_argument("action", choices=["up", "start", "stop", "status"])
+    parser.add_argument("action", choices=["up", "start", "stop", "status", "reset"])
     args = parser.parse_args(argv)
-    actions = {"up": up, "start": start, "stop": stop, "status": status}
+    actions = {"up": up, "start": start, "stop": stop, "status": status, "reset": reset}
     try:
         return actions[args.action](settings_from(args))
     except StackError as error:

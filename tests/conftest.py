@@ -55,14 +55,16 @@ FILE_GROUPS = ("e2e/platform", "e2e/processes")
 # --junitxml: xdist hands out groups in collection order, so these start at once instead of leaving
 # one worker busy alone at the end.
 LONGEST_GROUPS = (
-    "e2e/test_docs",  # its three recipe tests run one after another: about 460 s of one worker
+    "e2e/test_orders_recipe",  # a whole pipeline and the report, task by task: about 230 s
+    "e2e/test_devstack",  # three starts and two demos
+    "e2e/test_uploads_recipes",
     "e2e/pipelines",
-    "e2e/test_devstack",
     "e2e/platform/test_chaos",
     "e2e/platform/test_celery",
     "integration/invocation",
     "e2e/ui",
     "e2e/test_compatibility",
+    "e2e/test_docs",
     "integration/ui",
     "e2e/processes/test_no_orphans",
     "integration/deploy",

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Collection, Iterable
@@ -42,8 +43,11 @@ class LocalAws:
         allowed_hosts: Collection[str] = (),
         check_signatures: bool = False,
         credentials: tuple[str, str] = DEFAULT_CREDENTIALS,
+        persistent: bool = False,
     ) -> None:
         self.host = host
+        # Keep the AWS state in ``state_dir`` across restarts (what `lambdapipe local` does by default).
+        self.persistent = persistent
         self.check_signatures = check_signatures  # 403 for requests not signed with a key it accepts
         self.credentials = credentials  # the access key id and secret key clients are told to use
         self.allowed_hosts = tuple(allowed_hosts)  # Host names besides loopback ones, e.g. a compose service
@@ -61,6 +65,8 @@ class LocalAws:
         self._thread: threading.Thread | None = None
         self._service: Any = None
         self._pollers: Any = None
+        self._state_keeper: Any = None
+        self._state_dir_claim: Any = None
 
     @property
     def endpoint_url(self) -> str:
@@ -82,12 +88,16 @@ class LocalAws:
         from lambdapipe_local.moto_backend.dynamodb_api import DynamoDbFastPath
 
         preload("s3", "lambda", "dynamodb", "sqs", "sns")
+        if self.persistent:
+            self._restore_state()
 
         moto_app = DomainDispatcherApplication(create_backend_app)
         fast_paths = InvokeFastPath(DynamoDbFastPath(moto_app), lambda: self._service)
         app: Callable = self._runtime_admin(AwsRequestMiddleware(fast_paths, self.faults, self.calls))
         if self.check_signatures:
             app = SignatureCheck(app, self.accepted_keys())
+        if self._state_keeper is not None:
+            app = _noting_changes(app, self._state_keeper)
         self._server = make_server(
             self.host,
             self.port,
@@ -107,7 +117,13 @@ class LocalAws:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        if self._state_keeper is not None:
+            self._state_keeper.close()
+            self._state_keeper = None
         self._stop_lambda_runtime()
+        if self._state_dir_claim is not None:
+            self._state_dir_claim.close()
+            self._state_dir_claim = None
         if self._own_state_dir:
             shutil.rmtree(self.state_dir, ignore_errors=True)
 
@@ -120,6 +136,8 @@ class LocalAws:
         self.faults.clear()
         self.calls.reset()
         self._start_lambda_runtime()
+        if self._state_keeper is not None:
+            self._state_keeper.save_now()
 
     def runtime_stats(self) -> dict[str, int]:
         """Execution environments created, idle and busy, and the peak number of concurrent invocations."""
@@ -169,6 +187,20 @@ class LocalAws:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def _restore_state(self) -> None:
+        """Claim the state directory, load what an earlier run saved there, and keep saving."""
+        from lambdapipe_local.moto_backend import persistence
+
+        self._state_dir_claim = persistence.claim(self.state_dir)
+        try:
+            persistence.load(self.state_dir)
+        except persistence.StateError:
+            self._state_dir_claim.close()
+            self._state_dir_claim = None
+            raise
+        self._state_keeper = persistence.StateKeeper(self.state_dir)
+        self._state_keeper.save_now()  # a first start leaves a state file too: "this home has AWS state"
 
     def _start_lambda_runtime(self) -> None:
         from lambdapipe_local.lambda_runtime.code_store import CodeStore
@@ -221,9 +253,35 @@ class LocalAws:
         return wsgi
 
 
+def _noting_changes(app: Callable, keeper: Any) -> Callable:
+    """Tell the state keeper about every request, so it saves soon after one that may change state."""
+
+    def wsgi(environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        try:
+            return app(environ, start_response)
+        finally:
+            keeper.note_request(environ.get("REQUEST_METHOD", "GET"))
+
+    return wsgi
+
+
+def default_state_dir() -> Path:
+    """Where `lambdapipe local` keeps its AWS state between runs unless told otherwise."""
+    return Path(os.environ.get("LAMBDAPIPE_LOCAL_HOME") or Path.home() / ".lambdapipe" / "local-aws")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``lambdapipe local``: serve until Ctrl-C or SIGTERM."""
+    """``lambdapipe local``: serve until Ctrl-C or SIGTERM; ``lambdapipe local reset``: forget the state."""
+    from lambdapipe_local.moto_backend import persistence
+
     parser = argparse.ArgumentParser(prog="lambdapipe local", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "command",
+        nargs="?",
+        choices=("serve", "reset"),
+        default="serve",
+        help="serve (default), or reset: delete the saved AWS state in --state-dir (the stack stopped)",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback only)")
     parser.add_argument("--port", type=int, default=4566, help="port to listen on (0: a free port)")
     parser.add_argument(
@@ -244,26 +302,46 @@ def main(argv: list[str] | None = None) -> int:
         metavar="KEY_ID:SECRET",
         help="the access key clients use (default testing:testing, or $LAMBDAPIPE_LOCAL_CREDENTIALS)",
     )
-    parser.add_argument("--state-dir", help="where unpacked function code and runtime files live")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        help="the saved AWS state, unpacked function code and runtime files "
+        "(default $LAMBDAPIPE_LOCAL_HOME or ~/.lambdapipe/local-aws)",
+    )
+    parser.add_argument(
+        "--ephemeral",
+        action="store_true",
+        help="start empty and save nothing (tests); without --state-dir, a temporary one removed on exit",
+    )
     parser.add_argument("--account-concurrency", type=int, default=1000, help="account concurrency limit")
     parser.add_argument(
         "--idle-timeout", type=float, default=300.0, help="seconds before an idle environment stops"
     )
     args = parser.parse_args(argv)
+    state_dir = args.state_dir or (None if args.ephemeral else default_state_dir())
+    if args.command == "reset":
+        return _reset(state_dir or default_state_dir())
     key_id, separator, secret = args.credentials.partition(":")
     if not (key_id and separator and secret):
         parser.error(f"--credentials must be KEY_ID:SECRET (got {args.credentials!r})")
     aws = LocalAws(
         port=args.port,
         host=args.host,
-        state_dir=args.state_dir,
+        state_dir=state_dir,
         account_concurrency=args.account_concurrency,
         idle_timeout_s=args.idle_timeout,
         allowed_hosts=args.allow_host,
         check_signatures=args.check_signatures,
         credentials=(key_id, secret),
-    ).start()
+        persistent=not args.ephemeral,
+    )
+    try:
+        aws.start()
+    except persistence.StateError as error:
+        print(f"lambdapipe local: {error}", file=sys.stderr)
+        return 2
     print(f"lambdapipe local AWS listening on {aws.endpoint_url}", flush=True)
+    print(f"AWS state: {'not saved (--ephemeral)' if args.ephemeral else aws.state_dir}", flush=True)
     print("Point clients at it with:", flush=True)
     for key, value in aws.environ().items():
         print(f"  export {key}={value}", flush=True)
@@ -272,4 +350,23 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, lambda *_: stopped.set())
     stopped.wait()
     aws.stop()
+    return 0
+
+
+def _reset(state_dir: Path) -> int:
+    """Delete the saved state and unpacked code, unless a running stack holds the directory."""
+    from lambdapipe_local.moto_backend import persistence
+
+    try:
+        claim = persistence.claim(state_dir)
+    except persistence.StateError as error:
+        print(f"lambdapipe local reset: {error}", file=sys.stderr)
+        return 2
+    with claim:
+        removed = persistence.remove(state_dir)
+        shutil.rmtree(state_dir / "code", ignore_errors=True)
+    print(
+        f"lambdapipe local reset: {'deleted the saved AWS state in' if removed else 'no saved AWS state in'} "
+        f"{state_dir}"
+    )
     return 0

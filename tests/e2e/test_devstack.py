@@ -1,4 +1,5 @@
-"""The dev stack (`make run`, `make demo`, `make stop`) comes up healthy and leaves nothing running.
+"""The dev stack (`make run`, `make demo`, `make stop`) comes up healthy, comes back with its runs,
+tables and AWS state after a stop or a kill -9, and leaves nothing running.
 
 A second stack runs beside any `make run`: its own AIRFLOW_HOME in a temporary folder and free ports.
 "Nothing left" means no process, zombies aside, whose command line or AIRFLOW_HOME names that folder.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -98,18 +100,85 @@ def _state_of_the_sample_orders_hour_run(settings: devstack.Settings) -> str:
     return api.wait_for_run("order_analytics", hour_run["dag_run_id"], timeout=READY_TIMEOUT_SECONDS)["state"]
 
 
-def test_ctrl_c_on_up_stops_every_component(settings: devstack.Settings) -> None:
+def test_a_restart_after_stop_and_after_kill_9_keeps_runs_tables_and_uploads_and_processes_new_ones(
+    settings: devstack.Settings,
+) -> None:
+    """After the first test's `make stop`: start again, upload, demo again, kill -9 everything, then
+    `make run` (up) once more, and Ctrl-C. Before, the second start failed every upload run: the tables
+    catalog in the home outlived the local stack's S3."""
+    earlier_runs = _run_ids(settings, "s3_upload_processing")
+    devstack_py = [sys.executable, str(SCRIPTS / "devstack.py"), *_argv(settings)]
+    subprocess.run([*devstack_py, "start"], check=True, timeout=READY_TIMEOUT_SECONDS + 120)
+    try:
+        assert earlier_runs and earlier_runs <= _run_ids(settings, "s3_upload_processing")
+        _upload(settings, "after-restart")
+        _wait_for_uploads_rows(settings, "after-restart")
+        demo = subprocess.run(
+            [sys.executable, str(SCRIPTS / "demo.py"), *_argv(settings)], capture_output=True, text=True
+        )
+        assert demo.returncode == 0, "make demo passes twice in a row:\n" + demo.stdout + demo.stderr
+    finally:
+        _kill_9(settings.home)
+
     launcher = subprocess.Popen(
-        [sys.executable, str(SCRIPTS / "devstack.py"), *_argv(settings), "up"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        [*devstack_py, "up"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     try:
         _wait_healthy(settings, launcher)
-        assert len(_processes_of(settings.home)) >= 4
+        assert earlier_runs <= _run_ids(settings, "s3_upload_processing")
+        _upload(settings, "after-kill")
+        _wait_for_uploads_rows(settings, "after-kill")
+        assert _uploads_rows(settings, "after-restart") > 0
     finally:
         launcher.send_signal(signal.SIGINT)
-        launcher.wait(timeout=devstack.STOP_GRACE_SECONDS + 30)
+        output = launcher.communicate(timeout=devstack.STOP_GRACE_SECONDS + 30)[0]
 
-    assert launcher.returncode == 0
+    assert launcher.returncode == 0, output
+    assert "out of step" not in output and "reset" not in output
     assert _processes_of(settings.home) == []
+
+
+def _run_ids(settings: devstack.Settings, dag_id: str) -> set[str]:
+    """From the metadata DB itself, so it answers while the stack is stopped too."""
+    with contextlib.closing(sqlite3.connect(f"file:{settings.home / 'airflow.db'}?mode=ro", uri=True)) as db:
+        return {run_id for (run_id,) in db.execute("select run_id from dag_run where dag_id = ?", (dag_id,))}
+
+
+def _upload(settings: devstack.Settings, prefix: str) -> None:
+    """New files into the uploads bucket, as a user's client would put them."""
+    argv = [sys.executable, "include/sample_uploads.py", "--count", "2", "--prefix", prefix]
+    env = devstack.stack_environment(settings)
+    subprocess.run(argv, cwd=devstack.REPO, env=env, check=True, capture_output=True, timeout=120)
+
+
+def _uploads_rows(settings: devstack.Settings, prefix: str) -> int:
+    sql = f"select count(*) as n from uploads where key like 'incoming/{prefix}/%'"
+    result = subprocess.run(
+        [str(devstack.BIN / "lambdapipe"), "tables", "query", sql],
+        env=devstack.stack_environment(settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return int(result.stdout.splitlines()[2])
+
+
+def _wait_for_uploads_rows(settings: devstack.Settings, prefix: str) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    while _uploads_rows(settings, prefix) == 0:
+        if time.monotonic() > deadline:
+            pytest.fail(f"no uploads row for incoming/{prefix}/ after {READY_TIMEOUT_SECONDS:.0f} s")
+        time.sleep(3)
+
+
+def _kill_9(home: Path) -> None:
+    """SIGKILL every process of the stack at once, as a power cut would end them."""
+    victims = []
+    for line in _processes_of(home):
+        with contextlib.suppress(psutil.Error):
+            victims.append(psutil.Process(int(line.split(":", 1)[0])))
+    for process in victims:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+    psutil.wait_procs(victims, timeout=30)

@@ -1,19 +1,15 @@
 """The README and the docs site say what the code does: their examples run as written.
 
 ``make test`` builds the site with ``mkdocs build --strict`` (broken links, pages outside the nav,
-docstrings the reference cannot render); these tests run the examples themselves.
+docstrings the reference cannot render); these tests run the examples themselves (the pipelines'
+`airflow tasks test` recipes: test_uploads_recipes.py and test_orders_recipe.py).
 """
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -23,35 +19,25 @@ from airflow.sdk import DAG
 import lambdapipe.operators
 import lambdapipe.sensors
 import lambdapipe.triggers
-from tests.e2e.pipelines.test_analytics_report import REPORT_TASKS
-from tests.e2e.pipelines.test_order_analytics import TASKS as ORDER_DAG_TASKS
-from tests.e2e.pipelines.test_s3_upload_processing import TASKS as UPLOAD_DAG_TASKS
+from tests.support.doc_recipes import blocks, new_shell_beside
 from tests.support.local_aws_process import local_aws_process
 from tests.support.package_classes import classes_defined_in
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-import devstack
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs"
 PAGES = sorted(DOCS.rglob("*.md"))
 README = REPO / "README.md"
-CODE_BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 # A block that builds tasks or assets: run it, not only compile it; one with its own DAG is a DAG file.
 BUILDS_SOMETHING = re.compile(r"(Operator|Sensor|Trigger)\(")
 FULL_DAG = re.compile(r"@dag\b|\bDAG\(")
 
 
-def _blocks(path: Path, language: str) -> list[str]:
-    return [code for lang, code in CODE_BLOCK.findall(path.read_text()) if lang == language]
-
-
 def _python_examples() -> list[tuple[str, str]]:
     return [
         (f"{path.relative_to(REPO)}#{number}", code)
         for path in [README, *PAGES]
-        for number, code in enumerate(_blocks(path, "python"), start=1)
+        for number, code in enumerate(blocks(path, "python"), start=1)
     ]
 
 
@@ -73,7 +59,7 @@ RECIPE_PATH = re.compile(r"(?<![\w/.-])((?:tests|benchmarks|include|scripts|lamb
 
 @pytest.mark.parametrize("path", [README, *PAGES], ids=lambda path: path.relative_to(REPO).as_posix())
 def test_every_repository_path_a_shell_recipe_names_exists(path: Path) -> None:
-    named = {found for block in _blocks(path, "bash") for found in RECIPE_PATH.findall(block)}
+    named = {found for block in blocks(path, "bash") for found in RECIPE_PATH.findall(block)}
 
     assert sorted(name for name in named if not (REPO / name.rstrip(".")).exists()) == []
 
@@ -117,7 +103,7 @@ def test_every_operator_sensor_and_trigger_has_its_own_page_with_an_example_and_
     assert page.exists(), f"{cls.__name__} has no page at {page.relative_to(REPO)}"
     text = page.read_text()
 
-    examples = "".join(_blocks(page, "python"))
+    examples = "".join(blocks(page, "python"))
     # A trigger the operators create is shown by the deferrable task that waits in it (named there).
     shown = cls.__name__ in examples if folder == "triggers" else f"{cls.__name__}(" in examples
     assert shown, "no Python example shows it in use"
@@ -147,114 +133,19 @@ def test_every_python_example_runs_as_written(where: str, code: str, tmp_path: P
         assert around.tasks or assets, f"{where} builds no task and no asset"
 
 
-def _new_shell_beside(aws_url: str, folder: Path) -> dict[str, Any]:
-    """subprocess.run arguments for bash in ``folder``, laid out like the repository, whose
-    .airflow/env.sh a stack on ``aws_url`` wrote; none of this process's Airflow or AWS settings.
-
-    The local AWS runs in its own process: an in-process one shares moto's state with the other
-    stacks of this test worker, and what a recipe leaves there (a warehouse's owner) breaks them."""
-    settings = devstack.Settings(home=folder / ".airflow", aws_port=int(aws_url.rsplit(":", 1)[1]))
-    settings.home.mkdir()
-    devstack.write_shell_environment(settings, devstack.stack_environment(settings))
-    clean = {key: value for key, value in os.environ.items() if not key.startswith(devstack.FOREIGN_PREFIXES)}
-    clean.pop("AIRFLOW_HOME", None)
-    return {"cwd": folder, "env": clean, "capture_output": True, "text": True, "timeout": 600}
-
-
 @pytest.mark.parametrize("page", [README, DOCS / "operators.md"], ids=lambda path: path.name)
 def test_the_deploy_and_invoke_recipe_runs_as_written_in_a_new_shell(page: Path, tmp_path: Path) -> None:
     """From a folder laid out like the repository whose .airflow/env.sh a stack wrote, with none of
     this process's Airflow or AWS settings: only what the recipe sources."""
-    [recipe] = [block for block in _blocks(page, "bash") if "lambdapipe deploy" in block]
+    [recipe] = [block for block in blocks(page, "bash") if "lambdapipe deploy" in block]
     for name in (".venv", "lambda_functions"):
         (tmp_path / name).symlink_to(REPO / name)
 
     with local_aws_process(tmp_path / "local-aws") as aws_url:
-        result = subprocess.run(["bash", "-e", "-c", recipe], **_new_shell_beside(aws_url, tmp_path))
+        result = subprocess.run(["bash", "-e", "-c", recipe], **new_shell_beside(aws_url, tmp_path))
 
     assert result.returncode == 0, result.stderr
     assert '"function_name": "hello_world"' in result.stdout
     assert "Hello" in result.stdout
     assert any(line.startswith("hello_world: package ") for line in result.stderr.splitlines())  # progress
     assert "[info" not in result.stderr, "quiet by default: no library logs"
-
-
-# What `make run` has done before a reader gets to the recipes: the metadata DB, the demo's AWS
-# resources, the functions the recipes run deployed, the DAGs parsed. No scheduler: the recipes
-# pause their DAGs anyway.
-MAKE_RUN_SET_UP = """
-source .airflow/env.sh
-airflow db migrate > /dev/null
-python include/demo_infrastructure.py --no-deploy > /dev/null
-lambdapipe deploy lambda_functions/image_resize --no-smoke-test > /dev/null
-lambdapipe deploy lambda_functions/order_transform --no-smoke-test > /dev/null
-airflow dags reserialize > /dev/null 2>&1
-"""
-TASK_STATE_LINE = re.compile(r"^(\w+): (\w+) \(log: (\S+)\)$", re.MULTILINE)
-
-
-@pytest.fixture(scope="module")
-def made_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """subprocess.run arguments for a new shell in a folder laid out like the repository, after
-    what `make run` does before a reader gets to the `airflow tasks test` recipes."""
-    folder = tmp_path_factory.mktemp("made-run")
-    for name in (".venv", "include", "lambda_functions"):
-        (folder / name).symlink_to(REPO / name)
-    with local_aws_process(folder / "local-aws") as aws_url:
-        shell = _new_shell_beside(aws_url, folder)
-        set_up = subprocess.run(["bash", "-e", "-c", MAKE_RUN_SET_UP], **shell)
-        assert set_up.returncode == 0, set_up.stderr[-3000:]
-        yield shell
-
-
-def _run_recipe(recipe: str, shell: dict[str, Any]) -> tuple[subprocess.CompletedProcess, dict[str, str]]:
-    """Run it; the task states it printed, and the logs it wrote to /tmp (removed, once read)."""
-    result = subprocess.run(["bash", "-c", recipe], **shell)
-    logs = {}
-    for task, _, log in TASK_STATE_LINE.findall(result.stdout):
-        logs[task] = Path(log).read_text() if Path(log).exists() else ""
-        Path(log).unlink(missing_ok=True)
-    return result, logs
-
-
-def _recipe(page: str, marker: str) -> str:
-    [recipe] = [block for block in _blocks(DOCS / page, "bash") if marker in block]
-    return recipe
-
-
-def test_the_uploads_tasks_test_recipe_runs_every_task_as_written_in_a_new_shell(
-    made_run: dict[str, Any],
-) -> None:
-    result, logs = _run_recipe(
-        _recipe("pipeline-uploads.md", "airflow dags pause s3_upload_processing"), made_run
-    )
-
-    states = [(task, state) for task, state, _ in TASK_STATE_LINE.findall(result.stdout)]
-    assert states == [(task, "success") for task in UPLOAD_DAG_TASKS], result.stdout + result.stderr[-3000:]
-    # The run processed the files the recipe uploaded: three images and the four bad files.
-    assert "7 candidate upload(s), 7 to process in this run" in logs["collect_uploads"]
-
-
-def test_the_orders_tasks_test_recipe_runs_every_task_and_the_report_as_written_in_a_new_shell(
-    made_run: dict[str, Any],
-) -> None:
-    result, logs = _run_recipe(_recipe("pipeline-orders.md", "airflow dags pause order_analytics"), made_run)
-
-    states = [(task, state) for task, state, _ in TASK_STATE_LINE.findall(result.stdout)]
-    expected = [*ORDER_DAG_TASKS, *REPORT_TASKS]
-    assert states == [(task, "success") for task in expected], result.stdout + result.stderr[-3000:]
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "500 orders in ['2026-01-15T10']" in logs["extract_orders"]  # the hour the recipe seeded
-    assert "revenue_by_country" in result.stdout  # the report the recipe built, queried
-
-
-def test_the_sample_uploads_recipe_puts_its_uploads_in_the_stacks_bucket(made_run: dict[str, Any]) -> None:
-    """After the tasks test recipes (xdist keeps a module's order): they count what incoming/ holds."""
-    result = subprocess.run(
-        ["bash", "-e", "-c", _recipe("pipeline-uploads.md", "include/demo_infrastructure.py")], **made_run
-    )
-
-    assert result.returncode == 0, result.stderr[-3000:]
-    uploads = [json.loads(line) for line in result.stdout.splitlines()]
-    # Twenty images and the four kinds of bad file.
-    assert len(uploads) == 24 and all(upload["key"].startswith("incoming/demo/") for upload in uploads)

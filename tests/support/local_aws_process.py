@@ -12,7 +12,10 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+
+import psutil
 
 from lambdapipe.utils.child_processes import spawn
 
@@ -23,13 +26,34 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class LocalAwsServer:
+    url: str
+    process: subprocess.Popen  # the tether ``spawn`` puts in front of the server
+
+    @property
+    def server_pid(self) -> int:
+        """The server's own process (a SIGKILL to the tether would leave it running)."""
+        [server] = psutil.Process(self.process.pid).children()
+        return server.pid
+
+
 @contextlib.contextmanager
-def local_aws_process(state_dir: Path) -> Iterator[str]:
+def local_aws_process(state_dir: Path, *, persistent: bool = False) -> Iterator[str]:
     """``lambdapipe local`` in its own process on a free loopback port; stopped (by PID) on exit."""
+    with local_aws_server(state_dir, persistent=persistent) as server:
+        yield server.url
+
+
+@contextlib.contextmanager
+def local_aws_server(state_dir: Path, *, persistent: bool = False) -> Iterator[LocalAwsServer]:
+    """As ``local_aws_process``, with the process at hand (to kill it); ``persistent`` keeps the AWS
+    state in ``state_dir`` across servers, as `lambdapipe local` does by default."""
     port = free_port()
-    args = ["--port", str(port), "--state-dir", str(state_dir)]
+    args = ["--port", str(port), "--state-dir", str(state_dir), *([] if persistent else ["--ephemeral"])]
     argv = [str(Path(sys.executable).parent / "lambdapipe"), "local", *args]
-    log = (state_dir.parent / "local-aws.log").open("wb")
+    state_dir.mkdir(parents=True, exist_ok=True)
+    log = (state_dir.parent / "local-aws.log").open("ab")
     # Tied to this process: a benchmark ended by SIGTERM or SIGKILL leaves no server behind.
     process = spawn(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
@@ -44,9 +68,10 @@ def local_aws_process(state_dir: Path) -> Iterator[str]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"local AWS did not start; see {log.name}")
             time.sleep(0.2)
-        yield url
+        yield LocalAwsServer(url, process)
     finally:
-        process.send_signal(signal.SIGTERM)
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:

@@ -1,4 +1,4 @@
-"""``lambdapipe tables list|show NAME|query "SQL"``: look at the analytics tables from a shell.
+"""``lambdapipe tables list|show NAME|query "SQL"|check``: look at the analytics tables from a shell.
 
 The catalog comes from the same settings tasks use (connection ``lambdapipe_tables``, ``[lambdapipe]``
 settings, defaults; see ``lambdapipe.tables.config``). ``query`` runs SQL over the tables it names,
@@ -36,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.conn_id)
         if args.command == "list":
             print(_list(config))
+        elif args.command == "check":
+            return _check(config)
         elif args.command == "show":
             print(_show(config, args.name, args.snapshots))
         else:
@@ -60,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     show = commands.add_parser("show", parents=[common], help="one table: columns, partitioning, snapshots")
     show.add_argument("name")
     show.add_argument("--snapshots", type=int, default=10, help="how many recent snapshots (default: 10)")
+    commands.add_parser(
+        "check", parents=[common], help="every table's current metadata file is readable in its warehouse"
+    )
     query = commands.add_parser("query", parents=[common], help='run SQL over the tables, e.g. "select ..."')
     query.add_argument("sql")
     query.add_argument("--engine", choices=("auto", "duckdb", "sqlite"), default="auto")
@@ -99,6 +104,36 @@ def _list(config: TablesConfig) -> str:
         )
     headers = ["table", "rows", "files", "size", "snapshots", "last commit (UTC)", "last run"]
     return format_table(headers, rows)
+
+
+def _check(config: TablesConfig) -> int:
+    """Exit 1, one line per table, when the catalog names a metadata file the warehouse does not have:
+    the catalog and the object store were restored or reset apart (e.g. a local stack started afresh)."""
+    from pyiceberg.exceptions import NoSuchNamespaceError
+
+    from lambdapipe.tables.catalog import CatalogNotFoundError, open_catalog
+
+    try:
+        catalog = open_catalog(config)
+    except CatalogNotFoundError:
+        print("lambdapipe tables check: no catalog yet (nothing committed): nothing to check")
+        return 0
+    try:
+        identifiers = catalog.list_tables(config.namespace)
+    except NoSuchNamespaceError:
+        identifiers = []
+    unreadable = []
+    for identifier in identifiers:
+        try:
+            catalog.load_table(identifier)
+        except (FileNotFoundError, OSError) as error:
+            unreadable.append(f"{identifier[-1]}: {error}")
+    for line in unreadable:
+        print(f"lambdapipe tables check: {line}", file=sys.stderr)
+    if unreadable:
+        return 1
+    print(f"lambdapipe tables check: {len(identifiers)} table(s), every metadata file readable")
+    return 0
 
 
 def _show(config: TablesConfig, name: str, snapshot_count: int) -> str:

@@ -254,21 +254,37 @@ class _DynamoDbStreamPoller(_Poller):
                 continue
             delivered = True
             if self._deliver(records):
-                self._iterators[shard_id] = response.get("NextShardIterator")
+                self._advance(shard_id, records, response.get("NextShardIterator"))
                 self._failures.pop(shard_id, None)
             else:
-                self._retry_or_skip(shard_id, response.get("NextShardIterator"))
+                self._retry_or_skip(shard_id, records, response.get("NextShardIterator"))
         return delivered
+
+    @property
+    def _checkpoints(self) -> dict[str, str]:
+        """Shard id -> the last sequence number handled. Kept on moto's mapping object, so it is saved
+        with the stack's state and a restarted stack resumes after it instead of redelivering."""
+        return self.esm.__dict__.setdefault("lambdapipe_shard_checkpoints", {})
+
+    def _advance(self, shard_id: str, records: list[dict], next_iterator: str | None) -> None:
+        self._iterators[shard_id] = next_iterator
+        self._checkpoints[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
 
     def _discover_shards(self, streams: Any) -> None:
         description = streams.describe_stream(StreamArn=self.esm.event_source_arn)["StreamDescription"]
         for shard in description.get("Shards", []):
-            if shard["ShardId"] not in self._iterators:
-                self._iterators[shard["ShardId"]] = streams.get_shard_iterator(
-                    StreamArn=self.esm.event_source_arn,
-                    ShardId=shard["ShardId"],
-                    ShardIteratorType=self.esm.starting_position or "TRIM_HORIZON",
-                )["ShardIterator"]
+            shard_id = shard["ShardId"]
+            if shard_id in self._iterators:
+                continue
+            position: dict[str, str] = {"ShardIteratorType": self.esm.starting_position or "TRIM_HORIZON"}
+            if shard_id in self._checkpoints:
+                position = {
+                    "ShardIteratorType": "AFTER_SEQUENCE_NUMBER",
+                    "SequenceNumber": self._checkpoints[shard_id],
+                }
+            self._iterators[shard_id] = streams.get_shard_iterator(
+                StreamArn=self.esm.event_source_arn, ShardId=shard_id, **position
+            )["ShardIterator"]
 
     def _deliver(self, records: list[dict]) -> bool:
         event = {"Records": [self._record(r) for r in records]}
@@ -277,14 +293,14 @@ class _DynamoDbStreamPoller(_Poller):
         except ConcurrencyLimitExceeded:
             return False
 
-    def _retry_or_skip(self, shard_id: str, next_iterator: str | None) -> None:
+    def _retry_or_skip(self, shard_id: str, records: list[dict], next_iterator: str | None) -> None:
         """Keep the shard blocked on the failed batch, as Lambda does, until MaximumRetryAttempts."""
         failures = self._failures.get(shard_id, 0) + 1
         self._failures[shard_id] = failures
         limit = self.esm.max_retry_attempts
         if limit is not None and int(limit) >= 0 and failures > int(limit):
             log.warning("skipping a failed batch on %s after %d attempts", shard_id, failures)
-            self._iterators[shard_id] = next_iterator
+            self._advance(shard_id, records, next_iterator)
             self._failures.pop(shard_id, None)
             return
         self.stop.wait(RETRY_BACKOFF_S[min(failures - 1, len(RETRY_BACKOFF_S) - 1)])

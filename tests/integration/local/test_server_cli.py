@@ -49,7 +49,7 @@ def server(tmp_path_factory) -> Iterator[dict]:
         text=True,
         env={**os.environ, "LAMBDAPIPE_NODE_SDK_DIR": os.environ.get("LAMBDAPIPE_NODE_SDK_DIR", "")},
     )
-    banner = [process.stdout.readline() for _ in range(6)]
+    banner = [process.stdout.readline() for _ in range(7)]
     endpoint = banner[0].rsplit(" ", 1)[-1].strip()
     info = {"process": process, "endpoint": endpoint, "banner": banner, "state_dir": state_dir}
     yield info
@@ -83,9 +83,10 @@ def aws_cli(env: dict[str, str], *args: str) -> dict:
     return json.loads(result.stdout) if result.stdout.strip() else {}
 
 
-def test_banner_names_the_endpoint_and_the_variables_to_export(server):
+def test_banner_names_the_endpoint_where_the_state_is_kept_and_the_variables_to_export(server):
     assert server["endpoint"].startswith("http://127.0.0.1:")
     banner = "".join(server["banner"])
+    assert f"AWS state: {server['state_dir']}\n" in banner
     assert f"export AWS_ENDPOINT_URL={server['endpoint']}" in banner
     assert "export AWS_DEFAULT_REGION=us-east-1" in banner
     assert (

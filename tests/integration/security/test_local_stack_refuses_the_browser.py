@@ -45,7 +45,7 @@ SCAN = {  # as an SDK sends it; the stack checks no signature, so anyone can wri
 def endpoint(tmp_path_factory) -> Iterator[str]:
     """A ``lambdapipe local`` server that also accepts the Host name ``local-aws`` (as in compose)."""
     state_dir = tmp_path_factory.mktemp("state")
-    argv = [str(VENV_BIN / "lambdapipe"), "local", "--port", "0", "--allow-host", "local-aws"]
+    argv = [str(VENV_BIN / "lambdapipe"), "local", "--ephemeral", "--port", "0", "--allow-host", "local-aws"]
     process = spawn(
         [*argv, "--state-dir", str(state_dir)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )

@@ -100,3 +100,26 @@ def test_format_table_right_aligns_numbers_and_blanks_nulls() -> None:
     text = format_table(["name", "n", "note"], [["a", 1, None], ["bb", 22.5, "x"]])
 
     assert text.splitlines() == ["name     n  note", "----  ----  ----", "a        1", "bb    22.5  x"]
+
+
+def test_check_names_each_table_whose_metadata_file_the_warehouse_lost(
+    aws, connections: TablesConfig, orders_with_two_runs, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ensure_table("uploads", connections)
+    assert main(["check"]) == 0
+    assert "2 table(s), every metadata file readable" in capsys.readouterr().out
+    bucket, _, prefix = orders_with_two_runs.metadata_location.removeprefix("s3://").partition("/")
+    aws.client("s3").delete_object(Bucket=bucket, Key=prefix)  # as when the object store was reset
+
+    assert main(["check"]) == 1
+
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("lambdapipe tables check: orders: ")
+    assert prefix.rsplit("/", 1)[-1] in line, "the missing metadata file is named"
+
+
+def test_check_passes_before_anything_created_the_catalog(
+    connections: TablesConfig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check"]) == 0
+    assert "no catalog yet (nothing committed): nothing to check" in capsys.readouterr().out
