@@ -7,8 +7,12 @@ docstrings the reference cannot render); these tests run the examples themselves
 
 from __future__ import annotations
 
+import json
 import re
+import shlex
+import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,8 +23,9 @@ from airflow.sdk import DAG
 import lambdapipe.operators
 import lambdapipe.sensors
 import lambdapipe.triggers
-from tests.support.doc_recipes import blocks, new_shell_beside
-from tests.support.local_aws_process import local_aws_process
+from lambdapipe.utils.child_processes import spawn
+from tests.support.doc_recipes import blocks, new_shell_beside, reader_environment
+from tests.support.local_aws_process import free_port, local_aws_process
 from tests.support.package_classes import classes_defined_in
 
 REPO = Path(__file__).resolve().parents[2]
@@ -149,3 +154,67 @@ def test_the_deploy_and_invoke_recipe_runs_as_written_in_a_new_shell(page: Path,
     assert "Hello" in result.stdout
     assert any(line.startswith("hello_world: package ") for line in result.stderr.splitlines())  # progress
     assert "[info" not in result.stderr, "quiet by default: no library logs"
+
+
+def test_the_local_aws_recipe_answers_the_aws_cli_in_a_second_terminal(tmp_path: Path) -> None:
+    """docs/local-aws.md's two terminals as written, but for the port (4566 is `make run`'s), with the
+    default state folder moved out of the real home."""
+    [server_recipe] = [
+        block for block in blocks(DOCS / "local-aws.md", "bash") if "lambdapipe local --port" in block
+    ]
+    [client_recipe] = [block for block in blocks(DOCS / "local-aws.md", "bash") if "list-functions" in block]
+    port = str(free_port())
+    (tmp_path / ".venv").symlink_to(REPO / ".venv")
+    env = {**reader_environment(), "LAMBDAPIPE_LOCAL_HOME": str(tmp_path / "state")}
+    server = spawn(
+        ["bash", "-c", server_recipe.replace("4566", port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert "listening on" in server.stdout.readline()
+        client = subprocess.run(
+            ["bash", "-e", "-c", client_recipe.replace("4566", port)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+    assert client.returncode == 0, client.stderr
+    assert json.loads(client.stdout) == {"Functions": []}
+    assert (tmp_path / "state" / "aws-state.pickle").is_file(), "saved where the page says by default"
+
+
+PYTEST_RECIPE = re.compile(r"^\.venv/bin/pytest ((?:[^\n\\]|\\\n)+)", re.MULTILINE)
+PYTEST_SELECTIONS = [
+    (f"{path.relative_to(REPO)}", selection)
+    for path in [README, *PAGES]
+    for block in blocks(path, "bash")
+    for selection in PYTEST_RECIPE.findall(block)
+]
+
+
+@pytest.mark.parametrize(
+    ("where", "selection"), PYTEST_SELECTIONS, ids=[where for where, _ in PYTEST_SELECTIONS]
+)
+def test_every_pytest_selection_a_page_gives_collects_its_tests(where: str, selection: str) -> None:
+    """The suite runs those tests anyway: here the page's selection must name tests that exist."""
+    args = shlex.split(selection.split("#", 1)[0].replace("\\\n", " "))
+
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert re.search(r"^\d+ tests? collected", result.stdout, re.MULTILINE), result.stdout[-2000:]

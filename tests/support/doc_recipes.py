@@ -53,9 +53,14 @@ def new_shell_beside(aws_url: str, folder: Path) -> dict[str, Any]:
     settings = devstack.Settings(home=folder / ".airflow", aws_port=int(aws_url.rsplit(":", 1)[1]))
     settings.home.mkdir()
     devstack.write_shell_environment(settings, devstack.stack_environment(settings))
+    return {"cwd": folder, "env": reader_environment(), "capture_output": True, "text": True, "timeout": 600}
+
+
+def reader_environment() -> dict[str, str]:
+    """A reader's shell: this process's environment without its Airflow, AWS and lambdapipe settings."""
     clean = {key: value for key, value in os.environ.items() if not key.startswith(devstack.FOREIGN_PREFIXES)}
     clean.pop("AIRFLOW_HOME", None)
-    return {"cwd": folder, "env": clean, "capture_output": True, "text": True, "timeout": 600}
+    return clean
 
 
 @contextlib.contextmanager

@@ -12,6 +12,7 @@ Screenshots go to ``test-artifacts/screenshots/`` (ignored by git).
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import socket
@@ -29,6 +30,8 @@ REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO / "scripts"))
 import devstack  # noqa: E402  (a script, not a package)
 from airflow_api import AirflowApi  # noqa: E402
+
+from tests.support.doc_recipes import blocks  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -433,3 +436,19 @@ def test_the_duration_chart_ticks_whole_minutes_on_a_24_hour_utc_clock_in_one_un
     assert all(re.fullmatch(r"\d\d:\d\d", label) for label in x_labels), x_labels
     values = [legend["duration"], legend["init (cold start)"]]
     assert len(_units(y_labels + values)) == 1, (y_labels, values)
+
+
+def test_the_docs_rest_recipe_gets_a_token_and_the_stats(stack: dict[str, Any]) -> None:
+    """docs/lambda-view.md's curl recipe as written, but for the port (8080 is `make run`'s)."""
+    [recipe] = [block for block in blocks(REPO / "docs" / "lambda-view.md", "bash") if "/auth/token" in block]
+    recipe = recipe.replace("127.0.0.1:8080", f"127.0.0.1:{stack['settings'].api_port}")
+
+    result = subprocess.run(
+        ["bash", "-e", "-o", "pipefail", "-c", recipe], capture_output=True, text=True, timeout=120
+    )
+
+    assert result.returncode == 0, result.stderr
+    stats = json.loads(result.stdout)
+    assert stats["days"] == 7
+    assert stats["invocations"] > 0, "the invoke DAG's run and the seeded history are counted"
+    assert {"per_dag", "per_day", "truncated"} <= set(stats)
