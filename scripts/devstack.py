@@ -237,10 +237,14 @@ def celery_worker(settings: Settings, number: int) -> Component:
     return Component(f"worker-{number}", argv)
 
 
+def local_aws_installed() -> bool:
+    return importlib.util.find_spec("lambdapipe_local.server") is not None
+
+
 def components(settings: Settings) -> list[Component]:
     airflow = str(BIN / "airflow")
     stack = []
-    if importlib.util.find_spec("lambdapipe_local.server") is None:
+    if not local_aws_installed():
         print(
             "devstack: lambdapipe_local.server is not importable yet: starting without the local AWS server"
         )
@@ -427,7 +431,7 @@ def running_stack(settings: Settings) -> Iterator[Stack]:
     if running(settings):
         raise StackError(f"a stack is already running (see {settings.pid_file}): make stop")
     stack = Stack(settings)
-    before = stack_state.saved_stores(settings)
+    before = stack_state.saved_stores(settings, with_local_aws=local_aws_installed())
     try:
         stack.start()
         stack.wait_ready()

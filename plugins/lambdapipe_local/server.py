@@ -26,6 +26,7 @@ from lambdapipe_local.moto_backend.internal_clients import INTERNAL_CREDENTIALS,
 DEFAULT_REGION = "us-east-1"
 DEFAULT_CREDENTIALS = ("testing", "testing")  # access key id, secret key: what clients are told to use
 RUNTIME_ADMIN_PATHS = ("/_lambdapipe/runtime", "/_lambdapipe/reset")
+STOP_WAIT_S = 10.0  # at stop: for pollers to finish their batch, then for answers in progress
 
 
 class LocalAws:
@@ -66,6 +67,7 @@ class LocalAws:
         self._service: Any = None
         self._pollers: Any = None
         self._state_keeper: Any = None
+        self._change_tracking: Any = None
         self._state_dir_claim: Any = None
 
     @property
@@ -76,20 +78,29 @@ class LocalAws:
         return f"http://{host}:{self.port}"
 
     def start(self) -> LocalAws:
-        from moto.server import DomainDispatcherApplication, create_backend_app
-        from werkzeug.serving import make_server
-
-        from lambdapipe_local.front.browser_guard import BrowserGuard
-        from lambdapipe_local.front.http_server import KeepAliveRequestHandler
-        from lambdapipe_local.front.middleware import AwsRequestMiddleware
         from lambdapipe_local.front.service_models import preload
-        from lambdapipe_local.front.signature_check import SignatureCheck
-        from lambdapipe_local.lambda_runtime.invoke_api import InvokeFastPath
-        from lambdapipe_local.moto_backend.dynamodb_api import DynamoDbFastPath
 
         preload("s3", "lambda", "dynamodb", "sqs", "sns")
         if self.persistent:
             self._restore_state()
+        try:
+            self._serve()
+        except BaseException:
+            self.stop()  # a port in use: release the state directory and the saver
+            raise
+        return self
+
+    def _serve(self) -> None:
+        from moto.server import DomainDispatcherApplication, create_backend_app
+        from werkzeug.serving import make_server
+
+        from lambdapipe_local.front.browser_guard import BrowserGuard
+        from lambdapipe_local.front.change_tracking import ChangeTracking
+        from lambdapipe_local.front.http_server import KeepAliveRequestHandler
+        from lambdapipe_local.front.middleware import AwsRequestMiddleware
+        from lambdapipe_local.front.signature_check import SignatureCheck
+        from lambdapipe_local.lambda_runtime.invoke_api import InvokeFastPath
+        from lambdapipe_local.moto_backend.dynamodb_api import DynamoDbFastPath
 
         moto_app = DomainDispatcherApplication(create_backend_app)
         fast_paths = InvokeFastPath(DynamoDbFastPath(moto_app), lambda: self._service)
@@ -97,7 +108,7 @@ class LocalAws:
         if self.check_signatures:
             app = SignatureCheck(app, self.accepted_keys())
         if self._state_keeper is not None:
-            app = _noting_changes(app, self._state_keeper)
+            app = self._change_tracking = ChangeTracking(app, self._state_keeper.note_change)
         self._server = make_server(
             self.host,
             self.port,
@@ -110,22 +121,29 @@ class LocalAws:
         self._start_lambda_runtime()
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="local-aws")
         self._thread.start()
-        return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._state_keeper is not None:
-            self._state_keeper.close()
-            self._state_keeper = None
-        self._stop_lambda_runtime()
-        if self._state_dir_claim is not None:
-            self._state_dir_claim.close()
-            self._state_dir_claim = None
-        if self._own_state_dir:
-            shutil.rmtree(self.state_dir, ignore_errors=True)
+        """Stop in the order that saves everything: pollers finish their batch (and checkpoint) while the
+        server still answers, then no new request, then the last save once answered requests are done."""
+        try:
+            if self._pollers is not None:
+                self._pollers.close(timeout_s=STOP_WAIT_S)
+            if self._server is not None:
+                self._server.shutdown()
+                self._server.server_close()
+                self._server = None
+            if self._state_keeper is not None:
+                if self._change_tracking is not None:
+                    self._change_tracking.wait_idle(STOP_WAIT_S)
+                self._state_keeper.close()
+        finally:
+            self._state_keeper = self._change_tracking = None
+            self._stop_lambda_runtime()
+            if self._state_dir_claim is not None:
+                self._state_dir_claim.close()
+                self._state_dir_claim = None
+            if self._own_state_dir:
+                shutil.rmtree(self.state_dir, ignore_errors=True)
 
     def reset(self) -> None:
         """Forget every resource, warm environment, fault rule and call count."""
@@ -253,18 +271,6 @@ class LocalAws:
         return wsgi
 
 
-def _noting_changes(app: Callable, keeper: Any) -> Callable:
-    """Tell the state keeper about every request, so it saves soon after one that may change state."""
-
-    def wsgi(environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
-        try:
-            return app(environ, start_response)
-        finally:
-            keeper.note_request(environ.get("REQUEST_METHOD", "GET"))
-
-    return wsgi
-
-
 def default_state_dir() -> Path:
     """Where `lambdapipe local` keeps its AWS state between runs unless told otherwise."""
     return Path(os.environ.get("LAMBDAPIPE_LOCAL_HOME") or Path.home() / ".lambdapipe" / "local-aws")
@@ -357,6 +363,9 @@ def _reset(state_dir: Path) -> int:
     """Delete the saved state and unpacked code, unless a running stack holds the directory."""
     from lambdapipe_local.moto_backend import persistence
 
+    if not state_dir.is_dir():  # a mistyped path: say so, create nothing
+        print(f"lambdapipe local reset: no saved AWS state in {state_dir}")
+        return 0
     try:
         claim = persistence.claim(state_dir)
     except persistence.StateError as error:

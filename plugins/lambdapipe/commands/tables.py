@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 from lambdapipe.commands.console import add_verbose_flag, quiet_libraries
 from lambdapipe.tables.config import DEFAULT_CONN_ID
 
+MISSING_FILES_EXIT = 3  # `check`: the catalog names files the warehouse does not have
+
 if TYPE_CHECKING:
     from pyiceberg.table import Table
 
@@ -107,8 +109,9 @@ def _list(config: TablesConfig) -> str:
 
 
 def _check(config: TablesConfig) -> int:
-    """Exit 1, one line per table, when the catalog names a metadata file the warehouse does not have:
-    the catalog and the object store were restored or reset apart (e.g. a local stack started afresh)."""
+    """Exit ``MISSING_FILES_EXIT``, one line per table, when the catalog names a metadata file the
+    warehouse does not have: the catalog and the object store were restored or reset apart (e.g. a
+    local stack started afresh). Any other failure (no connection, settings) exits 1 as usual."""
     from pyiceberg.exceptions import NoSuchNamespaceError
 
     from lambdapipe.tables.catalog import CatalogNotFoundError, open_catalog
@@ -126,12 +129,12 @@ def _check(config: TablesConfig) -> int:
     for identifier in identifiers:
         try:
             catalog.load_table(identifier)
-        except (FileNotFoundError, OSError) as error:
+        except FileNotFoundError as error:
             unreadable.append(f"{identifier[-1]}: {error}")
     for line in unreadable:
         print(f"lambdapipe tables check: {line}", file=sys.stderr)
     if unreadable:
-        return 1
+        return MISSING_FILES_EXIT
     print(f"lambdapipe tables check: {len(identifiers)} table(s), every metadata file readable")
     return 0
 

@@ -50,7 +50,7 @@ class AwsRequestMiddleware:
             return self._admin(environ, start_response, path[len(ADMIN_PREFIX) :])
         if environ.get(INTERNAL_ENVIRON_KEY):
             return self.app(environ, start_response)
-        request = identify_request(environ)
+        request = environ.get(AWS_REQUEST_ENVIRON_KEY) or identify_request(environ)  # by ChangeTracking
         environ[AWS_REQUEST_ENVIRON_KEY] = request
         rule = self.injector.match(request)
         if rule is None:

@@ -43,10 +43,15 @@ class EventSourcePollers:
         self._thread = threading.Thread(target=self._scan_forever, daemon=True, name="esm-scanner")
         self._thread.start()
 
-    def close(self) -> None:
+    def close(self, timeout_s: float = 0.0) -> None:
+        """Stop every poller; wait up to ``timeout_s`` for those mid-batch to deliver and checkpoint it."""
         self._stop.set()
-        for poller in list(self._pollers.values()):
+        pollers = list(self._pollers.values())
+        for poller in pollers:
             poller.stop.set()
+        deadline = time.monotonic() + timeout_s
+        for poller in pollers:
+            poller.thread.join(max(0.0, deadline - time.monotonic()))
 
     def _scan_forever(self) -> None:
         while not self._stop.wait(SCAN_INTERVAL_S):
@@ -96,7 +101,8 @@ class _Poller:
         self.region = esm.event_source_arn.split(":")[3]
         self.clients = clients
         self.stop = threading.Event()
-        threading.Thread(target=self._run, daemon=True, name=f"esm-{esm.uuid[:8]}").start()
+        self.thread = threading.Thread(target=self._run, daemon=True, name=f"esm-{esm.uuid[:8]}")
+        self.thread.start()
 
     def _run(self) -> None:
         source_gone = False

@@ -30,7 +30,9 @@ FORMAT = 1
 SAVE_DELAY_S = 0.5  # after a change: how long a kill -9 may lose, for a small state
 SAVE_SHARE = 0.2  # a large state is saved less often, so saving takes at most this share of the time
 SNAPSHOT_ATTEMPTS = 5  # a request changing a dict while it is pickled: try again
-READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Services whose backends hold nothing worth keeping: DynamoDB Streams keeps only shard iterators
+# (one per GetRecords, never freed), which a restart invalidates anyway; the streams live in DynamoDB.
+NOT_SAVED = frozenset({"dynamodbstreams"})
 _LOCK_TYPES = {type(threading.Lock()): threading.Lock, type(threading.RLock()): threading.RLock}
 
 
@@ -54,6 +56,11 @@ def save(state_dir: Path) -> None:
         out.flush()
         os.fsync(out.fileno())
     os.replace(staged, target)
+    directory = os.open(state_dir, os.O_RDONLY)
+    try:
+        os.fsync(directory)  # the rename itself survives a power cut
+    finally:
+        os.close(directory)
 
 
 def load(state_dir: Path) -> bool:
@@ -68,6 +75,8 @@ def load(state_dir: Path) -> bool:
         saved = pickle.loads(path.read_bytes())
     except Exception as error:
         raise StateError(f"cannot read the saved local AWS state {path} ({error}): {start_afresh}") from error
+    if not isinstance(saved, dict):
+        raise StateError(f"{path} is not a saved local AWS state: {start_afresh}")
     if saved.get("format") != FORMAT or saved.get("moto") != moto.__version__:
         raise StateError(
             f"the saved local AWS state {path} was written by moto {saved.get('moto')} "
@@ -106,7 +115,8 @@ def remove(state_dir: Path) -> bool:
 
 
 class StateKeeper:
-    """Saves the state after changes (at most every ``SAVE_DELAY_S``) and once more on ``close()``."""
+    """Saves the state after changes (``note_change``; at most every ``SAVE_DELAY_S``) and once more
+    on ``close()``, which the stack calls when no request is in flight any more."""
 
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir
@@ -117,10 +127,8 @@ class StateKeeper:
         self._thread = threading.Thread(target=self._save_after_changes, daemon=True, name="aws-state")
         self._thread.start()
 
-    def note_request(self, method: str) -> None:
-        """Any request but a read may change state (SQS and DynamoDB reads are POSTs too)."""
-        if method not in READ_ONLY_METHODS:
-            self._changed.set()
+    def note_change(self) -> None:
+        self._changed.set()
 
     def save_now(self) -> None:
         with self._save_lock:
@@ -155,6 +163,7 @@ def _backends() -> dict[str, dict[str, dict[str, Any]]]:
     return {
         backends.service_name: {account: dict(regions) for account, regions in list(backends.items())}
         for backends in list(BackendDict._instances)
+        if backends.service_name not in NOT_SAVED
     }
 
 
@@ -166,6 +175,19 @@ def _restore(saved: dict[str, dict[str, dict[str, Any]]]) -> None:
         for account, regions in accounts.items():
             for region, backend in regions.items():
                 dict.__setitem__(backends[account], region, backend)
+    if "s3" in saved:
+        _index_buckets(saved["s3"])
+
+
+def _index_buckets(accounts: dict[str, dict[str, Any]]) -> None:
+    """moto finds a bucket's account through an index on its S3 backends, outside the backends saved:
+    without it, CreateBucket on a kept bucket would replace it with an empty one."""
+    from moto.s3.models import s3_backends
+
+    for account, partitions in accounts.items():
+        for partition, backend in partitions.items():
+            for name in [*backend.buckets, *backend.table_buckets]:
+                s3_backends.bucket_accounts[name] = (partition, account)
 
 
 def _snapshot(state: dict[str, Any]) -> bytes:
@@ -176,8 +198,8 @@ def _snapshot(state: dict[str, Any]) -> bytes:
         try:
             _StatePickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(state)
             return buffer.getvalue()
-        except RuntimeError:  # "dictionary changed size during iteration"
-            if attempt == SNAPSHOT_ATTEMPTS:
+        except RuntimeError as error:
+            if "changed size during iteration" not in str(error) or attempt == SNAPSHOT_ATTEMPTS:
                 raise
             attempt += 1
             time.sleep(0.05)

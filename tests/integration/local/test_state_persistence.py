@@ -19,15 +19,17 @@ from typing import Any
 
 import boto3
 import psutil
+import pytest
 
+from lambdapipe_local.front.change_tracking import changes_state
 from lambdapipe_local.moto_backend import persistence
 from tests.support.aws_setup import LAMBDA_ASSUME_ROLE
 from tests.support.local_aws_process import local_aws_server
 from tests.support.local_stack import PROBE_FUNCTIONS, create_streamed_table, wait_until, zip_folder
 
 LAMBDAPIPE = Path(sys.executable).parent / "lambdapipe"
-# What the saver needs after the last change, with room for a busy machine (it waits SAVE_DELAY_S).
-SAVED_AFTER_S = persistence.SAVE_DELAY_S * 6
+# How long a check for something that must not happen (a save, a redelivery) watches.
+QUIET_WINDOW_S = persistence.SAVE_DELAY_S * 6
 
 
 def _client(url: str, service: str) -> Any:
@@ -84,6 +86,7 @@ def test_a_restarted_stack_has_every_resource_of_the_stopped_one_and_runs_its_fu
 
     with local_aws_server(state, persistent=True) as second:
         url = second.url
+        _client(url, "s3").create_bucket(Bucket="kept")  # as an idempotent set-up script does at each start
         body = _client(url, "s3").get_object(Bucket="kept", Key="a/b.txt")["Body"].read()
         item = _client(url, "dynamodb").get_item(TableName="orders", Key={"id": {"S": "o-1"}})["Item"]
         sqs = _client(url, "sqs")
@@ -118,7 +121,7 @@ def test_a_stack_killed_with_sigkill_keeps_what_it_had_saved(tmp_path: Path) -> 
     with local_aws_server(state, persistent=True) as first:
         _client(first.url, "s3").create_bucket(Bucket="survives-kill")
         _client(first.url, "s3").put_object(Bucket="survives-kill", Key="k", Body=b"v")
-        time.sleep(SAVED_AFTER_S)
+        _wait_for_a_save_after(state, time.time())
         server = psutil.Process(first.server_pid)
         server.send_signal(signal.SIGKILL)
         server.wait(timeout=30)
@@ -149,10 +152,24 @@ def test_a_stream_mapping_resumes_after_a_restart_without_redelivering_handled_r
         wait_until(
             lambda: "after" in _delivered_keys(second.url), what="the record written after the restart"
         )
-        time.sleep(SAVED_AFTER_S)  # room for a wrong redelivery of "before" to show
+        saved_at = _wait_for_a_save_after(state, time.time())
+        time.sleep(QUIET_WINDOW_S)  # room for a wrong redelivery of "before" to show
         delivered = _delivered_keys(second.url)
+        quiet_since = persistence.state_file(state).stat().st_mtime
 
     assert delivered == ["after", "before"], "each record once: the shard checkpoint survived the restart"
+    assert quiet_since == saved_at, "the idle poller's GetRecords calls are reads: nothing was saved"
+
+
+def _wait_for_a_save_after(state_dir: Path, changed_at: float) -> float:
+    """The state file's time once a save that began after ``changed_at`` (the saver waits
+    SAVE_DELAY_S after a change) has replaced it."""
+    path = persistence.state_file(state_dir)
+    wait_until(
+        lambda: path.stat().st_mtime > changed_at + persistence.SAVE_DELAY_S / 2,
+        what=f"a save of {path} after the last change",
+    )
+    return path.stat().st_mtime
 
 
 def _delivered_keys(url: str) -> list[str]:
@@ -174,7 +191,7 @@ def test_an_ephemeral_stack_neither_loads_nor_saves_state(tmp_path: Path) -> Non
     with local_aws_server(state) as ephemeral:
         buckets = _client(ephemeral.url, "s3").list_buckets()["Buckets"]
         _client(ephemeral.url, "s3").create_bucket(Bucket="never-saved")
-        time.sleep(SAVED_AFTER_S)
+        time.sleep(QUIET_WINDOW_S)
 
     assert buckets == []
     assert persistence.state_file(state).read_bytes() == saved_bytes
@@ -220,3 +237,21 @@ def test_state_saved_by_another_moto_version_is_refused_in_one_line_naming_the_r
 def _lambdapipe_local(*args: str) -> subprocess.CompletedProcess[str]:
     """A `lambdapipe local` call expected to end by itself (a refusal or a reset)."""
     return subprocess.run([str(LAMBDAPIPE), "local", *args], capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize(
+    ("method", "operation", "changes"),
+    [
+        ("POST", "PutItem", True),
+        ("PUT", "PutObject", True),
+        ("POST", "unknown", True),
+        ("POST", "GetRecords", False),
+        ("POST", "ReceiveMessage", False),
+        ("POST", "Query", False),
+        ("GET", "ListObjectsV2", False),
+    ],
+)
+def test_only_requests_that_may_change_state_trigger_a_save(
+    method: str, operation: str, changes: bool
+) -> None:
+    assert changes_state(method, operation) is changes

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from lambdapipe.commands.tables import format_table, main
+from lambdapipe.commands.tables import MISSING_FILES_EXIT, format_table, main
 from lambdapipe.tables.catalog import ensure_table
 from lambdapipe.tables.config import TablesConfig
 from lambdapipe.tables.definitions import registered_tables
@@ -111,7 +111,7 @@ def test_check_names_each_table_whose_metadata_file_the_warehouse_lost(
     bucket, _, prefix = orders_with_two_runs.metadata_location.removeprefix("s3://").partition("/")
     aws.client("s3").delete_object(Bucket=bucket, Key=prefix)  # as when the object store was reset
 
-    assert main(["check"]) == 1
+    assert main(["check"]) == MISSING_FILES_EXIT == 3
 
     [line] = capsys.readouterr().err.splitlines()
     assert line.startswith("lambdapipe tables check: orders: ")

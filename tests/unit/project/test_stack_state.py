@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from lambdapipe_local.moto_backend import persistence
+
 REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO / "scripts"))
 import devstack  # noqa: E402  (a script, not a package)
@@ -52,7 +54,7 @@ def test_reset_refuses_when_the_metadata_db_lives_outside_the_home(tmp_path: Pat
 
 def test_an_airflow_db_without_saved_aws_state_is_out_of_step(tmp_path: Path) -> None:
     settings = _home(tmp_path, "env.sh", "airflow.db")
-    before = stack_state.saved_stores(settings)
+    before = stack_state.saved_stores(settings, with_local_aws=True)
 
     reason = stack_state.out_of_step(settings, before, {}, NEVER_RUN)
 
@@ -71,3 +73,20 @@ def test_the_reset_hint_names_make_reset_for_the_default_home_and_the_script_for
     assert stack_state.reset_hint(other, devstack.Settings.home).startswith(
         "`scripts/devstack.py --home /tmp/elsewhere reset` deletes"
     )
+
+
+def test_without_the_local_stack_an_airflow_db_alone_is_not_out_of_step(tmp_path: Path) -> None:
+    """No `lambdapipe local` in the stack: no AWS state is ever saved, so its absence says nothing."""
+    settings = _home(tmp_path, "env.sh", "airflow.db")
+
+    assert stack_state.saved_stores(settings, with_local_aws=False).airflow_db is False
+
+
+def test_reset_refuses_while_a_local_stack_still_holds_the_aws_state(tmp_path: Path) -> None:
+    """Even one the pid file lost: the state directory's lock says a server still uses it."""
+    settings = _home(tmp_path, "env.sh", str(stack_state.AWS_STATE_FILE))
+    holder = persistence.claim(settings.home / stack_state.AWS_STATE_FILE.parent)
+
+    with holder, pytest.raises(ValueError, match=r"another lambdapipe local \(pid \d+\) is using"):
+        stack_state.reset(settings)
+    assert settings.home.exists()
