@@ -448,11 +448,13 @@ def up(settings: Settings) -> int:
     # (make stop) must shut down as cleanly as Ctrl-C.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    import demo_data  # the demo's AWS resources, deployed functions and sample data
+
+    # Before the stack is healthy: a demo waiting for this start's data must not see the last start's.
+    demo_data.marker(settings).unlink(missing_ok=True)
     try:
         with running_stack(settings) as stack:
             if settings.demo_data:
-                import demo_data  # the demo's AWS resources, deployed functions and sample data
-
                 demo_data.prepare(settings)
             print_banner(settings)
             print("devstack: ready; Ctrl-C stops every component", flush=True)
