@@ -69,9 +69,9 @@ test-unit test-integration test-e2e: install test-prerequisites
 	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup tests/$(subst test-,,$@)
 
 # The built wheel in clean environments with the oldest and the newest supported Airflow 3 and Amazon
-# provider, running the operator tests there (make test runs the oldest end).
+# provider, running the operator tests there (make test runs the oldest end and some of them).
 compat: install test-prerequisites
-	LAMBDAPIPE_COMPAT_ENDS="oldest newest" $(VENV)/bin/pytest tests/e2e/test_compatibility.py
+	LAMBDAPIPE_COMPAT_ENDS="oldest newest" LAMBDAPIPE_COMPAT_SCOPE=full $(VENV)/bin/pytest tests/e2e/test_compatibility.py
 
 # moto's own aws_verified tests (and its server-mode Lambda tests) against `lambdapipe local`: every
 # failure must be a known difference (make test runs the SQS and SNS suites).
