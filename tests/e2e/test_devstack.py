@@ -197,12 +197,19 @@ def _wait_until_the_aws_state_is_saved_and_quiet(home: Path) -> None:
 
 
 def _kill_9(home: Path) -> None:
-    """SIGKILL every process of the stack at once, as a power cut would end them."""
-    victims = []
+    """SIGKILL every process of the stack at once, as a power cut would end them: the ones naming the
+    home and all their descendants (LocalExecutor workers retitle themselves, which also blanks the
+    environment a search by AIRFLOW_HOME reads). Fails if any outlives the kill."""
+    leaders = []
     for line in _processes_of(home):
         with contextlib.suppress(psutil.Error):
-            victims.append(psutil.Process(int(line.split(":", 1)[0])))
+            leaders.append(psutil.Process(int(line.split(":", 1)[0])))
+    victims = set(leaders)
+    for leader in leaders:
+        with contextlib.suppress(psutil.Error):
+            victims.update(leader.children(recursive=True))
     for process in victims:
         with contextlib.suppress(psutil.Error):
             process.kill()
-    psutil.wait_procs(victims, timeout=30)
+    _, alive = psutil.wait_procs(victims, timeout=30)
+    assert alive == [], f"survived SIGKILL: {alive}"
