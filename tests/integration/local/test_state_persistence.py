@@ -121,7 +121,7 @@ def test_a_stack_killed_with_sigkill_keeps_what_it_had_saved(tmp_path: Path) -> 
     with local_aws_server(state, persistent=True) as first:
         _client(first.url, "s3").create_bucket(Bucket="survives-kill")
         _client(first.url, "s3").put_object(Bucket="survives-kill", Key="k", Body=b"v")
-        _wait_for_a_save_after(state, time.time())
+        _wait_until_saved_and_quiet(state)
         server = psutil.Process(first.server_pid)
         server.send_signal(signal.SIGKILL)
         server.wait(timeout=30)
@@ -152,7 +152,7 @@ def test_a_stream_mapping_resumes_after_a_restart_without_redelivering_handled_r
         wait_until(
             lambda: "after" in _delivered_keys(second.url), what="the record written after the restart"
         )
-        saved_at = _wait_for_a_save_after(state, time.time())
+        saved_at = _wait_until_saved_and_quiet(state)
         time.sleep(QUIET_WINDOW_S)  # room for a wrong redelivery of "before" to show
         delivered = _delivered_keys(second.url)
         quiet_since = persistence.state_file(state).stat().st_mtime
@@ -161,13 +161,14 @@ def test_a_stream_mapping_resumes_after_a_restart_without_redelivering_handled_r
     assert quiet_since == saved_at, "the idle poller's GetRecords calls are reads: nothing was saved"
 
 
-def _wait_for_a_save_after(state_dir: Path, changed_at: float) -> float:
-    """The state file's time once a save that began after ``changed_at`` (the saver waits
-    SAVE_DELAY_S after a change) has replaced it."""
+def _wait_until_saved_and_quiet(state_dir: Path) -> float:
+    """The state file's time once no save has replaced it for three save delays: the saver writes
+    SAVE_DELAY_S after any change, so the last change is on disk (a save may already have happened
+    before this is called, so waiting for a newer one could wait forever)."""
     path = persistence.state_file(state_dir)
     wait_until(
-        lambda: path.stat().st_mtime > changed_at + persistence.SAVE_DELAY_S / 2,
-        what=f"a save of {path} after the last change",
+        lambda: time.time() - path.stat().st_mtime > persistence.SAVE_DELAY_S * 3,
+        what=f"{path} saved and quiet",
     )
     return path.stat().st_mtime
 
