@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lambdapipe.commands.tables import MISSING_FILES_EXIT  # `tables check`: files S3 does not have
+
 if TYPE_CHECKING:
     from devstack import Settings
 
 AWS_STATE_FILE = Path("local-aws") / "aws-state.pickle"  # lambdapipe_local.moto_backend.persistence
-MISSING_FILES_EXIT = 3  # `lambdapipe tables check`: the catalog names files S3 does not have
 HOME_MARKER = "env.sh"  # written at every start: a folder without it is not a dev stack's home
 
 
