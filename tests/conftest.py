@@ -37,6 +37,14 @@ os.environ.update(
 )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Hand out xdist groups in collection order, longest first (LONGEST_GROUPS): by default xdist
+    sorts them by their number of tests, which put the one-test, four-minute groups last and left
+    one worker running them alone for minutes at the end (the controller reads this option)."""
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Stop at once, in one line, when something the suite needs outside Python is missing."""
     from tests.support.prerequisites import missing_prerequisites
@@ -52,8 +60,8 @@ TIERS = ("unit", "integration", "e2e")  # pure code; the local AWS stack; Airflo
 # Folders whose files share nothing (each test starts its own stack): one group per file there.
 FILE_GROUPS = ("e2e/platform", "e2e/processes")
 # The longest groups (most start whole Airflow stacks), longest first, as measured by a full run's
-# --junitxml: xdist hands out groups in collection order, so these start at once instead of leaving
-# one worker busy alone at the end.
+# --junitxml: xdist hands out groups in collection order (see pytest_configure), so these start at
+# once instead of leaving one worker busy alone at the end.
 LONGEST_GROUPS = (
     "e2e/test_orders_recipe",  # a whole pipeline and the report, task by task: about 230 s
     "e2e/test_devstack",  # three starts and two demos
