@@ -30,6 +30,9 @@ from tests.support.local_stack import PROBE_FUNCTIONS, create_streamed_table, wa
 LAMBDAPIPE = Path(sys.executable).parent / "lambdapipe"
 # How long a check for something that must not happen (a save, a redelivery) watches.
 QUIET_WINDOW_S = persistence.SAVE_DELAY_S * 6
+# No save for this long: the last change is on disk. Longer than the saver's delay after a save that
+# took a second on a loaded machine (it waits four times a save's time: persistence.SAVE_SHARE).
+SAVED_AND_QUIET_S = 5.0
 
 
 def _client(url: str, service: str) -> Any:
@@ -162,12 +165,13 @@ def test_a_stream_mapping_resumes_after_a_restart_without_redelivering_handled_r
 
 
 def _wait_until_saved_and_quiet(state_dir: Path) -> float:
-    """The state file's time once no save has replaced it for three save delays: the saver writes
-    SAVE_DELAY_S after any change, so the last change is on disk (a save may already have happened
-    before this is called, so waiting for a newer one could wait forever)."""
+    """The state file's time once no save has replaced it for SAVED_AND_QUIET_S: the saver writes
+    after any change, so the last change is on disk (a save may already have happened before this is
+    called, so waiting for a newer one could wait forever)."""
     path = persistence.state_file(state_dir)
     wait_until(
-        lambda: time.time() - path.stat().st_mtime > persistence.SAVE_DELAY_S * 3,
+        lambda: time.time() - path.stat().st_mtime > SAVED_AND_QUIET_S,
+        timeout_s=60,
         what=f"{path} saved and quiet",
     )
     return path.stat().st_mtime
