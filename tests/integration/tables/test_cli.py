@@ -19,6 +19,7 @@ from lambdapipe.tables.catalog import ensure_table
 from lambdapipe.tables.config import TablesConfig
 from lambdapipe.tables.definitions import registered_tables
 from lambdapipe.tables.writer import airflow_snapshot_properties, commit_run
+from tests.support.doc_recipes import REPO, blocks
 from tests.support.order_rows import DAG_ID, order_table, run_key
 
 pytestmark = pytest.mark.timeout(120)
@@ -55,6 +56,45 @@ def test_query_from_a_shell_prints_an_aligned_table(orders_with_two_runs) -> Non
         "r2           2",
         "(2 rows)",
     ]
+
+
+def _console_session(page: Path) -> list[tuple[str, list[str]]]:
+    """Each ``$ command`` of the page's console block (a quoted argument may span lines), with the
+    output lines the page shows under it."""
+    [block] = blocks(page, "console")
+    session: list[tuple[str, list[str]]] = []
+    for line in block.splitlines():
+        if line.startswith("$ "):
+            session.append((line[2:], []))
+        elif session[-1][0].count('"') % 2:
+            session[-1] = (f"{session[-1][0]}\n{line}", [])
+        else:
+            session[-1][1].append(line)
+    return session
+
+
+def test_the_docs_console_session_runs_as_written_and_prints_the_columns_it_shows(
+    orders_with_two_runs,
+) -> None:
+    """docs/tables.md's commands in a shell; the columns the page shows, the output has."""
+    venv_bin = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": f"{venv_bin}:{os.environ['PATH']}"}
+    session = _console_session(REPO / "docs" / "tables.md")
+    assert [command.split()[:3] for command, _ in session] == [
+        ["lambdapipe", "tables", "list"],
+        ["lambdapipe", "tables", "show"],
+        ["lambdapipe", "tables", "query"],
+    ]
+
+    for command, shown in session:
+        result = subprocess.run(["bash", "-c", command], env=env, capture_output=True, text=True, timeout=90)
+
+        assert result.returncode == 0, f"{command}: {result.stderr}"
+        header = result.stdout.splitlines()[0].split()
+        if shown:
+            assert header == shown[0].split(), command
+        if "tables query" in command:
+            assert header == ["order_date", "orders", "usd"]
 
 
 def test_list_shows_every_defined_table_with_its_size_and_last_run(
