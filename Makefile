@@ -17,6 +17,10 @@ NODE_SDK_STAMP := $(NODE_SDK_DIR)/.installed-$(shell echo '$(NODE_SDK_PACKAGES)'
 # waiting on Airflow's loops (2 workers: 17.6 min with the cores 66% busy; 3: 12.6 min, 73%).
 PYTEST_WORKERS ?= 3
 
+# Options for run/demo/stop/status/reset, e.g. a second stack beside the first:
+# make run STACK_OPTIONS="--home /tmp/stack2 --api-port 8081 --aws-port 4567" (scripts/devstack.py --help)
+STACK_OPTIONS ?=
+
 .PHONY: help install python-env test-prerequisites test test-unit test-integration test-e2e compat fidelity lint fmt docs run demo stop status reset bench bench-history chaos
 
 help:
@@ -90,20 +94,20 @@ docs: python-env
 	$(VENV)/bin/mkdocs build --strict
 
 run: install
-	$(PY) scripts/devstack.py up
+	$(PY) scripts/devstack.py $(STACK_OPTIONS) up
 
 demo: install
-	$(PY) scripts/demo.py
+	$(PY) scripts/demo.py $(STACK_OPTIONS)
 
 stop:
-	@if [ -x $(PY) ]; then $(PY) scripts/devstack.py stop; else echo "devstack: not running"; fi
+	@if [ -x $(PY) ]; then $(PY) scripts/devstack.py $(STACK_OPTIONS) stop; else echo "devstack: not running"; fi
 
 status:
-	@$(PY) scripts/devstack.py status
+	@$(PY) scripts/devstack.py $(STACK_OPTIONS) status
 
 # Delete .airflow/ (runs, tables catalog, local AWS state, logs) of a stopped stack: the next run starts afresh.
 reset:
-	@if [ -x $(PY) ]; then $(PY) scripts/devstack.py reset; else rm -rf .airflow; fi
+	@if [ -x $(PY) ]; then $(PY) scripts/devstack.py $(STACK_OPTIONS) reset; else rm -rf .airflow; fi
 
 bench: install
 	$(PY) benchmarks/dag_parse.py

@@ -8,6 +8,7 @@ A second stack runs beside any `make run`: its own AIRFLOW_HOME in a temporary f
 from __future__ import annotations
 
 import contextlib
+import shlex
 import signal
 import socket
 import sqlite3
@@ -21,8 +22,10 @@ import psutil
 import pytest
 
 from lambdapipe.utils.child_processes import spawn
+from tests.support.doc_recipes import blocks
 
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+REPO = Path(__file__).resolve().parents[2]
+SCRIPTS = REPO / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 import devstack  # noqa: E402  (a script, not a package)
 import stack_state  # noqa: E402
@@ -108,14 +111,15 @@ def _state_of_the_sample_orders_hour_run(settings: devstack.Settings) -> str:
 def test_a_restart_after_stop_and_after_kill_9_keeps_runs_tables_and_uploads_and_processes_new_ones(
     settings: devstack.Settings,
 ) -> None:
-    """After the first test's `make stop`: `make run` (up) again, whose demo must pass again (its
+    """After the first test's `make stop`: the README's `make run` again (this stack's options added), whose demo must pass again (its
     watcher run comes from this start's uploads), then kill -9 everything. What was saved until then
     still agrees: the home's local AWS state, served alone, passes `lambdapipe tables check` and has
     the uploads' rows. Before, the second start failed every upload run: the tables catalog in the
     home outlived the local stack's S3."""
     earlier_runs = _run_ids(settings, "s3_upload_processing")
     launcher = subprocess.Popen(
-        [sys.executable, str(SCRIPTS / "devstack.py"), *_argv(settings), "up"],
+        [*_readme_make_run(), f"STACK_OPTIONS={shlex.join(_argv(settings))}"],
+        cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -146,6 +150,14 @@ def test_a_restart_after_stop_and_after_kill_9_keeps_runs_tables_and_uploads_and
     assert demo_rows > 0, "the uploads the two demos processed are still in the table"
     assert earlier_runs <= _run_ids(settings, "s3_upload_processing")
     assert _processes_of(settings.home) == []
+
+
+def _readme_make_run() -> list[str]:
+    """The README's `make run` line, as the first recipe gives it."""
+    [line] = [
+        line for line in blocks(REPO / "README.md", "bash")[0].splitlines() if line.startswith("make run")
+    ]
+    return shlex.split(line.split("#", 1)[0])
 
 
 @contextlib.contextmanager
