@@ -1,5 +1,5 @@
 """Distributed execution: CeleryExecutor with a Redis broker and Postgres as the metadata DB, the
-Celery result backend and the Iceberg catalog.
+Celery result backend and the Iceberg catalog, configured by docs/operations.md's command line.
 
 The pipelines first run on one Celery worker started with the stack; then the test starts a second
 worker and redeploys: the deploy DAG has more parallel tasks than a worker has slots, so the second
@@ -9,6 +9,9 @@ joined on the task instance's Celery id).
 
 from __future__ import annotations
 
+import dataclasses
+import re
+import shlex
 import time
 from pathlib import Path
 
@@ -16,6 +19,7 @@ import pytest
 
 from tests.e2e.platform import pipelines
 from tests.e2e.platform.stacks import Platform, devstack, free_port, processes_of, running_platform
+from tests.support.doc_recipes import REPO, blocks
 
 pytestmark = pytest.mark.timeout(1200)
 
@@ -25,17 +29,16 @@ WORKER_START_TIMEOUT_SECONDS = 180.0
 def test_pipelines_spread_over_celery_workers_on_postgres_and_redis(
     tmp_path: Path, dags_folder: Path, postgres_database: str, redis_broker: str
 ) -> None:
-    settings = devstack.Settings(
+    documented = documented_celery_settings(postgres_database, redis_broker)
+    assert (documented.executor, documented.celery_workers) == ("CeleryExecutor", 2)
+    settings = dataclasses.replace(
+        documented,
         home=tmp_path / "airflow",
         api_port=free_port(),
         aws_port=free_port(),
         dags_folder=dags_folder,
-        executor="CeleryExecutor",
-        database_url=postgres_database,
-        broker_url=redis_broker,
-        celery_workers=1,
+        celery_workers=1,  # the test starts the second worker itself, once the first ran everything
         worker_concurrency=max(1, len(pipelines.function_folders()) - 1),  # fewer slots than deploy tasks
-        tables_catalog_url=postgres_database,
         extra_environment=pipelines.stack_environment(),
     )
     with running_platform(settings, pipelines.prepare) as platform:
@@ -51,6 +54,26 @@ def test_pipelines_spread_over_celery_workers_on_postgres_and_redis(
         assert "worker-2" in set(workers_by_task(platform, redeploy).values())
 
     assert processes_of(settings.home) == []
+
+
+def documented_celery_settings(database_url: str, broker_url: str) -> devstack.Settings:
+    """docs/operations.md's Celery command line, read by devstack's own parser, with this test's
+    database and broker in place of the documented ones (the tables catalog shares the database)."""
+    [recipe] = [
+        block for block in blocks(REPO / "docs" / "operations.md", "bash") if "CeleryExecutor" in block
+    ]
+    [documented_database] = re.findall(r"^PG=(\S+)", recipe, re.MULTILINE)
+    command = recipe.split("scripts/devstack.py", 1)[1].replace("\\\n", " ")
+    argv = [
+        {"$PG": database_url, "redis://127.0.0.1:6379/0": broker_url}.get(arg, arg)
+        for arg in shlex.split(command, comments=True)
+    ]
+    parser = devstack.settings_parser("docs")
+    parser.add_argument("action")
+    args = parser.parse_args(argv)
+    assert args.action == "up"
+    assert documented_database == "postgresql+psycopg2://lambdapipe:lambdapipe@127.0.0.1:5432/lambdapipe"
+    return devstack.settings_from(args)
 
 
 def workers_by_task(platform: Platform, run: dict) -> dict[str, str]:
