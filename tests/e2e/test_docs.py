@@ -192,6 +192,68 @@ def test_the_local_aws_recipe_answers_the_aws_cli_in_a_second_terminal(tmp_path:
     assert (tmp_path / "state" / "aws-state.pickle").is_file(), "saved where the page says by default"
 
 
+# Every shell block of the README and the docs, by a line it alone has, and the test file that runs
+# it as written (ports and homes aside). A block no test can run says why instead, and what checks it.
+SHELL_RECIPES_RUN_BY = {
+    ("README.md", "make run "): "tests/e2e/test_devstack.py",  # its `make run` line; `make test` is CI's
+    ("README.md", "lambdapipe deploy"): "tests/e2e/test_docs.py",
+    ("docs/index.md", "make run "): "tests/e2e/test_docs.py",  # the README's commands, checked below
+    ("docs/guarantees.md", "benchmarks/chaos.py"): "tests/e2e/platform/test_chaos.py",
+    ("docs/lambda-view.md", "/auth/token"): "tests/e2e/ui/test_browser.py",
+    ("docs/local-aws.md", "lambdapipe local --port"): "tests/e2e/test_docs.py",
+    ("docs/local-aws.md", "list-functions"): "tests/e2e/test_docs.py",
+    ("docs/operations.md", "--executor CeleryExecutor"): "tests/e2e/platform/test_celery.py",
+    ("docs/operators.md", "lambdapipe deploy"): "tests/e2e/test_docs.py",
+    ("docs/pipeline-orders.md", "airflow dags pause order_analytics"): "tests/e2e/test_orders_recipe.py",
+    (
+        "docs/pipeline-orders.md",
+        ".venv/bin/pytest",
+    ): "tests/e2e/test_docs.py",  # collects; the suite runs them
+    ("docs/pipeline-uploads.md", "include/demo_infrastructure.py"): "tests/e2e/test_uploads_recipes.py",
+    (
+        "docs/pipeline-uploads.md",
+        "airflow dags pause s3_upload_processing",
+    ): "tests/e2e/test_uploads_recipes.py",
+    ("docs/pipeline-uploads.md", ".venv/bin/pytest"): "tests/e2e/test_docs.py",  # and a benchmark: not run
+    ("docs/tables.md", "lambdapipe tables list"): "tests/integration/tables/test_cli.py",
+}
+SHELL_RECIPES_NOT_RUN = {
+    ("docs/operations.md", "docker compose up"): "needs Docker, which this machine lacks; "
+    "tests/unit/project/test_compose*.py check the compose file and the .env generator line",
+}
+
+
+def _shell_blocks() -> list[tuple[str, str]]:
+    return [
+        (path.relative_to(REPO).as_posix(), block)
+        for path in [README, *PAGES]
+        for language in ("bash", "console")
+        for block in blocks(path, language)
+    ]
+
+
+def test_every_shell_recipe_is_run_by_a_named_test_or_says_why_not() -> None:
+    """A new recipe fails here until a test runs it; a claimed runner must read that page."""
+    known = {**SHELL_RECIPES_RUN_BY, **SHELL_RECIPES_NOT_RUN}
+    unclaimed = []
+    for page, block in _shell_blocks():
+        claims = [(where, marker) for where, marker in known if where == page and marker in block]
+        if len(claims) != 1:
+            unclaimed.append(f"{page}: {block.splitlines()[0]} ({len(claims)} claims)")
+    assert unclaimed == []
+    for (page, marker), runner in SHELL_RECIPES_RUN_BY.items():
+        reads_the_page = runner == "tests/e2e/test_docs.py" or Path(page).name in (REPO / runner).read_text()
+        assert reads_the_page, f"{runner} does not read {page} ({marker})"
+
+
+def test_the_sites_quick_start_gives_the_readmes_commands() -> None:
+    def commands(path: Path) -> list[str]:
+        return [line.split("#", 1)[0].strip() for line in blocks(path, "bash")[0].splitlines()]
+
+    assert commands(DOCS / "index.md") == commands(README) == ["make run", "make test"]
+    assert (REPO / ".ci" / "run").read_text().strip().endswith("make test"), "make test is what CI runs"
+
+
 PYTEST_RECIPE = re.compile(r"^\.venv/bin/pytest ((?:[^\n\\]|\\\n)+)", re.MULTILINE)
 PYTEST_SELECTIONS = [
     (f"{path.relative_to(REPO)}", selection)
