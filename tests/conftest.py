@@ -63,15 +63,16 @@ FILE_GROUPS = ("e2e/platform", "e2e/processes")
 # --junitxml: xdist hands out groups in collection order (see pytest_configure), so these start at
 # once instead of leaving one worker busy alone at the end.
 LONGEST_GROUPS = (
-    "e2e/test_orders_recipe",  # a whole pipeline and the report, task by task: about 230 s
-    "e2e/test_devstack",  # three starts and two demos
-    "e2e/test_uploads_recipes",
-    "e2e/pipelines",
+    "e2e/test_devstack",  # three starts and two demos: about 6 min alone
+    "e2e/pipelines",  # a dozen DAG runs, three in-process stacks
     "e2e/platform/test_chaos",
+    "e2e/test_compatibility",  # builds the wheel and a clean environment
+    "e2e/test_uploads_recipes",
     "e2e/platform/test_celery",
-    "integration/invocation",
+    "e2e/test_orders_recipe",
+    "e2e/platform/test_history_benchmark",
     "e2e/ui",
-    "e2e/test_compatibility",
+    "integration/invocation",
     "e2e/test_docs",
     "integration/ui",
     "e2e/processes/test_no_orphans",
