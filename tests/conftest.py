@@ -70,6 +70,7 @@ LONGEST_GROUPS = (
     "e2e/test_uploads_recipes",
     "e2e/platform/test_celery",
     "e2e/test_orders_recipe",
+    "e2e/test_benchmark_scripts",
     "e2e/platform/test_history_benchmark",
     "e2e/ui",
     "integration/invocation",
