@@ -107,7 +107,9 @@ status:
 
 # Delete .airflow/ (runs, tables catalog, local AWS state, logs) of a stopped stack: the next run starts afresh.
 reset:
-	@if [ -x $(PY) ]; then $(PY) scripts/devstack.py $(STACK_OPTIONS) reset; else rm -rf .airflow; fi
+	@if [ -x $(PY) ]; then $(PY) scripts/devstack.py $(STACK_OPTIONS) reset; \
+	elif [ -z "$(STACK_OPTIONS)" ]; then rm -rf .airflow; \
+	else echo "make reset: STACK_OPTIONS needs scripts/devstack.py: run make install first"; exit 1; fi
 
 bench: install
 	$(PY) benchmarks/dag_parse.py

@@ -61,6 +61,7 @@ def environment(url: str, home: Path) -> None:
             "AWS_ACCESS_KEY_ID": "test",
             "AWS_SECRET_ACCESS_KEY": "test",
             "AIRFLOW_HOME": str(home),
+            "AIRFLOW__LAMBDAPIPE__TABLE_DEFINITIONS": "lambdapipe_demo.tables",  # the demo's orders tables
             "LAMBDAPIPE_ORDERS_TABLE": TABLE,
         }
     )

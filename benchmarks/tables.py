@@ -40,8 +40,11 @@ COUNTRIES = ["US", "DE", "GB", "JP", "CH", "FR", "NL"]
 
 
 def start_local_aws() -> tuple[subprocess.Popen[str], str]:
+    """An empty stack that saves nothing (`lambdapipe local` keeps its state in ~/.lambdapipe by default)."""
     process = spawn(
-        [sys.executable, "-m", "lambdapipe_local", "--port", "0"], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", "lambdapipe_local", "--port", "0", "--ephemeral"],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     for line in process.stdout:
         if "listening on " in line:
@@ -117,6 +120,7 @@ def main() -> int:
                 "AWS_DEFAULT_REGION": "us-east-1",
                 "AWS_ACCESS_KEY_ID": "testing",
                 "AWS_SECRET_ACCESS_KEY": "testing",
+                "AIRFLOW__LAMBDAPIPE__TABLE_DEFINITIONS": "lambdapipe_demo.tables",  # defines `orders`
             }
         )
         with tempfile.TemporaryDirectory() as scratch:

@@ -60,8 +60,9 @@ TIERS = ("unit", "integration", "e2e")  # pure code; the local AWS stack; Airflo
 # Folders whose files share nothing (each test starts its own stack): one group per file there.
 FILE_GROUPS = ("e2e/platform", "e2e/processes")
 # The longest groups (most start whole Airflow stacks), longest first, as measured by a full run's
-# --junitxml: xdist hands out groups in collection order (see pytest_configure), so these start at
-# once instead of leaving one worker busy alone at the end.
+# --junitxml: xdist hands out groups in collection order (see pytest_configure), two to each worker
+# at the start and one more whenever a worker is nearly done, so these run early instead of
+# together at the end.
 LONGEST_GROUPS = (
     "e2e/test_devstack",  # three starts and two demos: about 6 min alone
     "e2e/pipelines",  # a dozen DAG runs, three in-process stacks

@@ -15,42 +15,66 @@ import ast
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from tests.support.doc_recipes import reader_environment
 
 REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.timeout(600)
 
 
-def _run(script: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, f"benchmarks/{script}", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=540,
-    )
+@pytest.fixture
+def run(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess]:
+    """Runs a benchmark from a shell without Airflow or AWS settings (this worker's stacks are not
+    its own), with a home of its own: whatever it leaves in ~ shows up there, not in the real one."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {**reader_environment(), "HOME": str(home)}
+
+    def run_script(script: str, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, f"benchmarks/{script}", *args],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=540,
+        )
+
+    return run_script
 
 
-def test_the_local_runtime_benchmark_times_cold_and_warm_invokes_against_the_in_process_handler() -> None:
-    result = _run("local_runtime.py", "--calls", "5")
+def test_the_local_runtime_benchmark_times_cold_and_warm_invokes_against_the_in_process_handler(
+    run: Callable[..., subprocess.CompletedProcess],
+) -> None:
+    result = run("local_runtime.py", "--calls", "5")
 
     assert result.returncode == 0, result.stderr[-3000:]
     assert re.search(r"^case\s+median ms\s+p95 ms\s+x baseline$", result.stdout, re.MULTILINE)
     assert "targets: warm <= 5 ms median, cold <= 200 ms median" in result.stdout
+    figures = re.findall(r"^(.+?)\s+(\d+\.\d{3})\s+(\d+\.\d{3})\s+(\d+)$", result.stdout, re.MULTILINE)
+    assert len(figures) >= 3, result.stdout  # the in-process baseline, then cold and warm invokes
 
 
-def test_the_tables_benchmark_writes_every_row_once_on_both_paths() -> None:
-    result = _run("tables.py", "--rows", "3000", "--days", "3")
+def test_the_tables_benchmark_writes_every_row_once_on_both_paths_and_keeps_no_aws_state(
+    run: Callable[..., subprocess.CompletedProcess], tmp_path: Path
+) -> None:
+    result = run("tables.py", "--rows", "3000", "--days", "3")
 
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     assert "rows in the table afterwards: 3,000 (expected 3,000)" in result.stdout
+    # Its local AWS started empty and saved nothing: before, the next run found this one's warehouse.
+    assert not (tmp_path / "home" / ".lambdapipe").exists()
 
 
-def test_the_orders_benchmark_commits_every_valid_order_of_its_hour() -> None:
-    result = _run("orders.py", "--orders", "400", "--invalid-share", "0.25")
+def test_the_orders_benchmark_commits_every_valid_order_of_its_hour(
+    run: Callable[..., subprocess.CompletedProcess],
+) -> None:
+    result = run("orders.py", "--orders", "400", "--invalid-share", "0.25")
 
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     assert re.search(r"^400 orders, one hour", result.stdout, re.MULTILINE), result.stdout[-2000:]
@@ -59,13 +83,17 @@ def test_the_orders_benchmark_commits_every_valid_order_of_its_hour() -> None:
     assert counts["orders"] + counts["order_rejects"] == 400
 
 
-def test_the_dag_parse_benchmark_times_the_imports_and_a_shipped_dag_file(tmp_path: Path) -> None:
+def test_the_dag_parse_benchmark_times_the_imports_and_a_shipped_dag_file(
+    run: Callable[..., subprocess.CompletedProcess], tmp_path: Path
+) -> None:
     """``make bench`` at a small scale: one fresh process per figure, one shipped DAG file. Exit 1
     means the parse missed its target on this machine at this moment, which the script reports (a
     figure, not a failure of the benchmark); any other exit is."""
-    (tmp_path / "s3_upload_processing.py").write_text((REPO / "dags" / "s3_upload_processing.py").read_text())
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "s3_upload_processing.py").write_text((REPO / "dags" / "s3_upload_processing.py").read_text())
 
-    result = _run("dag_parse.py", "--runs", "1", "--dags-folder", str(tmp_path))
+    result = run("dag_parse.py", "--runs", "1", "--dags-folder", str(dags))
 
     assert result.returncode in (0, 1), result.stderr[-3000:]
     assert (result.returncode == 1) == ("over the 300 ms parse target" in result.stdout)

@@ -227,7 +227,7 @@ def _shell_blocks() -> list[tuple[str, str]]:
     return [
         (path.relative_to(REPO).as_posix(), block)
         for path in [README, *PAGES]
-        for language in ("bash", "console")
+        for language in ("bash", "sh", "shell", "console")
         for block in blocks(path, language)
     ]
 
@@ -241,6 +241,12 @@ def test_every_shell_recipe_is_run_by_a_named_test_or_says_why_not() -> None:
         if len(claims) != 1:
             unclaimed.append(f"{page}: {block.splitlines()[0]} ({len(claims)} claims)")
     assert unclaimed == []
+    stale = [
+        (page, marker)
+        for page, marker in known
+        if sum(where == page and marker in block for where, block in _shell_blocks()) != 1
+    ]
+    assert stale == [], "each entry names exactly one block"
     for (page, marker), runner in SHELL_RECIPES_RUN_BY.items():
         reads_the_page = runner == "tests/e2e/test_docs.py" or Path(page).name in (REPO / runner).read_text()
         assert reads_the_page, f"{runner} does not read {page} ({marker})"

@@ -49,11 +49,11 @@ def test_the_orders_dags_test_recipe_runs_the_seeded_hour_and_the_report_as_writ
     assert "revenue_by_country" in result.stdout  # the report the recipe built, queried
 
 
-def test_a_dag_that_fails_in_the_orders_recipe_says_so_shows_its_log_and_stops_the_recipe(
+def test_an_hour_the_dag_refuses_makes_the_orders_recipe_say_failed_show_the_log_and_stop(
     shell: dict[str, Any],
 ) -> None:
-    """After the recipe that succeeds (xdist keeps a module's order), the same block with an hour the
-    DAG's ``hours`` param refuses: one "failed" line naming the log, its end on screen, no report."""
+    """The same block with an hour the DAG's ``hours`` param refuses (the run is never created): one
+    "failed" line naming the log, its end on screen naming the param, no report."""
     text = recipe("pipeline-orders.md", "airflow dags pause order_analytics")
     assert "HOUR=2026-01-15T10" in text
     result, _ = run_recipe(text.replace("HOUR=2026-01-15T10", "HOUR=yesterday"), shell)

@@ -24,6 +24,8 @@ from tests.support.doc_recipes import REPO, blocks
 pytestmark = pytest.mark.timeout(1200)
 
 WORKER_START_TIMEOUT_SECONDS = 180.0
+DOCUMENTED_DATABASE = "postgresql+psycopg2://lambdapipe:lambdapipe@127.0.0.1:5432/lambdapipe"
+DOCUMENTED_BROKER = "redis://127.0.0.1:6379/0"
 
 
 def test_pipelines_spread_over_celery_workers_on_postgres_and_redis(
@@ -57,23 +59,23 @@ def test_pipelines_spread_over_celery_workers_on_postgres_and_redis(
 
 
 def documented_celery_settings(database_url: str, broker_url: str) -> devstack.Settings:
-    """docs/operations.md's Celery command line, read by devstack's own parser, with this test's
-    database and broker in place of the documented ones (the tables catalog shares the database)."""
+    """docs/operations.md's Celery command line as devstack's own parser reads it, its database and
+    broker (the ones `make test-prerequisites` creates) swapped for this test's own."""
     [recipe] = [
         block for block in blocks(REPO / "docs" / "operations.md", "bash") if "CeleryExecutor" in block
     ]
-    [documented_database] = re.findall(r"^PG=(\S+)", recipe, re.MULTILINE)
-    command = recipe.split("scripts/devstack.py", 1)[1].replace("\\\n", " ")
-    argv = [
-        {"$PG": database_url, "redis://127.0.0.1:6379/0": broker_url}.get(arg, arg)
-        for arg in shlex.split(command, comments=True)
-    ]
+    [pg] = re.findall(r"^PG=(\S+)", recipe, re.MULTILINE)
+    command = recipe.split("scripts/devstack.py", 1)[1].replace("\\\n", " ").replace("$PG", pg)
     parser = devstack.settings_parser("docs")
     parser.add_argument("action")
-    args = parser.parse_args(argv)
+    args = parser.parse_args(shlex.split(command, comments=True))
+    documented = devstack.settings_from(args)
     assert args.action == "up"
-    assert documented_database == "postgresql+psycopg2://lambdapipe:lambdapipe@127.0.0.1:5432/lambdapipe"
-    return devstack.settings_from(args)
+    assert documented.database_url == documented.tables_catalog_url == DOCUMENTED_DATABASE
+    assert documented.broker_url == DOCUMENTED_BROKER
+    return dataclasses.replace(
+        documented, database_url=database_url, tables_catalog_url=database_url, broker_url=broker_url
+    )
 
 
 def workers_by_task(platform: Platform, run: dict) -> dict[str, str]:

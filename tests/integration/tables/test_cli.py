@@ -1,7 +1,8 @@
 """``lambdapipe tables list|show|query``, configured only through Airflow connections.
 
-One test runs the installed console script in a subprocess (the full path a shell takes); the
-others call the same ``main`` in-process, which is quicker and prints the same text.
+Two tests run the installed console script in a subprocess (the full path a shell takes: one of them
+the docs' console session); the others call the same ``main`` in-process, which is quicker and
+prints the same text.
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ def test_the_docs_console_session_runs_as_written_and_prints_the_columns_it_show
         result = subprocess.run(["bash", "-c", command], env=env, capture_output=True, text=True, timeout=90)
 
         assert result.returncode == 0, f"{command}: {result.stderr}"
+        assert result.stdout, f"{command} printed nothing"
         header = result.stdout.splitlines()[0].split()
         if shown:
             assert header == shown[0].split(), command
