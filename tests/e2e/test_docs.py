@@ -236,8 +236,9 @@ def _shell_blocks() -> list[tuple[str, str]]:
 def test_every_shell_recipe_is_run_by_a_named_test_or_says_why_not() -> None:
     """A new recipe fails here until a test runs it; a claimed runner must read that page."""
     known = {**SHELL_RECIPES_RUN_BY, **SHELL_RECIPES_NOT_RUN}
+    shell_blocks = _shell_blocks()
     unclaimed = []
-    for page, block in _shell_blocks():
+    for page, block in shell_blocks:
         claims = [(where, marker) for where, marker in known if where == page and marker in block]
         if len(claims) != 1:
             unclaimed.append(f"{page}: {block.splitlines()[0]} ({len(claims)} claims)")
@@ -245,7 +246,7 @@ def test_every_shell_recipe_is_run_by_a_named_test_or_says_why_not() -> None:
     stale = [
         (page, marker)
         for page, marker in known
-        if sum(where == page and marker in block for where, block in _shell_blocks()) != 1
+        if sum(where == page and marker in block for where, block in shell_blocks) != 1
     ]
     assert stale == [], "each entry names exactly one block"
     for (page, marker), runner in SHELL_RECIPES_RUN_BY.items():
