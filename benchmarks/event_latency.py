@@ -13,7 +13,7 @@ as ``make run``) and the local AWS stack, with the demo infrastructure (include/
 - S3KeySensor: a run per key; once its sensor task runs, the key is put after a random 0-60 s;
   latency = the sensor task's ``end_date`` - the put. ``--sensor-concurrency`` runs wait at once.
 
-Run: .venv/bin/python benchmarks/event_latency.py [--samples 20] [--sensor-samples 20] (0: watcher only)
+Run: .venv/bin/python benchmarks/event_latency.py [--samples 20] [--sensor-samples 20]
 Target (issue 7): watcher median <= 5 s (exit 1 otherwise).
 """
 
@@ -180,9 +180,6 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def row(name: str, values: list[float]) -> str:
-    """A table row; a part not measured (``--sensor-samples 0``) gets dashes."""
-    if not values:
-        return f"{name:<46} {0:>3} {'-':>8} {'-':>8} {'-':>8} {'-':>8}"
     return (
         f"{name:<46} {len(values):>3} {statistics.median(values):>8.2f} {percentile(values, 0.95):>8.2f} "
         f"{min(values):>8.2f} {max(values):>8.2f}"
