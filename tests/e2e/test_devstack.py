@@ -111,8 +111,9 @@ def _state_of_the_sample_orders_hour_run(settings: devstack.Settings) -> str:
 def test_a_restart_after_stop_and_after_kill_9_keeps_runs_tables_and_uploads_and_processes_new_ones(
     settings: devstack.Settings,
 ) -> None:
-    """After the first test's `make stop`: the README's `make run` again (this stack's options added), whose demo must pass again (its
-    watcher run comes from this start's uploads), then kill -9 everything. What was saved until then
+    """After the first test's `make stop`: the README's `make run` again (this stack's options
+    added), whose demo must pass again (its watcher run comes from this start's uploads), then kill
+    -9 everything. What was saved until then
     still agrees: the home's local AWS state, served alone, passes `lambdapipe tables check` and has
     the uploads' rows. Before, the second start failed every upload run: the tables catalog in the
     home outlived the local stack's S3."""
