@@ -68,10 +68,10 @@ LONGEST_GROUPS = (
     "e2e/pipelines",  # a dozen DAG runs, three in-process stacks
     "e2e/platform/test_chaos",
     "e2e/test_compatibility",  # builds the wheel and a clean environment
+    "e2e/test_benchmark_scripts",  # event_latency.py starts a whole stack
     "e2e/test_uploads_recipes",
     "e2e/platform/test_celery",
     "e2e/test_orders_recipe",
-    "e2e/test_benchmark_scripts",
     "e2e/platform/test_history_benchmark",
     "e2e/ui",
     "integration/invocation",

@@ -1,12 +1,13 @@
 """Small runs of the benchmarks that have none elsewhere, as their docstrings give them but for the
-size (``make bench`` is dag_parse.py): each completes and prints its table. Their figures are not
-asserted (performance claims live in benchmarks/, measured at full scale); what they check of the
-results (rows written, orders committed) is.
+size (``make bench`` is dag_parse.py; event_latency.py is a recipe of docs/pipeline-uploads.md):
+each completes and prints its table. Their figures are not asserted (performance claims live in
+benchmarks/, measured at full scale); what they check of the results (rows written, orders
+committed, runs succeeded) is.
 
-Not here: ``fanout.py`` and ``event_latency.py`` start a whole Airflow stack each (the paths they
-time run in tests/e2e/pipelines/ and tests/e2e/ui/), ``deploy.py`` builds every function with cold
-dependency caches (tests/integration/deploy/ asserts the no-op redeploy it measures), and chaos.py
-and history.py have their own small runs (test_chaos.py, test_history_benchmark.py).
+Not here: ``fanout.py`` starts a whole Airflow stack (the map runs it times run in
+tests/integration/invocation/ and tests/e2e/pipelines/), ``deploy.py`` builds every function with
+cold dependency caches (tests/integration/deploy/ asserts the no-op redeploy it measures), and
+chaos.py and history.py have their own small runs (test_chaos.py, test_history_benchmark.py).
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ def run(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess]:
     its own), with a home of its own: whatever it leaves in ~ shows up there, not in the real one."""
     home = tmp_path / "home"
     home.mkdir()
-    env = {**reader_environment(), "HOME": str(home)}
+    scratch = tmp_path / "tmp"  # the benchmarks' temporary folders, and a failed stack's logs
+    scratch.mkdir()
+    env = {**reader_environment(), "HOME": str(home), "TMPDIR": str(scratch)}
 
     def run_script(script: str, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -101,3 +104,31 @@ def test_the_dag_parse_benchmark_times_the_imports_and_a_shipped_dag_file(
     assert re.search(
         r"^parse s3_upload_processing\.py\s+\d+\.\d\s+<= 300 (ok|OVER)$", result.stdout, re.MULTILINE
     )
+
+
+def test_the_event_latency_benchmark_times_the_watcher_from_put_to_run_on_a_whole_stack(
+    run: Callable[..., subprocess.CompletedProcess], tmp_path: Path
+) -> None:
+    """docs/pipeline-uploads.md's benchmark line at one measured upload, the S3KeySensor part left out
+    (it waits up to two poke intervals of 60 s). Exit 1 means the median missed its target."""
+    result = run("event_latency.py", "--samples", "1", "--sensor-samples", "0")
+
+    failure = result.stdout[-2000:] + result.stderr[-3000:] + _kept_logs(tmp_path)
+    assert result.returncode in (0, 1) and "Traceback" not in result.stderr, failure
+    [verdict] = re.findall(
+        r"^watcher median \d+\.\d\d s \(target <= 5 s\): (OK|MISSED)$", result.stdout, re.M
+    )
+    assert (result.returncode == 1) == (verdict == "MISSED")
+    assert re.search(r"^AssetWatcher \(SQS\): DAG run finished\s+1\s+\d+\.\d\d", result.stdout, re.M)
+    assert re.search(r"^S3KeySensor \(defaults\): sensor task succeeded\s+0\s+-", result.stdout, re.M)
+    assert "run states: ['success']" in result.stdout, result.stdout
+    assert list((tmp_path / "tmp").iterdir()) == [], "a clean run removes its stack's folder"
+
+
+def _kept_logs(tmp_path: Path) -> str:
+    """The last lines of each log of the stack a failed run kept (its components', then its tasks')."""
+    tails = []
+    for log in sorted((tmp_path / "tmp").glob("lambdapipe-bench-events-*/logs/**/*.log")):
+        lines = log.read_text(errors="replace").splitlines()[-40:]
+        tails.append(f"\n--- {log.name} ---\n" + "\n".join(lines))
+    return "".join(tails)

@@ -214,7 +214,8 @@ SHELL_RECIPES_RUN_BY = {
         "docs/pipeline-uploads.md",
         "airflow dags pause s3_upload_processing",
     ): "tests/e2e/test_uploads_recipes.py",
-    ("docs/pipeline-uploads.md", ".venv/bin/pytest"): "tests/e2e/test_docs.py",  # and a benchmark: not run
+    # Its pytest selection collects here; its benchmark line runs in test_benchmark_scripts.py.
+    ("docs/pipeline-uploads.md", ".venv/bin/pytest"): "tests/e2e/test_docs.py",
     ("docs/tables.md", "lambdapipe tables list"): "tests/integration/tables/test_cli.py",
 }
 SHELL_RECIPES_NOT_RUN = {
