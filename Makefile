@@ -78,7 +78,7 @@ compat: install test-prerequisites
 	LAMBDAPIPE_COMPAT_ENDS="oldest newest" LAMBDAPIPE_COMPAT_SCOPE=full $(VENV)/bin/pytest tests/e2e/test_compatibility.py
 
 # moto's own aws_verified tests (and its server-mode Lambda tests) against `lambdapipe local`: every
-# failure must be a known difference (make test runs the SQS and SNS suites).
+# failure must be a known difference (make test runs it too: tests/e2e/test_fidelity.py).
 fidelity: install
 	$(PY) scripts/fidelity.py
 

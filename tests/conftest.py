@@ -72,6 +72,7 @@ LONGEST_GROUPS = (
     "e2e/test_uploads_recipes",
     "e2e/platform/test_celery",
     "e2e/test_orders_recipe",
+    "e2e/test_fidelity",  # moto's aws_verified and server-mode suites: about 2 min alone
     "e2e/platform/test_history_benchmark",
     "e2e/ui",
     "integration/invocation",
