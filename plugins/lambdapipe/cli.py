@@ -20,6 +20,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "deploy": ("deploy a lambda_functions/<name> folder idempotently", "lambdapipe.commands.deploy:main"),
     "invoke": ("invoke a deployed function with a JSON event", "lambdapipe.commands.invoke:main"),
     "tables": ("list, show and query the analytics tables", "lambdapipe.commands.tables:main"),
+    "url": ("print where a deployed function answers HTTP ([http])", "lambdapipe.commands.url:main"),
 }
 # name -> one-line help, for subcommands other distributions provide through ENTRY_POINT_GROUP
 PLUGGED_SUBCOMMANDS: dict[str, str] = {

@@ -99,6 +99,7 @@ class LocalAws:
         from lambdapipe_local.front.http_server import KeepAliveRequestHandler
         from lambdapipe_local.front.middleware import AwsRequestMiddleware
         from lambdapipe_local.front.signature_check import SignatureCheck
+        from lambdapipe_local.http_ingress.wsgi import HttpIngress
         from lambdapipe_local.lambda_runtime.invoke_api import InvokeFastPath
         from lambdapipe_local.moto_backend.dynamodb_api import DynamoDbFastPath
 
@@ -112,7 +113,7 @@ class LocalAws:
         self._server = make_server(
             self.host,
             self.port,
-            BrowserGuard(app, self.allowed_hosts),
+            BrowserGuard(HttpIngress(app, lambda: self._service), self.allowed_hosts),
             threaded=True,
             request_handler=KeepAliveRequestHandler,
         )

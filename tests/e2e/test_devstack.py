@@ -93,11 +93,25 @@ def test_start_then_demo_then_stop_leaves_nothing_running(settings: devstack.Set
         assert demo.returncode == 0, demo.stdout + demo.stderr
         assert "no import errors" in demo.stdout
         assert _state_of_the_sample_orders_hour_run(settings) == "success"
+        assert _readme_greeting(settings) == '{"message":"Hello, Ada!"}', (
+            "greeting_api deployed with its routes"
+        )
     finally:
         subprocess.run([*devstack_py, "stop"], check=True)
 
     assert _processes_of(settings.home) == []
     assert devstack.running(settings) is None
+
+
+def _readme_greeting(settings: devstack.Settings) -> str:
+    """What the README's curl of greeting_api prints against this stack (its env.sh, not .airflow's)."""
+    [recipe] = [block for block in blocks(REPO / "README.md", "bash") if "lambdapipe url" in block]
+    recipe = recipe.replace("source .airflow/env.sh", f"source {shlex.quote(str(settings.home / 'env.sh'))}")
+    result = subprocess.run(
+        ["bash", "-e", "-c", recipe], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
 
 
 def _state_of_the_sample_orders_hour_run(settings: devstack.Settings) -> str:

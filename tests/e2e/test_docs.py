@@ -156,6 +156,26 @@ def test_the_deploy_and_invoke_recipe_runs_as_written_in_a_new_shell(page: Path,
     assert "[info" not in result.stderr, "quiet by default: no library logs"
 
 
+@pytest.mark.parametrize("page", [README, DOCS / "http.md"], ids=lambda path: path.name)
+def test_the_http_recipe_greets_through_curl_as_written_in_a_new_shell(page: Path, tmp_path: Path) -> None:
+    """After greeting_api was deployed (by `lambdapipe deploy`, the deploy path `make run` takes too),
+    each curl of the recipe gets the answer its comment gives, in order."""
+    [recipe] = [block for block in blocks(page, "bash") if "lambdapipe url" in block]
+    answers = re.findall(r"# (\{.*\})$", recipe, re.MULTILINE)
+    for name in (".venv", "lambda_functions"):
+        (tmp_path / name).symlink_to(REPO / name)
+
+    with local_aws_process(tmp_path / "local-aws") as aws_url:
+        shell = new_shell_beside(aws_url, tmp_path)
+        deploy = "source .airflow/env.sh && lambdapipe deploy lambda_functions/greeting_api --no-smoke-test"
+        deployed = subprocess.run(["bash", "-e", "-c", deploy], **shell)
+        assert deployed.returncode == 0, deployed.stderr
+        result = subprocess.run(["bash", "-e", "-c", recipe], **shell)
+
+    assert result.returncode == 0, result.stderr
+    assert answers and result.stdout == "".join(answers), "each curl prints what the page says"
+
+
 def test_the_local_aws_recipe_answers_the_aws_cli_in_a_second_terminal(tmp_path: Path) -> None:
     """docs/local-aws.md's two terminals as written, but for the port (4566 is `make run`'s), with the
     default state folder moved out of the real home."""
@@ -197,6 +217,8 @@ def test_the_local_aws_recipe_answers_the_aws_cli_in_a_second_terminal(tmp_path:
 SHELL_RECIPES_RUN_BY = {
     ("README.md", "make run "): "tests/e2e/test_devstack.py",  # its `make run` line; `make test` is CI's
     ("README.md", "lambdapipe deploy"): "tests/e2e/test_docs.py",
+    ("README.md", "lambdapipe url"): "tests/e2e/test_docs.py",
+    ("docs/http.md", "lambdapipe url"): "tests/e2e/test_docs.py",
     ("docs/index.md", "make run "): "tests/e2e/test_docs.py",  # the README's commands, checked below
     ("docs/guarantees.md", "benchmarks/chaos.py"): "tests/e2e/platform/test_chaos.py",
     ("docs/lambda-view.md", "/auth/token"): "tests/e2e/ui/test_browser.py",

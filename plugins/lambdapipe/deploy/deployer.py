@@ -1,5 +1,6 @@
 """Idempotent deployment of one ``lambda_functions/<name>/`` folder: role, code, configuration,
-version, smoke tests, alias. Used by ``LambdaDeployFunctionOperator`` and ``lambdapipe deploy``.
+version, smoke tests, alias, then the HTTP endpoints of ``[http]`` (``http_endpoints``). Used by
+``LambdaDeployFunctionOperator`` and ``lambdapipe deploy``.
 
 A deploy is a few steps separated by waits (Lambda applies code and configuration updates
 asynchronously). ``DeployState`` carries what a step decided to the next, so the waits can run in a
@@ -17,6 +18,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from lambdapipe.deploy.errors import DeployError
+from lambdapipe.deploy.http_endpoints import Clients, HttpEndpoints
 from lambdapipe.hooks.iam import IamHook
 from lambdapipe.hooks.lambda_function import LambdaHook
 from lambdapipe.packaging import (
@@ -29,10 +32,6 @@ from lambdapipe.packaging import (
 )
 
 log = logging.getLogger(__name__)
-
-
-class DeployError(Exception):
-    """A deploy could not complete; the message names the function and what failed."""
 
 
 class SmokeTestFailed(DeployError):
@@ -71,6 +70,7 @@ class DeployResult:
     changed: bool
     alias: str | None
     smoke_tests: list[str] = field(default_factory=list)
+    endpoints: dict[str, str] = field(default_factory=dict)  # [http]: kind -> base URL
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -188,6 +188,7 @@ class FunctionDeployer:
         state.changed |= self._ensure_event_invoke_config(state)
         if not self.publish:
             tested = self._smoke_test(state.function_name, "$LATEST") if state.changed else []
+            endpoints = self._ensure_endpoints(state, state.function_arn)
             return DeployResult(
                 state.function_name,
                 state.function_arn,
@@ -196,6 +197,7 @@ class FunctionDeployer:
                 state.changed,
                 None,
                 tested,
+                endpoints,
             )
         version, published = self._target_version(state)
         state.changed |= published
@@ -207,9 +209,42 @@ class FunctionDeployer:
             tested = self._smoke_test(state.function_name, version)
             self._point_alias(state.function_name, alias, version, current_alias)
             state.changed = True
+        endpoints = self._ensure_endpoints(state, f"{state.function_arn}:{alias}")
         return DeployResult(
-            state.function_name, state.function_arn, version, state.code_sha256, state.changed, alias, tested
+            state.function_name,
+            state.function_arn,
+            version,
+            state.code_sha256,
+            state.changed,
+            alias,
+            tested,
+            endpoints,
         )
+
+    def http_endpoints(self, target_arn: str) -> HttpEndpoints:
+        """The manifest's ``[http]`` endpoints invoking ``target_arn``, on this deploy's connection."""
+        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+        def client(client_type: str) -> Any:
+            return AwsBaseHook(
+                aws_conn_id=self.lambda_hook.aws_conn_id,
+                region_name=self.lambda_hook.region_name,
+                config=self.lambda_hook.config,
+                client_type=client_type,
+            ).conn
+
+        clients = Clients(self.lambda_hook.conn, client)
+        return HttpEndpoints(self.manifest.http, self.manifest.name, target_arn, clients)
+
+    def _ensure_endpoints(self, state: DeployState, target_arn: str) -> dict[str, str]:
+        """``[http]``'s APIs and function URL created or brought in line (reads only when they are),
+        and those it no longer lists taken down."""
+        endpoints = self.http_endpoints(target_arn)
+        urls = endpoints.ensure()
+        state.changed |= endpoints.changed
+        for kind, url in urls.items():
+            log.info("%s: %s %s", self.manifest.name, kind, url)
+        return urls
 
     def _warn_about_latest_triggers(self, function_name: str) -> None:
         """Lambda updates ``$LATEST`` before a version can be published and smoke-tested, so whatever

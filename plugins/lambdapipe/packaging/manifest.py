@@ -23,6 +23,12 @@ Example::
     maximum_retry_attempts = 1
     on_failure = "image-resize-failures"   # an SQS queue name, or any destination ARN
 
+    [http]                          # HTTP into the function, created and kept in line by each deploy
+    routes = ["GET /greeting"]      # API Gateway route keys: METHOD /path, ANY, {param}, {proxy+}
+    apis = ["http-api"]             # any of "http-api" (payload 2.0), "rest-api" (1.0), "function-url"
+    stage = "live"                  # the REST API's stage (an HTTP API serves its $default stage)
+    binary_media_types = []         # REST API: request types passed base64-encoded, e.g. "image/*"
+
     [dependencies]                  # both off by default: what the build may run or fetch from
     install_scripts = false         # npm lifecycle scripts of the packages
     package_sources = false         # URLs, --trusted-host, --no-binary, -e ... in requirements.txt
@@ -40,6 +46,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from lambdapipe.packaging.errors import ManifestError
+from lambdapipe.packaging.http_settings import HttpSettings
+from lambdapipe.packaging.manifest_checks import check_range, check_type, string_tuple
 from lambdapipe.packaging.resource_arns import is_over_broad_resource
 
 MANIFEST_FILE = "function.toml"
@@ -89,34 +97,6 @@ _QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}")
 _DESTINATION_ARN = re.compile(r"arn:aws[a-z-]*:(?P<service>sqs|sns|lambda|events|s3):[^\s]*")
 
 
-def _describe(value: Any) -> str:
-    text = repr(value)
-    return f"{type(value).__name__} {text[:40]}{'...' if len(text) > 40 else ''}"
-
-
-def _check_type(name: str, value: Any, kind: type | tuple[type, ...], expected: str) -> None:
-    if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
-        raise ManifestError(name, f"must be {expected} (got {_describe(value)})")
-
-
-def _check_range(name: str, value: Any, bounds: tuple[int, int], unit: str) -> None:
-    _check_type(name, value, int, "an integer")
-    low, high = bounds
-    if not low <= value <= high:
-        raise ManifestError(name, f"must be between {low} and {high} {unit} (got {value})")
-
-
-def _string_tuple(name: str, value: Any, *, allow_empty: bool) -> tuple[str, ...]:
-    _check_type(name, value, (list, tuple), "a list of strings")
-    for index, item in enumerate(value):
-        _check_type(f"{name}[{index}]", item, str, "a string")
-        if not item:
-            raise ManifestError(f"{name}[{index}]", "must not be empty")
-    if not value and not allow_empty:
-        raise ManifestError(name, "must list at least one entry")
-    return tuple(value)
-
-
 def _has_parent_reference(path: str) -> bool:
     return ".." in PurePosixPath(path).parts
 
@@ -140,11 +120,11 @@ class Permission:
     sid: str | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "actions", _string_tuple("actions", self.actions, allow_empty=False))
-        object.__setattr__(self, "resources", _string_tuple("resources", self.resources, allow_empty=False))
+        object.__setattr__(self, "actions", string_tuple("actions", self.actions, allow_empty=False))
+        object.__setattr__(self, "resources", string_tuple("resources", self.resources, allow_empty=False))
         if self.effect not in ("Allow", "Deny"):
             raise ManifestError("effect", f'must be "Allow" or "Deny" (got {self.effect!r})')
-        _check_type("allow_wildcard", self.allow_wildcard, bool, "true or false")
+        check_type("allow_wildcard", self.allow_wildcard, bool, "true or false")
         if self.sid is not None and not (isinstance(self.sid, str) and _SID.fullmatch(self.sid)):
             raise ManifestError("sid", f"must be letters and digits only (got {self.sid!r})")
         for index, action in enumerate(self.actions):
@@ -177,8 +157,8 @@ class DependencyOptions:
     package_sources: bool = False  # requirements.txt may name indexes, trusted hosts or URLs
 
     def __post_init__(self) -> None:
-        _check_type("install_scripts", self.install_scripts, bool, "true or false")
-        _check_type("package_sources", self.package_sources, bool, "true or false")
+        check_type("install_scripts", self.install_scripts, bool, "true or false")
+        check_type("package_sources", self.package_sources, bool, "true or false")
 
 
 @dataclass(frozen=True)
@@ -196,14 +176,14 @@ class EventInvokeConfig:
 
     def __post_init__(self) -> None:
         if self.maximum_retry_attempts is not None:
-            _check_range("maximum_retry_attempts", self.maximum_retry_attempts, RETRY_RANGE, "attempts")
+            check_range("maximum_retry_attempts", self.maximum_retry_attempts, RETRY_RANGE, "attempts")
         if self.maximum_event_age_seconds is not None:
-            _check_range("maximum_event_age_seconds", self.maximum_event_age_seconds, EVENT_AGE_RANGE_S, "s")
+            check_range("maximum_event_age_seconds", self.maximum_event_age_seconds, EVENT_AGE_RANGE_S, "s")
         for name in ("on_success", "on_failure"):
             value = getattr(self, name)
             if value is None:
                 continue
-            _check_type(name, value, str, "a destination ARN or an SQS queue name")
+            check_type(name, value, str, "a destination ARN or an SQS queue name")
             arn = _DESTINATION_ARN.fullmatch(value)
             if arn and arn["service"] == "s3" and name == "on_success":
                 raise ManifestError(name, "an S3 bucket can only be an on_failure destination")
@@ -232,35 +212,38 @@ class Manifest:
     event_invoke: EventInvokeConfig | None = None
     excludes: tuple[str, ...] = ()
     dependencies: DependencyOptions = field(default_factory=DependencyOptions)
+    http: HttpSettings | None = None
 
     def __post_init__(self) -> None:
-        _check_type("name", self.name, str, "a string")
+        check_type("name", self.name, str, "a string")
         if not _FUNCTION_NAME.fullmatch(self.name):
             raise ManifestError("name", f"must be 1-64 letters, digits, - or _ (got {self.name!r})")
         self._check_runtime()
         self._check_handler()
         if self.architecture not in ARCHITECTURES:
             raise ManifestError("architecture", f"must be one of {ARCHITECTURES} (got {self.architecture!r})")
-        _check_range("memory", self.memory, MEMORY_RANGE_MB, "MB")
-        _check_range("timeout", self.timeout, TIMEOUT_RANGE_S, "s")
+        check_range("memory", self.memory, MEMORY_RANGE_MB, "MB")
+        check_range("timeout", self.timeout, TIMEOUT_RANGE_S, "s")
         self._check_environment()
-        _check_type("description", self.description, str, "a string")
+        check_type("description", self.description, str, "a string")
         if len(self.description) > 256:
             raise ManifestError(
                 "description", f"must be at most 256 characters (got {len(self.description)})"
             )
-        _check_type("alias", self.alias, str, "a string")
+        check_type("alias", self.alias, str, "a string")
         if not _ALIAS.fullmatch(self.alias):
             raise ManifestError(
                 "alias", f"must be 1-128 letters, digits, - or _, not only digits ({self.alias!r})"
             )
         object.__setattr__(self, "permissions", tuple(self.permissions))
         for index, permission in enumerate(self.permissions):
-            _check_type(f"permissions[{index}]", permission, Permission, "a Permission")
+            check_type(f"permissions[{index}]", permission, Permission, "a Permission")
         if self.event_invoke is not None:
-            _check_type("event_invoke", self.event_invoke, EventInvokeConfig, "an EventInvokeConfig")
-        _check_type("dependencies", self.dependencies, DependencyOptions, "a DependencyOptions")
-        object.__setattr__(self, "excludes", _string_tuple("excludes", self.excludes, allow_empty=True))
+            check_type("event_invoke", self.event_invoke, EventInvokeConfig, "an EventInvokeConfig")
+        check_type("dependencies", self.dependencies, DependencyOptions, "a DependencyOptions")
+        if self.http is not None:
+            check_type("http", self.http, HttpSettings, "an HttpSettings")
+        object.__setattr__(self, "excludes", string_tuple("excludes", self.excludes, allow_empty=True))
         for index, pattern in enumerate(self.excludes):
             if _has_parent_reference(pattern):
                 raise ManifestError(f"excludes[{index}]", f"must not contain '..' (got {pattern!r})")
@@ -284,7 +267,7 @@ class Manifest:
         return module.replace(".", "/") if self.language == "python" else module
 
     def _check_runtime(self) -> None:
-        _check_type("runtime", self.runtime, str, "a string")
+        check_type("runtime", self.runtime, str, "a string")
         python, node = _PYTHON_RUNTIME.fullmatch(self.runtime), _NODE_RUNTIME.fullmatch(self.runtime)
         if (python and int(python[1]) >= MIN_PYTHON_MINOR) or (node and int(node[1]) >= MIN_NODE_MAJOR):
             return
@@ -295,7 +278,7 @@ class Manifest:
         )
 
     def _check_handler(self) -> None:
-        _check_type("handler", self.handler, str, "a string")
+        check_type("handler", self.handler, str, "a string")
         if not _HANDLER.fullmatch(self.handler) or _has_parent_reference(self.handler):
             raise ManifestError(
                 "handler",
@@ -303,7 +286,7 @@ class Manifest:
             )
 
     def _check_environment(self) -> None:
-        _check_type("environment", self.environment, dict, "a table of strings")
+        check_type("environment", self.environment, dict, "a table of strings")
         for key, value in self.environment.items():
             if not _ENV_KEY.fullmatch(key):
                 raise ManifestError(
@@ -312,7 +295,7 @@ class Manifest:
                 )
             if key in RESERVED_ENVIRONMENT_KEYS:
                 raise ManifestError(f"environment.{key}", "is reserved: Lambda sets it itself")
-            _check_type(f"environment.{key}", value, str, 'a string (quote numbers: MAX_SIDE = "256")')
+            check_type(f"environment.{key}", value, str, 'a string (quote numbers: MAX_SIDE = "256")')
         size = sum(len(key.encode()) + len(value.encode()) for key, value in self.environment.items())
         if size > ENVIRONMENT_MAX_BYTES:
             raise ManifestError("environment", f"is {size} bytes; Lambda allows {ENVIRONMENT_MAX_BYTES}")
@@ -329,7 +312,7 @@ def _check_keys(table: dict[str, Any], cls: type, parent: str = "") -> None:
 
 def _build_table(cls: type, table: Any, parent: str) -> Any:
     """Build a nested dataclass from a TOML table; errors name ``parent.field``."""
-    _check_type(parent, table, dict, "a table")
+    check_type(parent, table, dict, "a table")
     _check_keys(table, cls, parent)
     try:
         return cls(**table)
@@ -348,7 +331,7 @@ def manifest_from_table(table: dict[str, Any], default_name: str) -> Manifest:
     values = dict(table)
     values.setdefault("name", default_name)
     permissions = values.get("permissions", [])
-    _check_type("permissions", permissions, list, "an array of tables ([[permissions]])")
+    check_type("permissions", permissions, list, "an array of tables ([[permissions]])")
     values["permissions"] = tuple(
         _build_table(Permission, item, f"permissions[{index}]") for index, item in enumerate(permissions)
     )
@@ -356,6 +339,8 @@ def manifest_from_table(table: dict[str, Any], default_name: str) -> Manifest:
         values["event_invoke"] = _build_table(EventInvokeConfig, values["event_invoke"], "event_invoke")
     if "dependencies" in values:
         values["dependencies"] = _build_table(DependencyOptions, values["dependencies"], "dependencies")
+    if "http" in values:
+        values["http"] = _build_table(HttpSettings, values["http"], "http")
     return Manifest(**values)
 
 

@@ -28,6 +28,7 @@ SIGNING_NAME_SERVICES: dict[str, tuple[str, ...]] = {
     "email": ("ses", "sesv2"),
     "es": ("opensearch", "es"),
     "execute-api": ("apigatewaymanagementapi",),
+    "apigateway": ("apigateway", "apigatewayv2"),  # v2 signs as apigateway too; their routes differ
 }
 
 _LABEL = re.compile(r"\{([^}+]+)(\+?)\}")

@@ -54,6 +54,9 @@ PATCHED_SIGNATURES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         ("self", "message", "message_id", "subject", "message_attributes"),
     ),
     ("moto.iam.models", "get_account_id_from", ("access_key",)),
+    ("moto.apigateway.responses", "APIGatewayResponse.create_rest_api", ("self",)),
+    ("moto.apigateway.models", "RestAPI.apply_patch_operations", ("self", "patch_operations")),
+    ("moto.apigateway.models", "Resource.get_path", ("self",)),
     ("moto.core.exceptions", "JsonRESTError.get_body", ("self",)),
     ("moto.logs.models", "LogsBackend.create_log_stream", ("self", "log_group_name", "log_stream_name")),
     (

@@ -16,7 +16,7 @@ from urllib.parse import quote_plus, unquote
 
 from lambdapipe_local.lambda_runtime.invoke_api import handle_invoke
 from lambdapipe_local.lambda_runtime.lambda_service import LocalLambdaService
-from lambdapipe_local.moto_backend import code_uploads, compat
+from lambdapipe_local.moto_backend import api_gateway, code_uploads, compat
 
 _state: dict[str, LocalLambdaService | None] = {"service": None}
 _patch_lock = threading.Lock()
@@ -75,6 +75,7 @@ def _apply_patches() -> None:
     lambda_models._s3_content = code_uploads.refusing_bad_code(lambda_models._s3_content)
     LambdaFunction._set_function_code = code_uploads.keep_code_on_refusal(LambdaFunction._set_function_code)
     provisioned_concurrency.install_api()  # moto has no provisioned concurrency API at all
+    api_gateway.install()
 
 
 def _keep_request_id(original: Any) -> Any:

@@ -47,6 +47,7 @@ def test_first_deploy_creates_role_function_version_1_and_alias_and_runs_every_s
         "changed": True,
         "alias": "live",
         "smoke_tests": events,
+        "endpoints": {},  # no [http] in its function.toml
     }
     assert configuration["Role"] == role["Arn"]
     versions = lambda_client.list_versions_by_function(FunctionName="hello_world")["Versions"]

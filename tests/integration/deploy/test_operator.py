@@ -23,7 +23,16 @@ from tests.support.deploy_folders import copy_function, replace_in_file
 from tests.support.shipped_functions import SHIPPED_FUNCTIONS
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-XCOM_KEYS = {"function_name", "function_arn", "version", "code_sha256", "changed", "alias", "smoke_tests"}
+XCOM_KEYS = {
+    "function_name",
+    "function_arn",
+    "version",
+    "code_sha256",
+    "changed",
+    "alias",
+    "smoke_tests",
+    "endpoints",
+}
 
 
 @pytest.mark.parametrize("deferrable", [False, True], ids=["blocking", "deferrable"])

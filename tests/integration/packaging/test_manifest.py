@@ -28,6 +28,21 @@ def test_minimal_manifest_gets_documented_defaults(make_function: FunctionFactor
     assert manifest.python_version == "3.11"
 
 
+def test_an_http_table_is_parsed_and_a_function_url_needs_no_route(make_function: FunctionFactory) -> None:
+    routes = load_manifest(
+        make_function(
+            manifest=MINIMAL_MANIFEST + '[http]\nroutes = ["GET /items/{id}", "ANY /files/{path+}"]\n'
+        )
+    ).http
+    url_only = load_manifest(
+        make_function("url_only", manifest=MINIMAL_MANIFEST + '[http]\napis = ["function-url"]\n')
+    )
+
+    assert routes is not None and routes.route_pairs == (("GET", "/items/{id}"), ("ANY", "/files/{path+}"))
+    assert (routes.apis, routes.stage, routes.binary_media_types) == (("http-api",), "live", ())
+    assert url_only.http is not None and url_only.http.routes == ()
+
+
 def test_full_manifest_is_parsed_into_typed_values(make_function: FunctionFactory) -> None:
     folder = make_function(
         manifest=MINIMAL_MANIFEST
@@ -123,6 +138,30 @@ INVALID = [
         MINIMAL_MANIFEST + '[event_invoke]\non_failure = "not a queue!"\n',
         "event_invoke.on_failure",
         "SQS queue name",
+    ),
+    (MINIMAL_MANIFEST + '[http]\nroutes = ["FETCH /x"]\n', "http.routes[0]", '"METHOD /path"'),
+    (MINIMAL_MANIFEST + '[http]\nroutes = ["GET x"]\n', "http.routes[0]", '"METHOD /path"'),
+    (MINIMAL_MANIFEST + '[http]\nroutes = ["GET /{a+}/b"]\n', "http.routes[0]", "last path segment"),
+    (MINIMAL_MANIFEST + '[http]\nroutes = ["GET /a b"]\n', "http.routes[0]", "path segment 'a b'"),
+    (MINIMAL_MANIFEST + '[http]\nroutes = ["GET /a", "GET /a"]\n', "http.routes", "twice"),
+    (MINIMAL_MANIFEST + "[http]\nroutes = []\n", "http.routes", "at least one route"),
+    (MINIMAL_MANIFEST + '[http]\nroutes = ["GET /a/"]\n', "http.routes[0]", "must not end with /"),
+    (
+        MINIMAL_MANIFEST + '[http]\nroutes = ["GET /items/{id}", "PUT /items/{itemId}"]\n',
+        "http.routes",
+        "/items has 2 different variable segments",
+    ),
+    (
+        MINIMAL_MANIFEST + '[http]\nroutes = ["GET /f/{p}", "ANY /f/{p+}"]\n',
+        "http.routes",
+        "one per level",
+    ),
+    (MINIMAL_MANIFEST + '[http]\nroutes = ["GET /a"]\napis = ["graphql"]\n', "http.apis[0]", "rest-api"),
+    (MINIMAL_MANIFEST + '[http]\nroutes = ["GET /a"]\nstage = "a/b"\n', "http.stage", "letters, digits"),
+    (
+        MINIMAL_MANIFEST + '[http]\nroutes = ["GET /a"]\nbinary_media_types = ["png"]\n',
+        "http.binary_media_types[0]",
+        "media type",
     ),
 ]
 

@@ -1,0 +1,1 @@
+"""HTTP into Lambda: API Gateway REST and HTTP APIs and function URLs, served by the local stack."""
