@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any
 
 from lambdapipe_local.lambda_runtime import ids
+from lambdapipe_local.lambda_runtime.alias_routing import AliasRouter
 from lambdapipe_local.lambda_runtime.async_invoke import (
     DEFAULT_MAX_EVENT_AGE_S,
     DEFAULT_MAX_RETRIES,
@@ -26,6 +27,7 @@ class LocalLambdaService:
         self, executor: LambdaExecutor, clients: InternalClients, async_options: dict | None = None
     ) -> None:
         self.executor = executor
+        self.alias_router = AliasRouter()
         self.delivery = DestinationDelivery(clients, self.invoke_async_arn)
         self.async_invoker = AsyncInvoker(
             invoke=self._invoke_for_async,
@@ -44,6 +46,11 @@ class LocalLambdaService:
         backend = _lambda_backend(account_id, region)
         name, qualifier = _split_name(name_or_arn, qualifier)
         fn = backend.get_function(name, qualifier)
+        if qualifier and qualifier != "$LATEST" and not qualifier.isdigit():  # an alias: maybe weighted
+            alias = backend.get_alias(qualifier, name)
+            version = self.alias_router.version_for(f"{account_id}:{region}:{name}:{qualifier}", alias)
+            if version != alias.function_version:
+                fn = backend.get_function(name, version)
         spec = FunctionSpec.from_moto(fn, backend.layers_versions_by_arn)
         if qualifier:
             # Reserved concurrency belongs to the function, not to a version (moto copies it at publish).

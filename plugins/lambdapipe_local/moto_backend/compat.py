@@ -28,6 +28,7 @@ PATCHED_SIGNATURES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("moto.awslambda.models", "LambdaFunction.get_configuration", ("self", "on_create")),
     ("moto.awslambda.models", "LambdaBackend.create_event_source_mapping", ("self", "spec")),
     ("moto.awslambda.models", "LambdaBackend.get_function", ("self", "function_name_or_arn", "qualifier")),
+    ("moto.awslambda.models", "LambdaBackend.get_alias", ("self", "name", "function_name")),
     ("moto.awslambda.models", "LambdaBackend.layers_versions_by_arn", ("self", "layer_version_arn")),
     ("moto.awslambda.models", "_zipfile_content", ("zipfile_content",)),
     ("moto.awslambda.models", "_s3_content", ("key",)),

@@ -59,6 +59,40 @@ def test_moving_an_alias_switches_the_code_it_runs(versioned, lambda_client):
     assert response["ExecutedVersion"] == "2"
 
 
+def test_a_weighted_alias_sends_its_additional_versions_share_of_1000_invocations_there(
+    versioned, lambda_client
+):
+    """A canary's routing (RoutingConfig): 10% to version 2, measured over 1,000 invocations of the
+    alias; each answer's code and ExecutedVersion agree."""
+    lambda_client.update_alias(
+        FunctionName="versioned", Name="live", RoutingConfig={"AdditionalVersionWeights": {"2": 0.1}}
+    )
+
+    outcomes = [invoke_json(lambda_client, "versioned", {}, Qualifier="live") for _ in range(1000)]
+
+    executed = [response["ExecutedVersion"] for response, _ in outcomes]
+    assert {(response["ExecutedVersion"], payload) for response, payload in outcomes} == {
+        ("1", "v1"),
+        ("2", "v2"),
+    }
+    assert 70 <= executed.count("2") <= 130, f"{executed.count('2')} of 1000 on version 2"
+
+
+def test_an_alias_back_on_one_version_sends_nothing_elsewhere(versioned, lambda_client):
+    lambda_client.update_alias(
+        FunctionName="versioned", Name="live", RoutingConfig={"AdditionalVersionWeights": {"2": 0.5}}
+    )
+    lambda_client.update_alias(
+        FunctionName="versioned", Name="live", RoutingConfig={"AdditionalVersionWeights": {}}
+    )
+
+    versions = {
+        invoke_json(lambda_client, "versioned", {}, Qualifier="live")[0]["ExecutedVersion"] for _ in range(20)
+    }
+
+    assert versions == {"1"}
+
+
 def test_unknown_qualifier_is_resource_not_found(versioned, lambda_client):
     with pytest.raises(lambda_client.exceptions.ResourceNotFoundException):
         lambda_client.invoke(FunctionName="versioned", Qualifier="7", Payload=b"{}")
