@@ -13,6 +13,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from airflow.sdk import DAG
 import lambdapipe.operators
 import lambdapipe.sensors
 import lambdapipe.triggers
+from lambdapipe.packaging.manifest import manifest_from_table
 from lambdapipe.utils.child_processes import spawn
 from tests.support.doc_recipes import blocks, new_shell_beside, reader_environment
 from tests.support.local_aws_process import free_port, local_aws_process
@@ -136,6 +138,22 @@ def test_every_python_example_runs_as_written(where: str, code: str, tmp_path: P
             exec(compile(code, where, "exec"), namespace)
         assets = [value for value in namespace.values() if type(value).__name__ == "Asset"]
         assert around.tasks or assets, f"{where} builds no task and no asset"
+
+
+def _toml_examples() -> list[tuple[str, str]]:
+    return [
+        (f"{path.relative_to(REPO).as_posix()}#{index}", block)
+        for path in [README, *PAGES]
+        for index, block in enumerate(blocks(path, "toml"))
+    ]
+
+
+@pytest.mark.parametrize(("where", "block"), _toml_examples(), ids=[where for where, _ in _toml_examples()])
+def test_every_function_toml_example_is_a_valid_manifest(where: str, block: str) -> None:
+    """A page's function.toml (or a table of one, completed with the two required fields) loads."""
+    table = tomllib.loads(block)
+    manifest = manifest_from_table({"runtime": "python3.11", "handler": "app.handler", **table}, "example")
+    assert manifest.name == table.get("name", "example")
 
 
 @pytest.mark.parametrize("page", [README, DOCS / "operators.md"], ids=lambda path: path.name)

@@ -1,6 +1,6 @@
-"""Idempotent deployment of one ``lambda_functions/<name>/`` folder: role, code, configuration,
-version, smoke tests, alias, then the HTTP endpoints of ``[http]`` (``http_endpoints``). Used by
-``LambdaDeployFunctionOperator`` and ``lambdapipe deploy``.
+"""Idempotent deployment of one ``lambda_functions/<name>/`` folder: role, layers (``layers``), code,
+configuration, version, smoke tests, alias, then the HTTP endpoints of ``[http]``
+(``http_endpoints``). Used by ``LambdaDeployFunctionOperator`` and ``lambdapipe deploy``.
 
 A deploy is a few steps separated by waits (Lambda applies code and configuration updates
 asynchronously). ``DeployState`` carries what a step decided to the next, so the waits can run in a
@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 
 from lambdapipe.deploy.errors import DeployError
 from lambdapipe.deploy.http_endpoints import Clients, HttpEndpoints
+from lambdapipe.deploy.layers import ensure_layers
 from lambdapipe.hooks.iam import IamHook
 from lambdapipe.hooks.lambda_function import LambdaHook
 from lambdapipe.packaging import (
@@ -50,6 +51,7 @@ class DeployState:
     # A Lambda write was just made: wait for State=Active / LastUpdateStatus=Successful before going on.
     awaiting_update: bool = False
     pending_configuration: bool = False
+    layer_arns: list[str] = field(default_factory=list)  # the manifest's layers, as published versions
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -132,10 +134,11 @@ class FunctionDeployer:
             package.file_count,
             package.zipped_size / 1e6,
         )
+        layer_arns, layer_published = ensure_layers(self.manifest, self.function_dir, self.lambda_hook.conn)
         current = self.lambda_hook.get_configuration_or_none(self.manifest.name)
         if current is None:
             created = self.lambda_hook.create_function_when_role_ready(
-                **lambda_api.create_function_kwargs(self.manifest, role_arn, self._code(package))
+                **lambda_api.create_function_kwargs(self.manifest, role_arn, self._code(package), layer_arns)
             )
             log.info("%s: created", self.manifest.name)
             return DeployState(
@@ -145,15 +148,21 @@ class FunctionDeployer:
                 role_arn,
                 True,
                 awaiting_update=True,
+                layer_arns=list(layer_arns),
             )
-        config_differs = bool(lambda_api.configuration_changes(self.manifest, role_arn, current))
+        config_differs = bool(lambda_api.configuration_changes(self.manifest, role_arn, current, layer_arns))
         code_differs = current["CodeSha256"] != package.code_sha256 or lambda_api.architecture_changed(
             self.manifest, current
         )
         if self.publish and (code_differs or config_differs):
             self._warn_about_latest_triggers(self.manifest.name)
         state = DeployState(
-            self.manifest.name, current["FunctionArn"], package.code_sha256, role_arn, role_changed
+            self.manifest.name,
+            current["FunctionArn"],
+            package.code_sha256,
+            role_arn,
+            role_changed or layer_published,
+            layer_arns=list(layer_arns),
         )
         self._ensure_managed_tag(current["FunctionArn"])
         if code_differs:
@@ -173,10 +182,11 @@ class FunctionDeployer:
     def apply_configuration(self, state: DeployState) -> DeployState:
         """Update the configuration; the caller waits for it to apply."""
         current = self.lambda_hook.get_configuration_or_none(state.function_name) or {}
-        changes = lambda_api.configuration_changes(self.manifest, state.role_arn, current)
+        layers = tuple(state.layer_arns)
+        changes = lambda_api.configuration_changes(self.manifest, state.role_arn, current, layers)
         if changes:
             self.lambda_hook.conn.update_function_configuration(
-                **lambda_api.function_configuration(self.manifest, state.role_arn)
+                **lambda_api.function_configuration(self.manifest, state.role_arn, layers)
             )
             log.info("%s: configuration updated (%s)", state.function_name, ", ".join(sorted(changes)))
             state.changed = state.awaiting_update = True
@@ -315,7 +325,7 @@ class FunctionDeployer:
         """The published version that matches the code and configuration, publishing one if none does."""
         for version in self.lambda_hook.published_versions(state.function_name):
             if version["CodeSha256"] == state.code_sha256 and not lambda_api.configuration_changes(
-                self.manifest, state.role_arn, version
+                self.manifest, state.role_arn, version, tuple(state.layer_arns)
             ):
                 return version["Version"], False
         published = self.lambda_hook.conn.publish_version(

@@ -24,8 +24,11 @@ LAMBDA_TRUST_POLICY: dict[str, Any] = {
 }
 
 
-def function_configuration(manifest: Manifest, role_arn: str) -> dict[str, Any]:
-    """Keyword arguments for ``update_function_configuration`` (also the base of create)."""
+def function_configuration(
+    manifest: Manifest, role_arn: str, layer_arns: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Keyword arguments for ``update_function_configuration`` (also the base of create); ``layer_arns``
+    are the manifest's layers as published versions (``lambdapipe.deploy.layers``)."""
     return {
         "FunctionName": manifest.name,
         "Role": role_arn,
@@ -35,6 +38,7 @@ def function_configuration(manifest: Manifest, role_arn: str) -> dict[str, Any]:
         "Timeout": manifest.timeout,
         "Description": manifest.description,
         "Environment": {"Variables": dict(manifest.environment)},
+        "Layers": list(layer_arns),
     }
 
 
@@ -43,10 +47,12 @@ MANAGED_TAG = "lambdapipe:managed"
 MANAGED_TAG_VALUE = "true"
 
 
-def create_function_kwargs(manifest: Manifest, role_arn: str, code: dict[str, Any]) -> dict[str, Any]:
+def create_function_kwargs(
+    manifest: Manifest, role_arn: str, code: dict[str, Any], layer_arns: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """Keyword arguments for ``create_function``; versions are published separately."""
     return {
-        **function_configuration(manifest, role_arn),
+        **function_configuration(manifest, role_arn, layer_arns),
         "Code": code,
         "PackageType": "Zip",
         "Architectures": [manifest.architecture],
@@ -60,18 +66,22 @@ def update_code_kwargs(manifest: Manifest, code: dict[str, Any]) -> dict[str, An
     return {"FunctionName": manifest.name, "Architectures": [manifest.architecture], "Publish": False, **code}
 
 
-def configuration_changes(manifest: Manifest, role_arn: str, current: dict[str, Any]) -> dict[str, Any]:
+def configuration_changes(
+    manifest: Manifest, role_arn: str, current: dict[str, Any], layer_arns: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """The configuration fields whose desired value differs from ``get_function_configuration``.
 
     Returns ``{field: desired_value}``; empty means no ``update_function_configuration`` is needed.
-    Lambda omits ``Environment`` when there are no variables and ``Description`` when empty.
+    Lambda omits ``Environment`` when there are no variables, ``Description`` when empty and
+    ``Layers`` when there are none, and reports each layer as ``{"Arn": ..., "CodeSize": ...}``.
     """
     actual = {
         **current,
         "Environment": {"Variables": current.get("Environment", {}).get("Variables", {})},
         "Description": current.get("Description", ""),
+        "Layers": [layer["Arn"] for layer in current.get("Layers") or []],
     }
-    desired = function_configuration(manifest, role_arn)
+    desired = function_configuration(manifest, role_arn, layer_arns)
     return {
         key: value for key, value in desired.items() if key != "FunctionName" and actual.get(key) != value
     }

@@ -10,6 +10,7 @@ Example::
     description = "Resizes uploaded images"
     alias = "live"                  # the alias a deploy moves
     excludes = ["docs/", "*.md"]    # gitignore-style, on top of the defaults
+    layers = ["../../lambda_layers/common"]   # folders (relative to this one) or layer version ARNs
 
     [environment]
     MAX_SIDE = "256"                # values are strings, as Lambda stores them
@@ -47,6 +48,7 @@ from typing import Any
 
 from lambdapipe.packaging.errors import ManifestError
 from lambdapipe.packaging.http_settings import HttpSettings
+from lambdapipe.packaging.layers import MAX_LAYERS, check_layer_entry
 from lambdapipe.packaging.manifest_checks import check_range, check_type, string_tuple
 from lambdapipe.packaging.resource_arns import is_over_broad_resource
 
@@ -213,6 +215,7 @@ class Manifest:
     excludes: tuple[str, ...] = ()
     dependencies: DependencyOptions = field(default_factory=DependencyOptions)
     http: HttpSettings | None = None
+    layers: tuple[str, ...] = ()  # layer version ARNs, or folders relative to this one (packaging/layers.py)
 
     def __post_init__(self) -> None:
         check_type("name", self.name, str, "a string")
@@ -243,6 +246,11 @@ class Manifest:
         check_type("dependencies", self.dependencies, DependencyOptions, "a DependencyOptions")
         if self.http is not None:
             check_type("http", self.http, HttpSettings, "an HttpSettings")
+        object.__setattr__(self, "layers", string_tuple("layers", self.layers, allow_empty=True))
+        if len(self.layers) > MAX_LAYERS:
+            raise ManifestError("layers", f"lists {len(self.layers)} layers; Lambda allows {MAX_LAYERS}")
+        for index, entry in enumerate(self.layers):
+            check_layer_entry(f"layers[{index}]", entry)
         object.__setattr__(self, "excludes", string_tuple("excludes", self.excludes, allow_empty=True))
         for index, pattern in enumerate(self.excludes):
             if _has_parent_reference(pattern):

@@ -43,6 +43,7 @@ def test_create_kwargs_carry_the_whole_configuration_code_and_the_managed_tag() 
         manifest(memory=512, timeout=30, environment={"STAGE": "dev"}, architecture="arm64"),
         ROLE,
         {"ZipFile": b"zip"},
+        ("arn:aws:lambda:us-east-1:123456789012:layer:common:2",),
     )
 
     assert kwargs == {
@@ -54,6 +55,7 @@ def test_create_kwargs_carry_the_whole_configuration_code_and_the_managed_tag() 
         "Timeout": 30,
         "Description": "",
         "Environment": {"Variables": {"STAGE": "dev"}},
+        "Layers": ["arn:aws:lambda:us-east-1:123456789012:layer:common:2"],
         "Code": {"ZipFile": b"zip"},
         "PackageType": "Zip",
         "Architectures": ["arm64"],
@@ -84,6 +86,17 @@ def test_configuration_changes_list_only_the_fields_that_differ() -> None:
 
     assert changes == {"MemorySize": 256, "Description": ""}
     assert architecture_changed(manifest(architecture="arm64"), deployed)
+
+
+def test_layers_compare_by_arn_in_order_whatever_else_lambda_reports_of_them() -> None:
+    common, extra = (f"arn:aws:lambda:us-east-1:123456789012:layer:{name}:1" for name in ("common", "extra"))
+    deployed = deployed_configuration(
+        Layers=[{"Arn": common, "CodeSize": 10}, {"Arn": extra, "CodeSize": 20}]
+    )
+
+    assert configuration_changes(manifest(), ROLE, deployed, (common, extra)) == {}
+    assert configuration_changes(manifest(), ROLE, deployed, (extra, common)) == {"Layers": [extra, common]}
+    assert configuration_changes(manifest(), ROLE, deployed) == {"Layers": []}
 
 
 def test_event_invoke_config_resolves_queue_names_in_the_deploy_account() -> None:
