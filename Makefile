@@ -65,7 +65,7 @@ test-prerequisites:
 test: install test-prerequisites
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mkdocs build --strict --site-dir "$$(mktemp -d)"  # not --quiet: it hides the warnings strict counts
+	site=$$(mktemp -d) && $(VENV)/bin/mkdocs build --strict --site-dir "$$site"; status=$$?; rm -rf "$$site"; exit $$status  # not --quiet: it hides the warnings strict counts
 	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=25
 
 # One tier of the suite: unit (pure code, seconds), integration (the local AWS stack), e2e (Airflow).

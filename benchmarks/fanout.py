@@ -18,6 +18,7 @@ import argparse
 import io
 import json
 import os
+import shutil
 import sys
 import tempfile
 import textwrap
@@ -93,8 +94,8 @@ def _create_function(settings: devstack.Settings) -> None:
     kwargs = {
         "endpoint_url": settings.aws_url,
         "region_name": "us-east-1",
-        "aws_access_key_id": "test",
-        "aws_secret_access_key": "test",
+        "aws_access_key_id": devstack.AWS_KEY_ID,  # the stack checks signatures
+        "aws_secret_access_key": devstack.AWS_SECRET,
     }
     code = io.BytesIO()
     with zipfile.ZipFile(code, "w") as archive:
@@ -151,6 +152,17 @@ def main() -> None:
         (dags / name).write_text(textwrap.dedent(source).replace("CONCURRENCY", str(args.concurrency)))
     settings = devstack.Settings(home=home, api_port=_free_port(), aws_port=_free_port(), dags_folder=dags)
     os.environ.update(settings.environment())
+    try:
+        measured = _measure(settings, args)
+    except BaseException:
+        print(f"failed: the stack's logs are kept in {settings.log_dir}", file=sys.stderr, flush=True)
+        raise
+    shutil.rmtree(home)
+    _print_table(args, *measured)
+
+
+def _measure(settings: devstack.Settings, args: argparse.Namespace) -> tuple:
+    """Both cases on one stack: timings, the map's summary, runtime stats and load averages."""
     with devstack.running_stack(settings):
         _create_function(settings)
         api = AirflowApi(settings)
@@ -169,6 +181,20 @@ def main() -> None:
         expand_elapsed = time.monotonic() - expand_started
         stats = _runtime_stats(settings)
     load_after = os.getloadavg()
+    return map_s, summary, stats_after_map, expand_s, expand_elapsed, stats, load_before, load_after
+
+
+def _print_table(
+    args: argparse.Namespace,
+    map_s: float,
+    summary: dict,
+    stats_after_map: dict,
+    expand_s: float | None,
+    expand_elapsed: float,
+    stats: dict,
+    load_before: tuple,
+    load_after: tuple,
+) -> None:
     limit_s = args.items * SLEEP_S / args.concurrency
     print()
     print(

@@ -21,6 +21,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -208,18 +209,21 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--new must be above {BAD_FILES} (the bad files every sample set has)")
 
     home = Path(tempfile.mkdtemp(prefix="lambdapipe-bench-history-"))
-    with local_aws_process(home / "local-aws") as url:
-        configure(url, home)
-        set_up(home)
-        upload_run(0)  # warm-up: nothing to do, imports and first connections
-        upload_new(args.new, "empty", seed=101)
-        empty = upload_run(1)
-        clock = time.monotonic()
-        seed_rows(args.rows, args.commits)
-        seed_objects(args.objects)
-        seeding_s = time.monotonic() - clock
-        upload_new(args.new, "history", seed=202)
-        history = upload_run(2)
+    try:
+        with local_aws_process(home / "local-aws") as url:
+            configure(url, home)
+            set_up(home)
+            upload_run(0)  # warm-up: nothing to do, imports and first connections
+            upload_new(args.new, "empty", seed=101)
+            empty = upload_run(1)
+            clock = time.monotonic()
+            seed_rows(args.rows, args.commits)
+            seed_objects(args.objects)
+            seeding_s = time.monotonic() - clock
+            upload_new(args.new, "history", seed=202)
+            history = upload_run(2)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
 
     header = "  ".join(f"{task[:6]:>6}" for task in TASKS)
     print(

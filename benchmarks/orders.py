@@ -110,7 +110,7 @@ def bulk_load(count: int, invalid_share: float) -> int:
     return count
 
 
-def set_up(url: str) -> None:
+def set_up(url: str, work: Path) -> None:
     import boto3
 
     from include.demo_infrastructure import deploy_functions, ensure_bucket
@@ -118,7 +118,8 @@ def set_up(url: str) -> None:
     s3 = boto3.client("s3")
     for bucket in (PIPELINE_BUCKET, "lambdapipe-tables"):
         ensure_bucket(s3, bucket)
-    functions = Path(tempfile.mkdtemp(prefix="lambdapipe-bench-functions-"))
+    functions = work / "functions"
+    functions.mkdir()
     (functions / "order_transform").symlink_to(REPO / "lambda_functions" / "order_transform")
     with contextlib.redirect_stdout(sys.stderr):
         deploy_functions(None, functions)
@@ -242,7 +243,7 @@ def main() -> int:
             from lambdapipe_demo.orders import Window
 
             print(f"local AWS (own process) at {url}")
-            set_up(url)
+            set_up(url, work)
             started = time.monotonic()
             bulk_load(args.orders, args.invalid_share)
             print(

@@ -4,10 +4,9 @@ each completes and prints its table. Their figures are not asserted (performance
 benchmarks/, measured at full scale); what they check of the results (rows written, orders
 committed, runs succeeded) is.
 
-Not here: ``fanout.py`` starts a whole Airflow stack (the map runs it times run in
-tests/integration/invocation/ and tests/e2e/pipelines/), ``deploy.py`` builds every function with
-cold dependency caches (tests/integration/deploy/ asserts the no-op redeploy it measures), and
-chaos.py and history.py have their own small runs (test_chaos.py, test_history_benchmark.py).
+Not here: ``deploy.py`` builds every function with cold dependency caches
+(tests/integration/deploy/ asserts the no-op redeploy it measures), and chaos.py and history.py
+have their own small runs (test_chaos.py, test_history_benchmark.py).
 """
 
 from __future__ import annotations
@@ -128,7 +127,20 @@ def test_the_event_latency_benchmark_times_the_watcher_from_put_to_run_on_a_whol
 def _kept_logs(tmp_path: Path) -> str:
     """The last lines of each log of the stack a failed run kept (its components', then its tasks')."""
     tails = []
-    for log in sorted((tmp_path / "tmp").glob("lambdapipe-bench-events-*/logs/**/*.log")):
+    for log in sorted((tmp_path / "tmp").glob("lambdapipe-bench-*/logs/**/*.log")):
         lines = log.read_text(errors="replace").splitlines()[-40:]
         tails.append(f"\n--- {log.name} ---\n" + "\n".join(lines))
     return "".join(tails)
+
+
+def test_the_fanout_benchmark_times_a_map_run_on_a_whole_stack(
+    run: Callable[..., subprocess.CompletedProcess], tmp_path: Path
+) -> None:
+    """Twenty items, the map case only (the expand case takes ~20 min at full size); the run must
+    succeed (the script fails otherwise), and the stack's folder is gone after it."""
+    result = run("fanout.py", "--items", "20", "--warmup", "0", "--map-only")
+
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:] + _kept_logs(tmp_path)
+    assert re.search(r"^\(a\) LambdaMapOperator, max_concurrency 50\s+\d+\.\d$", result.stdout, re.M)
+    assert re.search(r"^local execution environments: \d+ created by the end of \(a\)", result.stdout, re.M)
+    assert list((tmp_path / "tmp").iterdir()) == []
