@@ -4,9 +4,8 @@ each completes and prints its table. Their figures are not asserted (performance
 benchmarks/, measured at full scale); what they check of the results (rows written, orders
 committed, runs succeeded) is.
 
-Not here: ``deploy.py`` builds every function with cold dependency caches
-(tests/integration/deploy/ asserts the no-op redeploy it measures), and chaos.py and history.py
-have their own small runs (test_chaos.py, test_history_benchmark.py).
+Not here: chaos.py and history.py have their own small runs (test_chaos.py,
+test_history_benchmark.py).
 """
 
 from __future__ import annotations
@@ -144,3 +143,16 @@ def test_the_fanout_benchmark_times_a_map_run_on_a_whole_stack(
     assert re.search(r"^\(a\) LambdaMapOperator, max_concurrency 50\s+\d+\.\d$", result.stdout, re.M)
     assert re.search(r"^local execution environments: \d+ created by the end of \(a\)", result.stdout, re.M)
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_the_deploy_benchmark_deploys_every_shipped_function_and_finds_the_no_op_redeploy_writes_nothing(
+    run: Callable[..., subprocess.CompletedProcess],
+) -> None:
+    """At its only size: each shipped function built cold and warm, deployed, redeployed."""
+    result = run("deploy.py")
+
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    rows = re.findall(r"^(\w+)\s+(?:python|nodejs)\S+\s.*\|\s(.+)$", result.stdout, re.M)
+    shipped = sorted(path.parent.name for path in (REPO / "lambda_functions").glob("*/function.toml"))
+    assert sorted(name for name, _ in rows) == shipped
+    assert "no-op target (0 writes, 0 bytes): met" in result.stdout
