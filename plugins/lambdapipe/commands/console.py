@@ -23,6 +23,12 @@ def add_verbose_flag(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_aws_flags(parser: argparse.ArgumentParser) -> None:
+    """Where a command reaches AWS: the usual AWS environment, or an Airflow connection."""
+    parser.add_argument("--aws-conn-id", default=None, help="Airflow connection (default: AWS environment)")
+    parser.add_argument("--region", default=None, help="AWS region (default: from the environment)")
+
+
 def quiet_libraries(verbose: bool) -> None:
     """Keep library chatter off stderr, or with ``-v`` show it at INFO whatever the environment
     says; call before anything imports Airflow (it reads this once).

@@ -11,6 +11,7 @@ import json
 import sys
 
 from lambdapipe.commands.console import (
+    add_aws_flags,
     add_verbose_flag,
     airflow_logs_to_stderr,
     exit_code_of,
@@ -46,8 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--role-arn", help="use this execution role instead of managing one")
     parser.add_argument("--s3-bucket", help="bucket for packages above the 50 MB direct-upload limit")
-    parser.add_argument("--aws-conn-id", default=None, help="Airflow connection (default: AWS environment)")
-    parser.add_argument("--region", default=None, help="AWS region (default: from the environment)")
+    add_aws_flags(parser)
     add_verbose_flag(parser)
     args = parser.parse_args(argv)
     quiet_libraries(args.verbose)

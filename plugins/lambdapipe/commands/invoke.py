@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from lambdapipe.commands.console import (
+    add_aws_flags,
     add_verbose_flag,
     airflow_logs_to_stderr,
     exit_code_of,
@@ -47,8 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--qualifier", help="version or alias")
     parser.add_argument("--log", action="store_true", help="print the last 4 KB of the function's log")
-    parser.add_argument("--aws-conn-id", default=None, help="Airflow connection (default: AWS environment)")
-    parser.add_argument("--region", default=None, help="AWS region (default: from the environment)")
+    add_aws_flags(parser)
     add_verbose_flag(parser)
     args = parser.parse_args(argv)
     quiet_libraries(args.verbose)

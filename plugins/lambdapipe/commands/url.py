@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from lambdapipe.commands.console import (
+    add_aws_flags,
     add_verbose_flag,
     airflow_logs_to_stderr,
     exit_code_of,
@@ -30,8 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--all", action="store_true", help="print every endpoint as 'KIND URL'")
     parser.add_argument("--alias", help="the alias the endpoints invoke (default: the manifest's)")
-    parser.add_argument("--aws-conn-id", default=None, help="Airflow connection (default: AWS environment)")
-    parser.add_argument("--region", default=None, help="AWS region (default: from the environment)")
+    add_aws_flags(parser)
     add_verbose_flag(parser)
     args = parser.parse_args(argv)
     quiet_libraries(args.verbose)
