@@ -62,8 +62,9 @@ def test_the_local_stack_fixtures_lambda_runtimes_end_with_the_test_process(sign
 @pytest.mark.parametrize("signum", KILLS)
 def test_a_benchmark_ended_mid_run_leaves_no_local_aws_server(signum: int, tmp_path: Path) -> None:
     mark = new_mark()
-    benchmark = start_owner(
-        [sys.executable, "benchmarks/orders.py", "--orders", "200000"], env={MARK_VARIABLE: mark}
+    benchmark = start_owner(  # its temporary folders in tmp_path: a killed benchmark cannot remove them
+        [sys.executable, "benchmarks/orders.py", "--orders", "200000"],
+        env={MARK_VARIABLE: mark, "TMPDIR": str(tmp_path)},
     )
     server = wait_until(
         lambda: [pid for pid in descendants(benchmark.pid) if "lambdapipe local" in command_line(pid)],
