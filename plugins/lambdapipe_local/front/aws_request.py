@@ -76,7 +76,7 @@ def _identify(environ: dict[str, Any]) -> AwsRequest:
     action = query.get("Action", [None])[0]
     form = None
     if action is None and _is_query_form(environ, candidates):
-        form = parse_qs(_read_body(environ).decode("utf-8", "replace"), keep_blank_values=True)
+        form = parse_qs(read_body(environ).decode("utf-8", "replace"), keep_blank_values=True)
         action = form.get("Action", [None])[0]
     service = candidates[0] if candidates else (signing_name or UNKNOWN)
     if action is not None:
@@ -170,7 +170,7 @@ def _identify_rest(
 def _json_body(environ: dict[str, Any]) -> dict[str, Any]:
     """The request's JSON object body; empty if it is missing or not an object."""
     try:
-        body = json.loads(_read_body(environ) or b"{}")
+        body = json.loads(read_body(environ) or b"{}")
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
@@ -195,10 +195,13 @@ def _resource_from(params: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _read_body(environ: dict[str, Any]) -> bytes:
-    """Read the request body and put an equivalent stream back for the wrapped app."""
+def read_body(environ: dict[str, Any]) -> bytes:
+    """Read the request body (a chunked one too, which arrives without a length) and put an
+    equivalent stream back for the wrapped app."""
     length = int(environ.get("CONTENT_LENGTH") or 0)
-    stream = environ["wsgi.input"]
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return b""
     if length > 0:
         body = stream.read(length)
     elif environ.get("wsgi.input_terminated"):

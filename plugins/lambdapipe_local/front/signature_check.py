@@ -15,12 +15,12 @@ functions' session credentials and its internal clients).
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from lambdapipe_local.front.aws_request import read_body
 from lambdapipe_local.front.browser_guard import ADMIN_PATH_PREFIXES
 
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -54,7 +54,7 @@ class SignatureCheck:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO", "").startswith(ADMIN_PATH_PREFIXES):
             return self.app(environ, start_response)
-        body = _read_body(environ)
+        body = read_body(environ)
         try:
             check_signature(environ, body, self.credentials)
         except SignatureRefused as refused:
@@ -209,21 +209,6 @@ def _unquote(value: str) -> str:
     from urllib.parse import unquote
 
     return unquote(value)
-
-
-def _read_body(environ: dict[str, Any]) -> bytes:
-    """The whole body, put back as a fresh stream for the app behind."""
-    length = environ.get("CONTENT_LENGTH")
-    stream = environ.get("wsgi.input")
-    if stream is None:
-        return b""
-    body = (
-        stream.read(int(length))
-        if length
-        else (stream.read() if environ.get("wsgi.input_terminated") else b"")
-    )
-    environ["wsgi.input"] = io.BytesIO(body)
-    return body
 
 
 def _service(environ: Mapping[str, Any]) -> str | None:

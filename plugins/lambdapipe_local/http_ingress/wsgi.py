@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from http.client import responses
 from typing import Any
 
+from lambdapipe_local.front.aws_request import read_body
 from lambdapipe_local.http_ingress import payloads, targets
 from lambdapipe_local.http_ingress.addresses import Address, address_of
 from lambdapipe_local.lambda_runtime.lambda_service import LocalLambdaService
@@ -77,19 +78,10 @@ def _request(environ: dict[str, Any], address: Address) -> payloads.HttpRequest:
         path=address.path,
         query_string=environ.get("QUERY_STRING", ""),
         headers=headers,
-        body=_body(environ),
+        body=read_body(environ),
         source_ip=environ.get("REMOTE_ADDR", "127.0.0.1"),
         host=environ.get("HTTP_HOST", "").rsplit(":", 1)[0],
     )
-
-
-def _body(environ: dict[str, Any]) -> bytes:
-    """The whole body: the server has read it already (a chunked one too, then with no length)."""
-    stream = environ["wsgi.input"]
-    if environ.get("wsgi.input_terminated"):
-        return stream.read()
-    length = environ.get("CONTENT_LENGTH") or ""
-    return stream.read(int(length)) if length.isdigit() else b""
 
 
 def _path(environ: dict[str, Any]) -> str:
