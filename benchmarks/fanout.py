@@ -157,8 +157,8 @@ def main() -> None:
     except BaseException:
         print(f"failed: the stack's logs are kept in {settings.log_dir}", file=sys.stderr, flush=True)
         raise
-    shutil.rmtree(home)
     _print_table(args, *measured)
+    shutil.rmtree(home, ignore_errors=True)  # kept only when something failed
 
 
 def _measure(settings: devstack.Settings, args: argparse.Namespace) -> tuple:

@@ -134,8 +134,11 @@ class FunctionDeployer:
             package.file_count,
             package.zipped_size / 1e6,
         )
-        layer_arns, layer_published = ensure_layers(self.manifest, self.function_dir, self.lambda_hook.conn)
         current = self.lambda_hook.get_configuration_or_none(self.manifest.name)
+        attached = tuple(layer["Arn"] for layer in (current or {}).get("Layers") or [])
+        layer_arns, layer_published = ensure_layers(
+            self.manifest, self.function_dir, self.lambda_hook.conn, attached
+        )
         if current is None:
             created = self.lambda_hook.create_function_when_role_ready(
                 **lambda_api.create_function_kwargs(self.manifest, role_arn, self._code(package), layer_arns)

@@ -1,4 +1,5 @@
-"""Layer folders: zipped as they are, reproducibly, so the same files always give the same layer.
+"""Layer folders: zipped as they are (bytecode aside), reproducibly, so the same files always give the
+same layer.
 
 A layer folder holds what Lambda mounts under ``/opt``: Python modules under ``python/``, Node.js
 packages under ``nodejs/node_modules/``, anything else where the function expects it. The zip's
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lambdapipe.packaging.errors import ManifestError
-from lambdapipe.packaging.excludes import DEFAULT_EXCLUDES, Excludes
+from lambdapipe.packaging.excludes import BYTECODE_EXCLUDES, Excludes
 from lambdapipe.packaging.files import collect_files
 from lambdapipe.packaging.reproducible_zip import code_sha256, write_zip
 
@@ -61,7 +62,7 @@ def build_layer(function_dir: Path, entry: str, field_name: str) -> LayerBuild:
             field_name,
             f"a layer folder's name is the layer's: 1-140 letters, digits, - or _ (got {folder.name!r})",
         )
-    files = collect_files(folder, Excludes(DEFAULT_EXCLUDES))
+    files = collect_files(folder, Excludes(BYTECODE_EXCLUDES))  # all but bytecode: /opt as laid out
     if not files:
         raise ManifestError(field_name, f"layer folder {entry!r} has no files to publish")
     zip_bytes = write_zip(files)

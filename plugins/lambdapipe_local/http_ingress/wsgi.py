@@ -52,7 +52,7 @@ class HttpIngress:
         service = self.service()
         region, account = target.function_arn.split(":")[3:5]  # the integration may name another region
         try:
-            spec, invoked_arn = service.resolve(account, region, target.function_arn)
+            spec, invoked_arn = service.resolve(account, region, target.function_arn, route=True)
         except JsonRESTError as error:
             log.warning("%s: integration target %s: %s", target.api_id, target.function_arn, error.message)
             return payloads.error(500, "Internal Server Error")

@@ -141,7 +141,9 @@ class _Poller:
         raise NotImplementedError
 
     def _invoke(self, event: dict) -> Any:
-        spec, invoked_arn = self.service.resolve(self.esm.account_id, self.esm.region, self.esm.function_arn)
+        spec, invoked_arn = self.service.resolve(
+            self.esm.account_id, self.esm.region, self.esm.function_arn, route=True
+        )
         return self.service.invoke(spec, json.dumps(event, default=str).encode("utf-8"), invoked_arn)
 
 

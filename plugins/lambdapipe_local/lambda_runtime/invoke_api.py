@@ -50,18 +50,20 @@ def handle_invoke(
         json.loads(event)
     except ValueError:
         return error_response(400, "InvalidRequestContentException", "Could not parse request body into json")
-    response_headers = {"content-type": "application/json", "X-Amz-Executed-Version": spec.version}
     if invocation_type == "DryRun":
-        return 204, response_headers, b""
-    if invocation_type == "Event":
-        request_id = service.invoke_async(spec, event, invoked_arn)
-        return 202, response_headers | {"x-amzn-requestid": request_id}, b""
+        return 204, {"content-type": "application/json", "X-Amz-Executed-Version": spec.version}, b""
     try:
         client_context = _decode_client_context(headers.get("X-Amz-Client-Context"))
     except (ValueError, binascii.Error):
         return error_response(
             400, "InvalidRequestContentException", "Client context must be base64-encoded JSON"
         )
+    # Checked, so it runs: an alias with routing weights may send it to its other version.
+    spec, invoked_arn = service.routed(spec, invoked_arn, account_id, region, function_name, qualifier)
+    response_headers = {"content-type": "application/json", "X-Amz-Executed-Version": spec.version}
+    if invocation_type == "Event":
+        request_id = service.invoke_async(spec, event, invoked_arn)
+        return 202, response_headers | {"x-amzn-requestid": request_id}, b""
     try:
         result = service.invoke(spec, event, invoked_arn, client_context=client_context)
     except ConcurrencyLimitExceeded as throttle:

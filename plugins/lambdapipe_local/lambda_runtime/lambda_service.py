@@ -37,19 +37,26 @@ class LocalLambdaService:
         )
 
     def resolve(
-        self, account_id: str, region: str, name_or_arn: str, qualifier: str | None = None
+        self,
+        account_id: str,
+        region: str,
+        name_or_arn: str,
+        qualifier: str | None = None,
+        route: bool = False,
     ) -> tuple[FunctionSpec, str]:
         """The function version to run and the ARN it was invoked by (qualified when a qualifier was used).
 
+        ``route``: this is an invocation, so an alias with routing weights may send it to its other
+        version (only invocations: a config read, a DryRun or a refused request takes no share).
         Raises moto's ResourceNotFoundException when the function, version or alias does not exist.
         """
         backend = _lambda_backend(account_id, region)
         name, qualifier = _split_name(name_or_arn, qualifier)
         fn = backend.get_function(name, qualifier)
-        if qualifier and qualifier != "$LATEST" and not qualifier.isdigit():  # an alias: maybe weighted
+        if route and qualifier and qualifier != "$LATEST" and not qualifier.isdigit():  # an alias
             alias = backend.get_alias(qualifier, name)
             version = self.alias_router.version_for(f"{account_id}:{region}:{name}:{qualifier}", alias)
-            if version != alias.function_version:
+            if version != fn.version:
                 fn = backend.get_function(name, version)
         spec = FunctionSpec.from_moto(fn, backend.layers_versions_by_arn)
         if qualifier:
@@ -58,6 +65,22 @@ class LocalLambdaService:
             spec = dataclasses.replace(spec, reserved_concurrency=None if reserved is None else int(reserved))
         invoked_arn = spec.function_arn + (f":{qualifier}" if qualifier else "")
         return spec, invoked_arn
+
+    def routed(
+        self,
+        spec: FunctionSpec,
+        invoked_arn: str,
+        account_id: str,
+        region: str,
+        name_or_arn: str,
+        qualifier: str | None = None,
+    ) -> tuple[FunctionSpec, str]:
+        """``resolve``'s answer for an invocation: unchanged unless an alias's weights send it elsewhere
+        (so the hot path resolves once for everything but aliases)."""
+        _, qualifier = _split_name(name_or_arn, qualifier)
+        if not qualifier or qualifier == "$LATEST" or qualifier.isdigit():
+            return spec, invoked_arn
+        return self.resolve(account_id, region, name_or_arn, qualifier, route=True)
 
     def invoke(
         self,
@@ -77,7 +100,7 @@ class LocalLambdaService:
     def invoke_async_arn(self, function_arn: str, event: bytes) -> str:
         """Queue an event for a function named by ARN: what S3, SNS and destinations do."""
         parts = function_arn.split(":")
-        spec, invoked_arn = self.resolve(parts[4], parts[3], function_arn)
+        spec, invoked_arn = self.resolve(parts[4], parts[3], function_arn, route=True)
         return self.invoke_async(spec, event, invoked_arn)
 
     def close(self) -> None:

@@ -29,6 +29,16 @@ PATCHED_SIGNATURES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("moto.awslambda.models", "LambdaBackend.create_event_source_mapping", ("self", "spec")),
     ("moto.awslambda.models", "LambdaBackend.get_function", ("self", "function_name_or_arn", "qualifier")),
     ("moto.awslambda.models", "LambdaBackend.get_alias", ("self", "name", "function_name")),
+    (
+        "moto.awslambda.models",
+        "LambdaBackend.create_alias",
+        ("self", "name", "function_name", "function_version", "description", "routing_config"),
+    ),
+    (
+        "moto.awslambda.models",
+        "LambdaBackend.update_alias",
+        ("self", "name", "function_name", "function_version", "description", "routing_config"),
+    ),
     ("moto.awslambda.models", "LambdaBackend.layers_versions_by_arn", ("self", "layer_version_arn")),
     ("moto.awslambda.models", "_zipfile_content", ("zipfile_content",)),
     ("moto.awslambda.models", "_s3_content", ("key",)),

@@ -14,6 +14,7 @@ import threading
 from typing import Any
 from urllib.parse import quote_plus, unquote
 
+from lambdapipe_local.lambda_runtime import alias_routing
 from lambdapipe_local.lambda_runtime.invoke_api import handle_invoke
 from lambdapipe_local.lambda_runtime.lambda_service import LocalLambdaService
 from lambdapipe_local.moto_backend import api_gateway, code_uploads, compat
@@ -76,6 +77,8 @@ def _apply_patches() -> None:
     LambdaFunction._set_function_code = code_uploads.keep_code_on_refusal(LambdaFunction._set_function_code)
     provisioned_concurrency.install_api()  # moto has no provisioned concurrency API at all
     api_gateway.install()
+    LambdaBackend.create_alias = alias_routing.refusing_bad_weights(LambdaBackend.create_alias)
+    LambdaBackend.update_alias = alias_routing.refusing_bad_weights(LambdaBackend.update_alias)
 
 
 def _keep_request_id(original: Any) -> Any:
@@ -110,7 +113,7 @@ def _invoke_async_response(self: Any) -> tuple[int, dict[str, str], str]:
     """The legacy ``InvokeAsync`` API: always asynchronous."""
     service = current_service()
     function_name = unquote(self.path.rstrip("/").rsplit("/", 2)[-2])
-    spec, invoked_arn = service.resolve(self.current_account, self.region, function_name)
+    spec, invoked_arn = service.resolve(self.current_account, self.region, function_name, route=True)
     raw = self.raw_body if isinstance(self.raw_body, bytes) else (self.raw_body or "").encode("utf-8")
     service.invoke_async(spec, raw or b"{}", invoked_arn)
     return _respond(202, {}, '{"Status": 202}')
@@ -120,7 +123,7 @@ def _function_invoke(self: Any, body: str, request_headers: Any, response_header
     """moto-internal synchronous triggers (Kinesis mappings, log subscriptions, ...) run real code too."""
     service = current_service()
     spec, invoked_arn = service.resolve(
-        self.account_id, self.region, self.function_name, _version_qualifier(self)
+        self.account_id, self.region, self.function_name, _version_qualifier(self), route=True
     )
     event = body if isinstance(body, bytes) else (body or "{}").encode("utf-8")
     result = service.invoke(spec, event, invoked_arn)

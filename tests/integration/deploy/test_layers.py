@@ -11,6 +11,7 @@ import pytest
 
 from lambdapipe.deploy.deployer import DeployResult
 from lambdapipe.packaging import ManifestError
+from lambdapipe.packaging.layers import build_layer
 from lambdapipe_local import LocalAws
 from tests.support.aws_calls import write_calls
 from tests.support.local_stack import invoke_json
@@ -105,3 +106,39 @@ def test_a_missing_layer_folder_names_the_entry_and_where_it_looked(deploy: Depl
 
     with pytest.raises(ManifestError, match=r"layers\[0\]: layer folder '../no-such-layer' not found"):
         deploy(folder)
+
+
+def test_a_layer_taken_out_of_the_manifest_is_detached_in_a_new_version(
+    deploy: Deploy, lambda_client: Any, tmp_path: Path
+) -> None:
+    folder = function_with_layers(tmp_path, "../common")
+    deploy(folder)
+    (folder / "app.py").write_text("def handler(event, context):\n    return 'no layer'\n")
+    (folder / "function.toml").write_text('runtime = "python3.11"\nhandler = "app.handler"\n')
+
+    result = deploy(folder)
+
+    configuration = lambda_client.get_function_configuration(FunctionName="layered", Qualifier="live")
+    assert (result.version, configuration.get("Layers", [])) == ("2", [])
+    assert invoke_json(lambda_client, "layered", {}, Qualifier="live")[1] == "no layer"
+
+
+def test_of_two_versions_with_the_same_content_the_attached_one_stays(
+    aws: LocalAws, deploy: Deploy, lambda_client: Any, tmp_path: Path
+) -> None:
+    """Two deploys that published the same new content at once each attached their own version: a
+    rerun keeps the one attached instead of swapping it for the other."""
+    folder = function_with_layers(tmp_path, "../common")
+    deploy(folder)
+    [first] = layer_versions(aws)
+    same_content = build_layer(folder, "../common", "layers[0]").zip_bytes
+    lambda_client.publish_layer_version(  # the other deploy's, listed first (newest)
+        LayerName="common", Description=first["Description"], Content={"ZipFile": same_content}
+    )
+    aws.calls.reset()
+
+    deploy(folder)
+
+    configuration = lambda_client.get_function_configuration(FunctionName="layered")
+    assert [layer["Arn"] for layer in configuration["Layers"]] == [first["LayerVersionArn"]]
+    assert "lambda:UpdateFunctionConfiguration" not in write_calls(aws.calls.snapshot())

@@ -154,3 +154,40 @@ def test_account_concurrency_limit_applies_across_functions(
         thread.join()
     finally:
         aws._service.executor.pool.account_concurrency = aws.account_concurrency
+
+
+def test_only_invocations_that_run_take_a_share_of_a_weighted_alias(versioned, lambda_client):
+    """A DryRun, a refused body or a config read between two invocations moves nothing: the two still
+    split as the weights say."""
+    lambda_client.update_alias(
+        FunctionName="versioned", Name="live", RoutingConfig={"AdditionalVersionWeights": {"2": 0.5}}
+    )
+    executed = []
+    for _ in range(2):
+        lambda_client.invoke(FunctionName="versioned", Qualifier="live", InvocationType="DryRun")
+        with pytest.raises(lambda_client.exceptions.InvalidRequestContentException):
+            lambda_client.invoke(FunctionName="versioned", Qualifier="live", Payload=b"{not json")
+        lambda_client.get_function_configuration(FunctionName="versioned", Qualifier="live")
+        executed.append(invoke_json(lambda_client, "versioned", {}, Qualifier="live")[0]["ExecutedVersion"])
+
+    assert executed == ["1", "2"]
+
+
+@pytest.mark.parametrize(
+    ("weights", "error"),
+    [
+        ({"9": 0.1}, "ResourceNotFoundException"),
+        ({"1": 0.1}, "InvalidParameterValueException"),
+        ({"2": 1.5}, "InvalidParameterValueException"),
+        ({"2": 0.1, "$LATEST": 0.1}, "InvalidParameterValueException"),
+    ],
+    ids=["unpublished", "its-own-version", "over-1", "two-versions"],
+)
+def test_routing_weights_aws_refuses_are_refused(versioned, lambda_client, weights, error):
+    with pytest.raises(lambda_client.exceptions.ClientError) as refused:
+        lambda_client.update_alias(
+            FunctionName="versioned", Name="live", RoutingConfig={"AdditionalVersionWeights": weights}
+        )
+
+    assert refused.value.response["Error"]["Code"] == error
+    assert lambda_client.get_alias(FunctionName="versioned", Name="live").get("RoutingConfig") in (None, {})

@@ -27,3 +27,12 @@ def test_aliases_keep_their_own_shares() -> None:
     none = [router.version_for("g:live", alias({})) for _ in range(4)]
 
     assert (half, none) == (["1", "2", "1", "2"], ["1"] * 4)
+
+
+def test_an_alias_whose_weights_change_starts_owing_from_zero() -> None:
+    router = AliasRouter()
+    router.version_for("f:live", alias({"2": 0.5}))  # half a share owed to version 2
+
+    after_change = [router.version_for("f:live", alias({"2": 0.1})) for _ in range(10)]
+
+    assert after_change == ["1"] * 9 + ["2"]
