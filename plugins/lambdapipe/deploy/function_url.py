@@ -14,7 +14,9 @@ STATEMENT_ID = "lambdapipe-function-url"
 def find(context: EndpointContext) -> dict[str, Any] | None:
     client = context.clients.lambda_
     try:
-        return client.get_function_url_config(FunctionName=context.function_name, **_qualifier(context))
+        return client.get_function_url_config(
+            FunctionName=context.function_name, **context.permissions.qualifier_kwargs
+        )
     except client.exceptions.ResourceNotFoundException:
         return None
 
@@ -24,12 +26,12 @@ def ensure(context: EndpointContext, settings: HttpSettings) -> dict[str, Any]:
     config = find(context)
     if config is None:
         config = client.create_function_url_config(
-            FunctionName=context.function_name, AuthType="NONE", **_qualifier(context)
+            FunctionName=context.function_name, AuthType="NONE", **context.permissions.qualifier_kwargs
         )
         context.wrote(f"created function URL {config['FunctionUrl']}")
     elif config.get("AuthType") != "NONE":
         client.update_function_url_config(
-            FunctionName=context.function_name, AuthType="NONE", **_qualifier(context)
+            FunctionName=context.function_name, AuthType="NONE", **context.permissions.qualifier_kwargs
         )
         context.wrote("function URL: AuthType NONE")
     context.permissions.ensure(function_url_statements(STATEMENT_ID))
@@ -39,11 +41,7 @@ def ensure(context: EndpointContext, settings: HttpSettings) -> dict[str, Any]:
 def remove(context: EndpointContext) -> None:
     if find(context) is not None:
         context.clients.lambda_.delete_function_url_config(
-            FunctionName=context.function_name, **_qualifier(context)
+            FunctionName=context.function_name, **context.permissions.qualifier_kwargs
         )
         context.wrote("deleted the function URL")
     context.permissions.remove([statement.sid for statement in function_url_statements(STATEMENT_ID)])
-
-
-def _qualifier(context: EndpointContext) -> dict[str, str]:
-    return {"Qualifier": context.qualifier} if context.qualifier else {}

@@ -53,7 +53,7 @@ class LocalLambdaService:
         backend = _lambda_backend(account_id, region)
         name, qualifier = _split_name(name_or_arn, qualifier)
         fn = backend.get_function(name, qualifier)
-        if route and qualifier and qualifier != "$LATEST" and not qualifier.isdigit():  # an alias
+        if route and _is_alias(qualifier):
             alias = backend.get_alias(qualifier, name)
             version = self.alias_router.version_for(f"{account_id}:{region}:{name}:{qualifier}", alias)
             if version != fn.version:
@@ -78,7 +78,7 @@ class LocalLambdaService:
         """``resolve``'s answer for an invocation: unchanged unless an alias's weights send it elsewhere
         (so the hot path resolves once for everything but aliases)."""
         _, qualifier = _split_name(name_or_arn, qualifier)
-        if not qualifier or qualifier == "$LATEST" or qualifier.isdigit():
+        if not _is_alias(qualifier):
             return spec, invoked_arn
         return self.resolve(account_id, region, name_or_arn, qualifier, route=True)
 
@@ -129,6 +129,11 @@ def _lambda_backend(account_id: str, region: str) -> Any:
     from moto.awslambda.models import lambda_backends
 
     return lambda_backends[account_id][region]
+
+
+def _is_alias(qualifier: str | None) -> bool:
+    """A qualifier that names an alias: not a version number, not $LATEST (alias names are never all digits)."""
+    return bool(qualifier) and qualifier != "$LATEST" and not qualifier.isdigit()
 
 
 def _split_name(name_or_arn: str, qualifier: str | None) -> tuple[str, str | None]:
