@@ -14,6 +14,7 @@ from airflow.sdk import DAG
 from sqlalchemy import func, select
 
 DEPLOY_TRIGGER = "lambdapipe.triggers.lambda_function.LambdaFunctionUpdatedTrigger"
+TRAFFIC_STEP_TRIGGER = "lambdapipe.triggers.lambda_function.LambdaTrafficStepTrigger"
 
 
 def register(dag: DAG) -> None:
@@ -74,12 +75,11 @@ def asset_events(run: DagRun) -> list[str]:
         )
 
 
-def deploy_triggers_created() -> int:
-    """How many deploy triggers were ever created: ``dag.test()`` leaves every Trigger row behind."""
+def deploy_triggers_created(classpath: str = DEPLOY_TRIGGER) -> int:
+    """How many deploy triggers (of ``classpath``) were ever created: ``dag.test()`` leaves every
+    Trigger row behind."""
     from airflow.models.trigger import Trigger
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        return session.scalar(
-            select(func.count()).select_from(Trigger).where(Trigger.classpath == DEPLOY_TRIGGER)
-        )
+        return session.scalar(select(func.count()).select_from(Trigger).where(Trigger.classpath == classpath))

@@ -1,9 +1,10 @@
 """Idempotent deployment of one ``lambda_functions/<name>/`` folder: role, layers (``layers``), code,
-configuration, version, smoke tests, alias, then the HTTP endpoints of ``[http]``
-(``http_endpoints``). Used by ``LambdaDeployFunctionOperator`` and ``lambdapipe deploy``.
+configuration, version, smoke tests, alias (at once, or in steps with health checks:
+``traffic_shift``), then the HTTP endpoints of ``[http]`` (``http_endpoints``). Used by
+``LambdaDeployFunctionOperator`` and ``lambdapipe deploy``.
 
 A deploy is a few steps separated by waits (Lambda applies code and configuration updates
-asynchronously). ``DeployState`` carries what a step decided to the next, so the waits can run in a
+asynchronously; a traffic step runs for minutes). ``DeployState`` carries what a step decided to the next, so the waits can run in a
 trigger. Every decision compares desired with actual first: a rerun with nothing changed makes read
 calls only.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,8 +21,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lambdapipe.deploy.errors import DeployError
+from lambdapipe.deploy.event_invoke import ensure_event_invoke_config
 from lambdapipe.deploy.http_endpoints import Clients, HttpEndpoints
 from lambdapipe.deploy.layers import ensure_layers
+from lambdapipe.deploy.smoke_tests import run_smoke_tests
+from lambdapipe.deploy.traffic_shift import ShiftState, TrafficShift
 from lambdapipe.hooks.iam import IamHook
 from lambdapipe.hooks.lambda_function import LambdaHook
 from lambdapipe.packaging import (
@@ -29,14 +34,9 @@ from lambdapipe.packaging import (
     build_package,
     lambda_api,
     load_manifest,
-    load_test_events,
 )
 
 log = logging.getLogger(__name__)
-
-
-class SmokeTestFailed(DeployError):
-    """A saved test event failed against the new version; the alias was left where it was."""
 
 
 @dataclass
@@ -52,6 +52,14 @@ class DeployState:
     awaiting_update: bool = False
     pending_configuration: bool = False
     layer_arns: list[str] = field(default_factory=list)  # the manifest's layers, as published versions
+    version: str | None = None  # what the alias should end on, once ``release`` chose it
+    smoke_tests: list[str] = field(default_factory=list)
+    shift: dict[str, Any] | None = None  # ShiftState.to_dict() while the alias moves in steps
+
+    @property
+    def traffic_wait_seconds(self) -> int:
+        """How long the current traffic step runs before ``advance``; 0 when the alias is settled."""
+        return ShiftState.from_dict(self.shift).wait_seconds if self.shift else 0
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -73,6 +81,7 @@ class DeployResult:
     alias: str | None
     smoke_tests: list[str] = field(default_factory=list)
     endpoints: dict[str, str] = field(default_factory=dict)  # [http]: kind -> base URL
+    deployment: list[str] = field(default_factory=list)  # each traffic step's health, then 100%
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -114,6 +123,10 @@ class FunctionDeployer:
                 state.function_name, self.waiter_delay, self.waiter_max_attempts
             )
             state = self.resume(state)
+        state = self.release(state)
+        while state.traffic_wait_seconds:
+            time.sleep(state.traffic_wait_seconds)
+            state = self.advance(state)
         return self.finish(state)
 
     def resume(self, state: DeployState) -> DeployState:
@@ -196,58 +209,74 @@ class FunctionDeployer:
         state.pending_configuration = False
         return state
 
-    def finish(self, state: DeployState) -> DeployResult:
-        """Event-invoke config, version, smoke tests, alias: all after the function is ready."""
-        state.changed |= self._ensure_event_invoke_config(state)
+    def release(self, state: DeployState) -> DeployState:
+        """Event-invoke config, version, smoke tests, then the alias: moved at once, or the first step
+        of ``deployment`` begun (the caller waits ``traffic_wait_seconds`` and calls ``advance``)."""
+        state.changed |= ensure_event_invoke_config(self.lambda_hook, self.manifest, state.function_arn)
         if not self.publish:
-            tested = self._smoke_test(state.function_name, "$LATEST") if state.changed else []
-            endpoints = self._ensure_endpoints(state, state.function_arn)
-            return DeployResult(
-                state.function_name,
-                state.function_arn,
-                "$LATEST",
-                state.code_sha256,
-                state.changed,
-                None,
-                tested,
-                endpoints,
-            )
+            state.version = "$LATEST"
+            state.smoke_tests = self._smoke_test(state.function_name, "$LATEST") if state.changed else []
+            return state
         version, published = self._target_version(state)
         state.changed |= published
+        state.version = version
         alias = self.alias_name
         assert alias is not None
         current_alias = self.lambda_hook.get_alias_or_none(state.function_name, alias)
-        tested: list[str] = []
-        if current_alias is None or current_alias["FunctionVersion"] != version:
-            tested = self._smoke_test(state.function_name, version)
+        if current_alias is not None and _settled_on(current_alias, version):
+            return state
+        state.smoke_tests = self._smoke_test(state.function_name, version)
+        state.changed = True
+        previous = current_alias["FunctionVersion"] if current_alias else None
+        if previous is None or previous == version:  # nothing to shift from (SAM's first deploy too)
             self._point_alias(state.function_name, alias, version, current_alias)
-            state.changed = True
-        endpoints = self._ensure_endpoints(state, f"{state.function_arn}:{alias}")
+            return state
+        state.shift = self._traffic_shift(state).begin(alias, previous, version).to_dict()
+        return state
+
+    def advance(self, state: DeployState) -> DeployState:
+        """After a traffic step's wait: check the new version's health, then the next step or 100%."""
+        assert state.shift is not None
+        state.shift = self._traffic_shift(state).advance(ShiftState.from_dict(state.shift)).to_dict()
+        return state
+
+    def finish(self, state: DeployState) -> DeployResult:
+        """The HTTP endpoints, once the alias is where the deploy wants it, and the result."""
+        alias = self.alias_name
+        target = f"{state.function_arn}:{alias}" if alias else state.function_arn
+        endpoints = self._ensure_endpoints(state, target)
         return DeployResult(
             state.function_name,
             state.function_arn,
-            version,
+            state.version or "$LATEST",
             state.code_sha256,
             state.changed,
             alias,
-            tested,
+            state.smoke_tests,
             endpoints,
+            ShiftState.from_dict(state.shift).history if state.shift else [],
+        )
+
+    def _traffic_shift(self, state: DeployState) -> TrafficShift:
+        return TrafficShift(
+            self.lambda_hook, self._client("cloudwatch"), state.function_name, self.manifest.deployment
         )
 
     def http_endpoints(self, target_arn: str) -> HttpEndpoints:
         """The manifest's ``[http]`` endpoints invoking ``target_arn``, on this deploy's connection."""
+        clients = Clients(self.lambda_hook.conn, self._client)
+        return HttpEndpoints(self.manifest.http, self.manifest.name, target_arn, clients)
+
+    def _client(self, client_type: str) -> Any:
+        """A boto3 client for another service, on this deploy's connection, region and config."""
         from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
-        def client(client_type: str) -> Any:
-            return AwsBaseHook(
-                aws_conn_id=self.lambda_hook.aws_conn_id,
-                region_name=self.lambda_hook.region_name,
-                config=self.lambda_hook.config,
-                client_type=client_type,
-            ).conn
-
-        clients = Clients(self.lambda_hook.conn, client)
-        return HttpEndpoints(self.manifest.http, self.manifest.name, target_arn, clients)
+        return AwsBaseHook(
+            aws_conn_id=self.lambda_hook.aws_conn_id,
+            region_name=self.lambda_hook.region_name,
+            config=self.lambda_hook.config,
+            client_type=client_type,
+        ).conn
 
     def _ensure_endpoints(self, state: DeployState, target_arn: str) -> dict[str, str]:
         """``[http]``'s APIs and function URL created or brought in line (reads only when they are),
@@ -308,22 +337,6 @@ class FunctionDeployer:
             self.s3_hook.load_bytes(package.zip_bytes, key=package.s3_key, bucket_name=self.s3_bucket)
         return {"S3Bucket": self.s3_bucket, "S3Key": package.s3_key}
 
-    def _ensure_event_invoke_config(self, state: DeployState) -> bool:
-        """The manifest's ``[event_invoke]`` is the truth: put it when it differs, delete it when removed."""
-        region, account_id = state.function_arn.split(":")[3:5]
-        desired = lambda_api.event_invoke_config_kwargs(self.manifest, region=region, account_id=account_id)
-        current = self.lambda_hook.get_event_invoke_config_or_none(state.function_name)
-        if desired is None:
-            if current is None:
-                return False
-            self.lambda_hook.conn.delete_function_event_invoke_config(FunctionName=state.function_name)
-            return True
-        wanted = _comparable_invoke_config(desired)
-        if current is not None and _comparable_invoke_config(current) == wanted:
-            return False
-        self.lambda_hook.conn.put_function_event_invoke_config(**desired)
-        return True
-
     def _target_version(self, state: DeployState) -> tuple[str, bool]:
         """The published version that matches the code and configuration, publishing one if none does."""
         for version in self.lambda_hook.published_versions(state.function_name):
@@ -340,28 +353,17 @@ class FunctionDeployer:
     def _smoke_test(self, function_name: str, version: str) -> list[str]:
         if self.smoke_test is False:
             return []
-        events = load_test_events(self.function_dir)
-        if isinstance(self.smoke_test, list):
-            unknown = sorted(set(self.smoke_test) - set(events))
-            if unknown:
-                raise DeployError(
-                    f"{function_name}: smoke_test names unknown events {unknown}; have {sorted(events)}"
-                )
-            events = {name: events[name] for name in self.smoke_test}
-        for name, event in events.items():
-            result = self.lambda_hook.invoke_json(function_name, event, qualifier=version)
-            if result.function_error:
-                raise SmokeTestFailed(
-                    f"{function_name} version {version}: smoke test event {name!r} "
-                    f"(events/{name}.json) failed with {result.error_summary}; the alias was not moved"
-                )
-            log.info("%s version %s: smoke test %s passed", function_name, version, name)
-        return list(events)
+        return run_smoke_tests(self.lambda_hook, self.function_dir, function_name, version, self.smoke_test)
 
     def _point_alias(self, function_name: str, alias: str, version: str, current: dict | None) -> None:
         conn = self.lambda_hook.conn
-        if current is not None:
-            conn.update_alias(FunctionName=function_name, Name=alias, FunctionVersion=version)
+        if current is not None:  # also drops weights an interrupted traffic shift left
+            conn.update_alias(
+                FunctionName=function_name,
+                Name=alias,
+                FunctionVersion=version,
+                RoutingConfig={"AdditionalVersionWeights": {}},
+            )
         else:
             try:
                 conn.create_alias(FunctionName=function_name, Name=alias, FunctionVersion=version)
@@ -373,15 +375,7 @@ class FunctionDeployer:
         log.info("%s: alias %s -> version %s", function_name, alias, version)
 
 
-def _comparable_invoke_config(config: dict[str, Any]) -> dict[str, Any]:
-    """Retries, event age and destinations; AWS reports an unset destination as an empty ``{}``."""
-    destinations = {
-        kind: target
-        for kind, target in (config.get("DestinationConfig") or {}).items()
-        if target and target.get("Destination")
-    }
-    return {
-        "MaximumRetryAttempts": config.get("MaximumRetryAttempts"),
-        "MaximumEventAgeInSeconds": config.get("MaximumEventAgeInSeconds"),
-        "DestinationConfig": destinations,
-    }
+def _settled_on(alias: dict[str, Any], version: str) -> bool:
+    """The alias sends everything to ``version``: no weights left from a shift."""
+    weights = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+    return alias["FunctionVersion"] == version and not weights

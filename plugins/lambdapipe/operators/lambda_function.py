@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -18,7 +18,11 @@ from lambdapipe.hooks.lambda_function import LambdaHook
 from lambdapipe.triggers.lambda_function import (
     LambdaFunctionUpdatedTrigger,
     LambdaProvisionedConcurrencyTrigger,
+    LambdaTrafficStepTrigger,
 )
+
+# How long past a traffic step's wait the triggerer may take to hand the task back before it times out.
+TRAFFIC_STEP_GRACE_SECONDS = 600
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -35,6 +39,10 @@ class LambdaDeployFunctionOperator(AwsBaseOperator[LambdaHook]):
     version and only then moves the alias. A failing smoke test leaves the alias where it was and
     fails the task naming the event. A rerun with nothing changed makes no write call.
 
+    The manifest's ``deployment`` moves the alias in steps (``Canary10Percent5Minutes``, custom steps)
+    with a health check of the new version after each: deferrable, the steps wait in the triggerer. A
+    breach or a failed hook puts the alias back on the old version and fails the task with the figures.
+
     :param function_dir: The function folder (with ``function.toml``). Templated.
     :param overrides: Manifest fields to override, e.g. ``{"memory": 1024}``. Templated.
     :param alias: Alias to move (default: the manifest's ``alias``, itself defaulting to ``live``).
@@ -45,7 +53,8 @@ class LambdaDeployFunctionOperator(AwsBaseOperator[LambdaHook]):
     :param deferrable: Wait for Lambda's updates in the triggerer.
     :param waiter_delay: Seconds between status checks.
     :param waiter_max_attempts: Status checks before giving up.
-    :return: ``{function_name, function_arn, version, code_sha256, changed, alias, smoke_tests}``.
+    :return: ``{function_name, function_arn, version, code_sha256, changed, alias, smoke_tests,
+        endpoints, deployment}``: ``deployment`` lists each traffic step's health, then 100%.
     """
 
     aws_hook_class = LambdaHook
@@ -89,18 +98,37 @@ class LambdaDeployFunctionOperator(AwsBaseOperator[LambdaHook]):
         return self._continue(deployer, deployer.start())
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Resume after the trigger saw the function ready: next write, or the final steps."""
+        """Resume after the trigger saw the function ready: next write, or the release."""
+        deployer = self._deployer()
+        return self._continue(deployer, deployer.resume(self._resumed_state(event)))
 
+    def execute_traffic_step(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Resume after a traffic step's wait: health check, then the next step, 100% or a rollback."""
+        deployer = self._deployer()
+        return self._continue(deployer, deployer.advance(self._resumed_state(event)))
+
+    def _resumed_state(self, event: dict[str, Any] | None) -> DeployState:
         if not event or event.get("status") != "success":
             raise AirflowException(f"Waiting for Lambda function {self.function_dir} failed: {event}")
-        deployer = self._deployer()
-        return self._continue(deployer, deployer.resume(DeployState.from_dict(event["deploy_state"])))
+        return DeployState.from_dict(event["deploy_state"])
 
     def _continue(self, deployer: FunctionDeployer, state: DeployState) -> dict[str, Any]:
-        """Defer while Lambda applies a write; otherwise finish (version, smoke tests, alias)."""
-
-        if not state.awaiting_update:
+        """Defer while Lambda applies a write or a traffic step runs; otherwise the next step."""
+        if state.awaiting_update:
+            self._defer_until_updated(state)
+        if state.version is None:
+            state = deployer.release(state)
+        if not state.traffic_wait_seconds:
             return self._report(deployer.finish(state).to_dict())
+        wait = state.traffic_wait_seconds
+        step_ends_at = (datetime.now(UTC) + timedelta(seconds=wait)).isoformat()
+        self.defer(
+            trigger=LambdaTrafficStepTrigger(deploy_state=state.to_dict(), step_ends_at=step_ends_at),
+            method_name="execute_traffic_step",
+            timeout=timedelta(seconds=wait + TRAFFIC_STEP_GRACE_SECONDS),
+        )
+
+    def _defer_until_updated(self, state: DeployState) -> NoReturn:
         self.defer(
             trigger=LambdaFunctionUpdatedTrigger(
                 function_name=state.function_name,
@@ -115,7 +143,6 @@ class LambdaDeployFunctionOperator(AwsBaseOperator[LambdaHook]):
             method_name="execute_complete",
             timeout=timedelta(seconds=self.waiter_delay * self.waiter_max_attempts),
         )
-        raise AssertionError("defer() raises")
 
     def _deployer(self) -> FunctionDeployer:
         s3_hook = None

@@ -11,6 +11,8 @@ Example::
     alias = "live"                  # the alias a deploy moves
     excludes = ["docs/", "*.md"]    # gitignore-style, on top of the defaults
     layers = ["../../lambda_layers/common"]   # folders (relative to this one) or layer version ARNs
+    deployment = "Canary10Percent5Minutes"    # how the alias moves; steps and health checks:
+                                              # deployment_settings.py (default AllAtOnce)
 
     [environment]
     MAX_SIDE = "256"                # values are strings, as Lambda stores them
@@ -46,6 +48,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from lambdapipe.packaging.deployment_settings import DeploymentSettings, deployment_from_toml
 from lambdapipe.packaging.errors import ManifestError
 from lambdapipe.packaging.http_settings import HttpSettings
 from lambdapipe.packaging.layers import MAX_LAYERS, check_layer_entry
@@ -216,6 +219,7 @@ class Manifest:
     dependencies: DependencyOptions = field(default_factory=DependencyOptions)
     http: HttpSettings | None = None
     layers: tuple[str, ...] = ()  # layer version ARNs, or folders relative to this one (packaging/layers.py)
+    deployment: DeploymentSettings = field(default_factory=DeploymentSettings)
 
     def __post_init__(self) -> None:
         check_type("name", self.name, str, "a string")
@@ -251,6 +255,8 @@ class Manifest:
             raise ManifestError("layers", f"lists {len(self.layers)} layers; Lambda allows {MAX_LAYERS}")
         for index, entry in enumerate(self.layers):
             check_layer_entry(f"layers[{index}]", entry)
+        if not isinstance(self.deployment, DeploymentSettings):  # a string or table, e.g. from overrides
+            object.__setattr__(self, "deployment", deployment_from_toml(self.deployment))
         object.__setattr__(self, "excludes", string_tuple("excludes", self.excludes, allow_empty=True))
         for index, pattern in enumerate(self.excludes):
             if _has_parent_reference(pattern):
@@ -349,6 +355,8 @@ def manifest_from_table(table: dict[str, Any], default_name: str) -> Manifest:
         values["dependencies"] = _build_table(DependencyOptions, values["dependencies"], "dependencies")
     if "http" in values:
         values["http"] = _build_table(HttpSettings, values["http"], "http")
+    if "deployment" in values:
+        values["deployment"] = deployment_from_toml(values["deployment"])
     return Manifest(**values)
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 from airflow.providers.amazon.aws.triggers.base import AwsBaseWaiterTrigger
+from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from lambdapipe.hooks.lambda_function import (
     PROVISIONED_CONCURRENCY_DELETED,
@@ -108,3 +112,28 @@ class LambdaProvisionedConcurrencyTrigger(_LambdaWaiterHook, AwsBaseWaiterTrigge
             aws_conn_id=aws_conn_id,
             **kwargs,
         )
+
+
+class LambdaTrafficStepTrigger(BaseTrigger):
+    """Waits out one step of a traffic shift, so the deploy holds no worker slot for its minutes.
+
+    :param deploy_state: The deploy's progress (``DeployState.to_dict()``), handed back in the event.
+    :param step_ends_at: When the step's wait is over (ISO 8601, UTC): a restarted triggerer waits only
+        what is left of it.
+    """
+
+    def __init__(self, *, deploy_state: dict[str, Any], step_ends_at: str) -> None:
+        super().__init__()
+        self.deploy_state = deploy_state
+        self.step_ends_at = step_ends_at
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{self.__class__.__module__}.{self.__class__.__qualname__}",
+            {"deploy_state": self.deploy_state, "step_ends_at": self.step_ends_at},
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        remaining = datetime.fromisoformat(self.step_ends_at) - datetime.now(UTC)
+        await asyncio.sleep(max(0.0, remaining.total_seconds()))
+        yield TriggerEvent({"status": "success", "deploy_state": self.deploy_state})

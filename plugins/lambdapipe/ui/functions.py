@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from lambdapipe.deploy.traffic_shift import DESCRIPTION_PREFIX
 from lambdapipe.hooks.lambda_function import LambdaHook
 from lambdapipe.packaging.lambda_api import MANAGED_TAG, MANAGED_TAG_VALUE
 from lambdapipe.ui.aws_config import ui_botocore_config
@@ -39,7 +40,9 @@ def _summary(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _aliases(hook: LambdaHook, name: str) -> list[dict[str, Any]]:
-    """Each alias with the version it points at and that version's code sha and date."""
+    """Each alias with the version it points at and that version's code sha and date, its traffic
+    split (percent per version, while a deployment shifts it) and the deployment its description
+    records."""
     versions = {version["Version"]: version for version in hook.published_versions(name)}
     aliases = [
         alias
@@ -52,9 +55,29 @@ def _aliases(hook: LambdaHook, name: str) -> list[dict[str, Any]]:
             "version": alias["FunctionVersion"],
             "code_sha256": versions.get(alias["FunctionVersion"], {}).get("CodeSha256"),
             "last_modified": versions.get(alias["FunctionVersion"], {}).get("LastModified"),
+            "weights": traffic_split(alias),
+            "deployment": _deployment(alias.get("Description", "")),
         }
         for alias in sorted(aliases, key=lambda alias: alias["Name"])
     ]
+
+
+def traffic_split(alias: dict[str, Any]) -> dict[str, float]:
+    """Percent of the alias's invocations per version: ``{"7": 90.0, "8": 10.0}``, or the one version's 100."""
+    extra = {
+        version: round(weight * 100, 2)
+        for version, weight in (
+            (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+        ).items()
+    }
+    return {alias["FunctionVersion"]: round(100 - sum(extra.values()), 2), **extra}
+
+
+def _deployment(description: str) -> str | None:
+    """What the last gradual deploy recorded on the alias (traffic_shift), without the marker."""
+    if not description.startswith(DESCRIPTION_PREFIX):
+        return None
+    return description.removeprefix(DESCRIPTION_PREFIX)
 
 
 def _utc_iso(last_modified: str | None) -> str | None:

@@ -13,6 +13,7 @@ from lambdapipe_local.lambda_runtime import ids
 from lambdapipe_local.lambda_runtime.code_store import CodeStore
 from lambdapipe_local.lambda_runtime.environment import ExecutionEnvironment, Outcome
 from lambdapipe_local.lambda_runtime.function_spec import FunctionSpec
+from lambdapipe_local.lambda_runtime.metrics import record_invocation
 from lambdapipe_local.lambda_runtime.pool import EnvironmentPool
 from lambdapipe_local.lambda_runtime.runtimes import RuntimeLauncher
 
@@ -65,6 +66,7 @@ class LambdaExecutor:
         lines = _log_lines(spec, outcome)
         self._write_cloudwatch(spec, log_stream, lines)
         payload, error_type = _payload(outcome)
+        record_invocation(spec, invoked_arn or spec.function_arn, error_type is not None, outcome.duration_ms)
         return InvokeResult(
             request_id=request_id,
             payload=payload,

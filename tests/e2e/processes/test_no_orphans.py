@@ -47,9 +47,14 @@ def test_a_spawned_program_its_child_and_a_daemon_it_detached_end_with_their_own
 
 
 @pytest.mark.parametrize("signum", KILLS)
-def test_the_local_stack_fixtures_lambda_runtimes_end_with_the_test_process(signum: int) -> None:
+def test_the_local_stack_fixtures_lambda_runtimes_end_with_the_test_process(
+    signum: int, tmp_path: Path
+) -> None:
     mark = new_mark()
-    owner = start_owner([sys.executable, "-m", "tests.e2e.processes.owners", "local_stack", mark])
+    owner = start_owner(  # its state folder in tmp_path: a killed stack cannot remove it
+        [sys.executable, "-m", "tests.e2e.processes.owners", "local_stack", mark],
+        env={"TMPDIR": str(tmp_path)},
+    )
     wait_for_line(owner, "ready")
     runtimes = marked_processes(mark)
     assert len(runtimes) >= 2, runtimes  # the owner and its warm runtime (AWS_LAMBDA_FUNCTION_NAME)

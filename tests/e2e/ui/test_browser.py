@@ -453,3 +453,45 @@ def test_the_docs_rest_recipe_gets_a_token_and_the_stats(stack: dict[str, Any]) 
     assert stats["days"] == 7
     assert stats["invocations"] > 0, "the invoke DAG's run and the seeded history are counted"
     assert {"per_dag", "per_day", "truncated"} <= set(stats)
+
+
+def test_the_function_page_shows_a_canary_in_progress_its_split_and_its_steps(browser_page: Any) -> None:
+    """A Canary10Percent5Minutes shift begun on the CLI's function (by the deploy's own TrafficShift):
+    the page shows the alias's split and the deployment the alias records; the alias is put back."""
+    import boto3
+
+    from lambdapipe.deploy.traffic_shift import TrafficShift
+    from lambdapipe.hooks.lambda_function import LambdaHook
+    from lambdapipe.packaging.deployment_settings import DeploymentSettings
+
+    client = boto3.client("lambda")
+    client.update_function_configuration(FunctionName=CLI_FUNCTION, Description="canary under test")
+    client.get_waiter("function_updated_v2").wait(FunctionName=CLI_FUNCTION)
+    canary = client.publish_version(FunctionName=CLI_FUNCTION)["Version"]
+    shift = TrafficShift(
+        LambdaHook(aws_conn_id=None),
+        boto3.client("cloudwatch"),
+        CLI_FUNCTION,
+        DeploymentSettings(type="Canary10Percent5Minutes"),
+    )
+    shift.begin("live", "1", canary)
+    try:
+        browser_page.goto(f"/plugin/lambda/lambdapipe/functions/{CLI_FUNCTION}")
+        view = browser_page.frame_locator("iframe[title='Lambda']")
+        configuration = view.locator("[data-testid='configuration']")
+        deployments = configuration.locator("[data-testid='deployments']")
+        deployments.wait_for()
+        _screenshot(browser_page, "11-function-page-canary")
+
+        assert f"live → v1 90%, v{canary} 10%" in configuration.inner_text()
+        assert deployments.inner_text() == (
+            f"live: v1 -> v{canary} Canary10Percent5Minutes (10% for 5m, then 100%): 10% on v{canary}"
+        )
+    finally:
+        client.update_alias(
+            FunctionName=CLI_FUNCTION,
+            Name="live",
+            FunctionVersion="1",
+            RoutingConfig={"AdditionalVersionWeights": {}},
+            Description="",
+        )

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from lambdapipe.deploy.deployer import DeployResult, SmokeTestFailed
+from lambdapipe.deploy.deployer import DeployResult
+from lambdapipe.deploy.smoke_tests import SmokeTestFailed
 from lambdapipe.packaging import build_package, load_test_events
 from lambdapipe.packaging.lambda_api import MANAGED_TAG, MANAGED_TAG_VALUE
 from lambdapipe_local import LocalAws
@@ -48,6 +49,7 @@ def test_first_deploy_creates_role_function_version_1_and_alias_and_runs_every_s
         "alias": "live",
         "smoke_tests": events,
         "endpoints": {},  # no [http] in its function.toml
+        "deployment": [],  # a first deploy moves the alias at once
     }
     assert configuration["Role"] == role["Arn"]
     versions = lambda_client.list_versions_by_function(FunctionName="hello_world")["Versions"]

@@ -32,6 +32,7 @@ XCOM_KEYS = {
     "alias",
     "smoke_tests",
     "endpoints",
+    "deployment",
 }
 
 

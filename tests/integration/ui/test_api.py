@@ -224,9 +224,32 @@ def test_functions_list_deployed_functions_with_alias_version_and_code_sha(
             "version": "1",
             "code_sha256": expected_sha,
             "last_modified": function["aliases"][0]["last_modified"],
+            "weights": {"1": 100.0},
+            "deployment": None,
         }
     ]
     assert response.json()["deploy_dag_id"] == "deploy_lambda_functions"
+
+
+def test_an_alias_mid_deployment_shows_its_traffic_split_and_the_deployment_it_records(
+    client: Any, auth: dict[str, str], greeter: str, local_aws: LocalAws
+) -> None:
+    lambda_client = local_aws.client("lambda")
+    lambda_client.update_function_configuration(FunctionName=greeter, MemorySize=512)
+    lambda_client.publish_version(FunctionName=greeter)
+    lambda_client.update_alias(
+        FunctionName=greeter,
+        Name="live",
+        RoutingConfig={"AdditionalVersionWeights": {"2": 0.1}},
+        Description="lambdapipe deployment: v1 -> v2 Canary10Percent5Minutes (10% for 5m, then 100%): 10% on v2",
+    )
+
+    response = client.get(f"{URL_PREFIX}/api/functions/{greeter}", headers=auth)
+
+    assert response.status_code == 200, response.text
+    [alias] = response.json()["aliases"]
+    assert alias["weights"] == {"1": 90.0, "2": 10.0}
+    assert alias["deployment"] == "v1 -> v2 Canary10Percent5Minutes (10% for 5m, then 100%): 10% on v2"
 
 
 def test_a_function_deployed_without_the_deploy_dag_shows_the_deploy_lambda_records(

@@ -7,6 +7,7 @@ botocore config would be dropped mid-wait.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from typing import Any
 
@@ -55,6 +56,10 @@ OWN_ARGUMENTS: dict[str, dict[str, Any]] = {
         "timeout": 120.0,
         "poll_interval": 2,
     },
+    "LambdaTrafficStepTrigger": {
+        "deploy_state": {"function_name": "resize", "shift": {"step": 1}},
+        "step_ends_at": "2026-12-05T01:30:00+00:00",
+    },
     "LambdaMapTrigger": {"config": {"function": {"name": "resize"}, "concurrency": 7}},
     "S3UploadTrigger": {
         "sqs_queue": "uploads",
@@ -71,6 +76,8 @@ OWN_ARGUMENTS: dict[str, dict[str, Any]] = {
     },
 }
 
+# Triggers that only wait, calling no AWS API: they take no connection.
+WAIT_ONLY = {"LambdaTrafficStepTrigger"}
 
 # AwsConnectionTrigger is the base class of our triggers, not one itself.
 TRIGGERS = [
@@ -84,7 +91,8 @@ def test_every_trigger_has_arguments_for_this_test() -> None:
 
 @pytest.mark.parametrize("trigger_class", TRIGGERS, ids=lambda cls: cls.__name__)
 def test_a_rebuilt_trigger_keeps_every_argument_and_its_connection(trigger_class: type[BaseTrigger]) -> None:
-    trigger = trigger_class(**OWN_ARGUMENTS[trigger_class.__name__], **CONNECTION)
+    connection = {} if trigger_class.__name__ in WAIT_ONLY else CONNECTION
+    trigger = trigger_class(**OWN_ARGUMENTS[trigger_class.__name__], **connection)
 
     classpath, kwargs = trigger.serialize()
     module_name, _, class_name = classpath.rpartition(".")
@@ -92,9 +100,24 @@ def test_a_rebuilt_trigger_keeps_every_argument_and_its_connection(trigger_class
 
     assert type(rebuilt) is trigger_class
     assert rebuilt.serialize() == (classpath, kwargs)
-    for name, value in {**OWN_ARGUMENTS[trigger_class.__name__], **CONNECTION}.items():
+    for name, value in {**OWN_ARGUMENTS[trigger_class.__name__], **connection}.items():
         assert kwargs.get(name, getattr(rebuilt, name, None)) == value, name
 
 
 def test_the_stream_trigger_stays_an_asset_watcher_trigger() -> None:
     assert issubclass(DynamoDBStreamTrigger, BaseEventTrigger)
+
+
+def test_a_traffic_step_whose_end_has_passed_fires_at_once_with_the_deploy_state() -> None:
+    """A triggerer restarted after the step's end hands the task back without waiting it again."""
+    from lambdapipe.triggers.lambda_function import LambdaTrafficStepTrigger
+
+    state = {"function_name": "resize", "shift": {"step": 1}}
+    trigger = LambdaTrafficStepTrigger(deploy_state=state, step_ends_at="2026-01-01T00:00:00+00:00")
+
+    async def first_event() -> Any:
+        return await anext(trigger.run())
+
+    event = asyncio.run(asyncio.wait_for(first_event(), timeout=5))
+
+    assert event.payload == {"status": "success", "deploy_state": state}

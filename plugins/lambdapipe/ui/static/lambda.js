@@ -256,7 +256,7 @@
     const rows = onlyNames ? data.functions.filter((f) => onlyNames.has(f.name)) : data.functions;
     fill("functions", table("functions-table", [
       { label: "Function", value: (f) => el("a", { href: functionHref(f.name) }, f.name) },
-      { label: "Aliases", value: (f) => (f.aliases.length ? f.aliases.map((a) => `${a.name} → v${a.version}`).join(", ") : dash) },
+      { label: "Aliases", value: (f) => (f.aliases.length ? f.aliases.map(aliasRouting).join(", ") : dash) },
       { label: "Code sha256 (alias)", value: (f) => shortSha((f.aliases[0] || f).code_sha256) },
       { label: "Runtime", value: (f) => f.runtime || dash },
       { label: "Memory", cls: "num", value: (f) => (f.memory_mb ? `${f.memory_mb} MB` : dash) },
@@ -350,9 +350,25 @@
       item("Architecture", f.architecture),
       item("Code sha256 ($LATEST)", shortSha(f.code_sha256)),
       item("Last modified", fmtTime(f.last_modified)),
-      item("Aliases", f.aliases.length ? f.aliases.map((a) => `${a.name} → v${a.version} (${(a.code_sha256 || "").slice(0, 12)})`).join(", ") : dash),
+      item("Aliases", f.aliases.length ? f.aliases.map((a) => `${aliasRouting(a)} (${(a.code_sha256 || "").slice(0, 12)})`).join(", ") : dash),
+      item("Last deployment", deployments(f.aliases)),
       item("Description", f.description || dash),
     ));
+  }
+
+  // "live → v7" or, while a deployment shifts traffic, "live → v7 90%, v8 10%".
+  function aliasRouting(a) {
+    const split = Object.entries(a.weights || {});
+    if (split.length < 2) return `${a.name} → v${a.version}`;
+    return `${a.name} → ${split.map(([version, percent]) => `v${version} ${percent}%`).join(", ")}`;
+  }
+
+  // What each alias's last gradual deploy recorded: plan, steps with their health, outcome.
+  function deployments(aliases) {
+    const recorded = aliases.filter((a) => a.deployment);
+    if (!recorded.length) return dash;
+    return el("ul", { class: "deployments", "data-testid": "deployments" },
+      recorded.map((a) => el("li", {}, el("code", {}, a.name), `: ${a.deployment}`)));
   }
 
   function renderLogs(result) {

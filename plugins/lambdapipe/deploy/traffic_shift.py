@@ -1,0 +1,192 @@
+"""Moving an alias from its version to a new one as ``deployment`` in function.toml says, like SAM's
+CodeDeploy deployments: pre-traffic hook, weighted steps with a health check after each, 100%,
+post-traffic hook; any failure puts the alias back on the old version alone and raises.
+
+The alias's weights (``RoutingConfig.AdditionalVersionWeights``) are the only state in AWS; its
+``Description`` records the deployment's progress for people (the Lambda view shows it). Between
+steps the caller waits ``ShiftState.wait_seconds``: a sleep, or a trigger in the triggerer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, NoReturn
+
+from lambdapipe.deploy.errors import DeployError
+from lambdapipe.deploy.version_health import firing_alarms, measure
+from lambdapipe.hooks.lambda_function import LambdaHook
+from lambdapipe.packaging.deployment_settings import DeploymentSettings
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION_PREFIX = "lambdapipe deployment: "
+MAX_DESCRIPTION = 256
+
+
+class DeploymentRolledBack(DeployError):
+    """A health check or a hook failed: the alias is back on the old version alone."""
+
+
+class DeploymentStopped(DeployError):
+    """The pre-traffic hook failed or an alarm was firing already: no traffic moved."""
+
+
+@dataclass
+class ShiftState:
+    """A shift in progress; JSON-serializable so a trigger can carry it across a deferral."""
+
+    alias: str
+    old_version: str
+    new_version: str
+    plan: str
+    steps: list[tuple[float, int]]  # (percent, seconds), from the manifest when the shift began
+    started_at: str  # ISO 8601 UTC: the health window's start
+    step: int = 0  # the step whose wait is running
+    history: list[str] = field(default_factory=list)
+    done: bool = False
+
+    @property
+    def wait_seconds(self) -> int:
+        return 0 if self.done else int(self.steps[self.step][1])
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ShiftState:
+        return cls(**{**data, "steps": [tuple(step) for step in data["steps"]]})
+
+
+@dataclass
+class TrafficShift:
+    """Drives one alias of ``function_name`` through ``settings``; ``cloudwatch`` is a boto3 client."""
+
+    lambda_hook: LambdaHook
+    cloudwatch: Any
+    function_name: str
+    settings: DeploymentSettings
+
+    def begin(self, alias: str, old_version: str, new_version: str) -> ShiftState:
+        """Run the pre-traffic hook, then send the first step's share (or everything) to the new version."""
+        firing = firing_alarms(self.cloudwatch, self.settings.alarms)  # a misspelt one raises here
+        state = ShiftState(
+            alias,
+            old_version,
+            new_version,
+            self.settings.describe_plan(),
+            [(step.percent, step.seconds) for step in self.settings.steps],
+            datetime.now(UTC).isoformat(),
+        )
+        if firing:
+            self._stop_before_traffic(state, f"CloudWatch alarm {', '.join(firing)} is in ALARM already")
+        self._run_hook("pre_traffic_hook", state, on_failure=self._stop_before_traffic)
+        if not state.steps:
+            return self._complete(state)
+        self._route(state, self._percent(state))
+        return state
+
+    def advance(self, state: ShiftState) -> ShiftState:
+        """After a step's wait: check health, then the next step's share or 100%."""
+        step = f"step {state.step + 1} of {len(state.steps)} ({self._percent(state):g}%)"
+        try:
+            health = measure(
+                self.cloudwatch,
+                self.function_name,
+                state.alias,
+                state.new_version,
+                datetime.fromisoformat(state.started_at),
+                self.settings.alarms,
+            )
+        except Exception as error:  # an unchecked step is not a healthy one
+            self._roll_back(state, f"at {step}: could not check the new version's health: {error}")
+        breaches = health.breaches(self.settings)
+        if breaches:
+            self._roll_back(state, f"at {step}: {'; '.join(breaches)} ({health.summary()})")
+        state.history.append(f"{self._percent(state):g}%: {health.summary()}")
+        log.info("%s: %s healthy: %s", self.function_name, step, health.summary())
+        state.step += 1
+        if state.step == len(state.steps):
+            return self._complete(state)
+        self._route(state, self._percent(state))
+        return state
+
+    def _complete(self, state: ShiftState) -> ShiftState:
+        state.history.append(f"100% at {datetime.now(UTC):%Y-%m-%d %H:%M}Z")
+        self._route(state, 100.0, status=f"completed ({', '.join(state.history)})")
+        self._run_hook("post_traffic_hook", state, on_failure=self._roll_back)
+        state.done = True
+        return state
+
+    def _route(self, state: ShiftState, percent: float, status: str | None = None) -> None:
+        """Point the alias: the old version with ``percent`` to the new one, or the new one alone at 100."""
+        if percent >= 100:
+            version, weights = state.new_version, {}
+        else:
+            version, weights = state.old_version, {state.new_version: round(percent / 100, 4)}
+        self.lambda_hook.conn.update_alias(
+            FunctionName=self.function_name,
+            Name=state.alias,
+            FunctionVersion=version,
+            RoutingConfig={"AdditionalVersionWeights": weights},
+            Description=_description(state, status or f"{percent:g}% on v{state.new_version}"),
+        )
+        log.info(
+            "%s: alias %s sends %g%% to version %s",
+            self.function_name,
+            state.alias,
+            percent,
+            state.new_version,
+        )
+
+    def _roll_back(self, state: ShiftState, reason: str) -> NoReturn:
+        self.lambda_hook.conn.update_alias(
+            FunctionName=self.function_name,
+            Name=state.alias,
+            FunctionVersion=state.old_version,
+            RoutingConfig={"AdditionalVersionWeights": {}},
+            Description=_description(state, f"rolled back {reason}"),
+        )
+        raise DeploymentRolledBack(
+            f"{self.function_name}: version {state.new_version} rolled back, alias {state.alias} is on version "
+            f"{state.old_version} again: {reason}"
+        )
+
+    def _stop_before_traffic(self, state: ShiftState, reason: str) -> NoReturn:
+        raise DeploymentStopped(
+            f"{self.function_name}: {reason}; alias {state.alias} still sends everything to version "
+            f"{state.old_version}"
+        )
+
+    def _run_hook(self, name: str, state: ShiftState, on_failure: Any) -> None:
+        """Invoke the hook function with what is being deployed; a function error is a failure."""
+        hook = getattr(self.settings, name)
+        if hook is None:
+            return
+        function, _, qualifier = hook.partition(":")
+        event = {
+            "function_name": self.function_name,
+            "alias": state.alias,
+            "old_version": state.old_version,
+            "new_version": state.new_version,
+            "hook": name.removesuffix("_hook"),
+        }
+        try:
+            outcome = self.lambda_hook.invoke_json(function, event, qualifier=qualifier or None)
+        except Exception as error:  # e.g. the hook function does not exist: a failed hook all the same
+            on_failure(state, f"{name} {hook} could not be invoked: {error}")
+        if outcome.function_error:
+            on_failure(state, f"{name} {hook} failed with {outcome.error_summary}")
+        log.info("%s: %s %s passed", self.function_name, name, hook)
+
+    @staticmethod
+    def _percent(state: ShiftState) -> float:
+        return float(state.steps[state.step][0])
+
+
+def _description(state: ShiftState, status: str) -> str:
+    """The alias's Description: what moved where, by which plan, and how far it got."""
+    text = f"{DESCRIPTION_PREFIX}v{state.old_version} -> v{state.new_version} {state.plan}: {status}"
+    return text if len(text) <= MAX_DESCRIPTION else text[: MAX_DESCRIPTION - 3] + "..."
