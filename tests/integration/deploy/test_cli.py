@@ -139,3 +139,28 @@ def test_deploy_and_invoke_are_quiet_by_default_and_verbose_with_v(
     assert invoked.stderr == ""
     assert "No connection ID provided" in verbose.stderr  # the Amazon provider's INFO line
     assert json.loads(invoked.stdout) == json.loads(verbose.stdout)
+
+
+def test_deploy_shows_each_traffic_step_and_a_rolled_back_canary_exits_1_naming_the_error_rate(
+    aws_environment: dict[str, str], tmp_path: Path
+) -> None:
+    folder = copy_function("hello_world", tmp_path / "canaried")
+    canary = '--set=deployment={"steps": [{"percent": 50, "seconds": 1}], "min_invocations": 1}'
+    assert lambdapipe("deploy", folder, env=aws_environment).returncode == 0
+    replace_in_file(folder / "app.py", "Hello, AWS Lambda!", "Hello from the canary!")
+
+    # Nothing invokes the alias during the step: min_invocations 1 is breached by 0 invocations.
+    stopped = lambdapipe("deploy", folder, canary, env=aws_environment)
+    # The same version again, all at once: the one-deploy override a hotfix takes.
+    forced = lambdapipe("deploy", folder, "--set", "deployment=AllAtOnce", env=aws_environment)
+
+    assert stopped.returncode == 1, stopped.stderr
+    assert "canaried: alias live sends 50% to version 2" in stopped.stderr
+    assert stopped.stderr.strip().splitlines()[-1] == (
+        "lambdapipe deploy: canaried: version 2 rolled back, alias live is on version 1 again: at step 1 of 1 "
+        "(50%): only 0 invocations, below min_invocations 1 (0 errors in 0 invocations, no durations)"
+    )
+    assert forced.returncode == 0, forced.stderr
+    forced_result = json.loads(forced.stdout)
+    assert forced_result["version"] == "2"
+    assert [entry[: len("100% at ")] for entry in forced_result["deployment"]] == ["100% at "]
