@@ -59,6 +59,12 @@ def write_function(
     return folder
 
 
+def released_then_changed(deploy: Deploy, folder: Path, deployment: str, **changes: Any) -> Path:
+    """Release "one" (the alias's first version, moved at once), then write "two" with ``changes``."""
+    deploy(write_function(folder, "one", deployment))
+    return write_function(folder, "two", deployment, **changes)
+
+
 def canary(percent: int, seconds: int, extra: str = "") -> str:
     return f"[deployment]\nsteps = [{{ percent = {percent}, seconds = {seconds} }}]\n{extra}"
 
@@ -117,9 +123,7 @@ def test_a_healthy_canary_ends_with_the_alias_on_the_new_version_alone(
 def test_a_redeploy_after_a_completed_shift_makes_no_write_call(
     aws: LocalAws, deploy: Deploy, tmp_path: Path
 ) -> None:
-    folder = write_function(tmp_path / "steady", "one", canary(50, 1))
-    deploy(folder)
-    write_function(folder, "two", canary(50, 1))
+    folder = released_then_changed(deploy, tmp_path / "steady", canary(50, 1))
     deploy(folder)
     aws.calls.reset()
 
@@ -133,9 +137,7 @@ def test_a_version_failing_30_percent_rolls_back_at_the_first_check_naming_the_e
     aws: LocalAws, deploy: Deploy, tmp_path: Path
 ) -> None:
     steps = "[deployment]\nsteps = [{ percent = 50, seconds = 3 }, { percent = 90, seconds = 3 }]\n"
-    folder = write_function(tmp_path / "flaky", "one", steps)
-    deploy(folder)
-    write_function(folder, "two", steps, failing=(4, 5, 6))
+    folder = released_then_changed(deploy, tmp_path / "flaky", steps, failing=(4, 5, 6))
 
     with traffic(aws, "flaky") as answers, pytest.raises(DeploymentRolledBack) as raised:
         deploy(folder)
@@ -159,9 +161,7 @@ def test_a_p95_duration_above_the_limit_rolls_back_naming_the_p95(
     aws: LocalAws, deploy: Deploy, tmp_path: Path
 ) -> None:
     settings = canary(50, 3, "max_p95_duration_ms = 150\n")
-    folder = write_function(tmp_path / "slow", "one", settings)
-    deploy(folder)
-    write_function(folder, "two", settings, sleep=0.4)
+    folder = released_then_changed(deploy, tmp_path / "slow", settings, sleep=0.4)
 
     with (
         traffic(aws, "slow"),
@@ -193,9 +193,7 @@ def test_an_alarm_going_off_during_a_step_rolls_back_at_its_check(
     aws: LocalAws, deploy: Deploy, alarm: str, tmp_path: Path
 ) -> None:
     settings = canary(10, 3, f'alarms = ["{alarm}"]\n')
-    folder = write_function(tmp_path / "alarmed", "one", settings)
-    deploy(folder)
-    write_function(folder, "two", settings)
+    folder = released_then_changed(deploy, tmp_path / "alarmed", settings)
 
     def set_off_once_traffic_moved() -> None:
         while not weights(alias(aws, "alarmed")):
@@ -224,9 +222,7 @@ def test_an_alarm_going_off_during_a_step_rolls_back_at_its_check(
 def test_an_unknown_or_firing_alarm_stops_the_deploy_before_traffic_moves(
     aws: LocalAws, deploy: Deploy, alarm: str, tmp_path: Path, alarms: str, error: str
 ) -> None:
-    folder = write_function(tmp_path / "stopped", "one", canary(10, 1, f"alarms = {alarms}\n"))
-    deploy(folder)
-    write_function(folder, "two", canary(10, 1, f"alarms = {alarms}\n"))
+    folder = released_then_changed(deploy, tmp_path / "stopped", canary(10, 1, f"alarms = {alarms}\n"))
     aws.client("cloudwatch").set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="5xx")
     aws.calls.reset()
 
@@ -240,9 +236,7 @@ def test_an_unknown_or_firing_alarm_stops_the_deploy_before_traffic_moves(
 def test_a_health_check_cloudwatch_cannot_answer_rolls_back_instead_of_leaving_the_alias_split(
     aws: LocalAws, deploy: Deploy, tmp_path: Path
 ) -> None:
-    folder = write_function(tmp_path / "unchecked", "one", canary(30, 1))
-    deploy(folder)
-    write_function(folder, "two", canary(30, 1))
+    folder = released_then_changed(deploy, tmp_path / "unchecked", canary(30, 1))
     aws.faults.add(FaultRule(service="cloudwatch", operation="GetMetricStatistics", error="internal_error"))
 
     with pytest.raises(
@@ -267,9 +261,7 @@ def test_a_failing_pre_traffic_hook_moves_no_traffic_and_a_failing_post_traffic_
     (hook / "function.toml").write_text('runtime = "python3.11"\nhandler = "app.handler"\n')
     deploy(hook)
     hooks = 'pre_traffic_hook = "gate:live"\npost_traffic_hook = "gate:live"\n'
-    folder = write_function(tmp_path / "gated", "one", canary(10, 1, hooks))
-    deploy(folder)
-    write_function(folder, "two", canary(10, 1, hooks))
+    folder = released_then_changed(deploy, tmp_path / "gated", canary(10, 1, hooks))
 
     with pytest.raises(
         DeploymentStopped, match=r"pre_traffic_hook gate:live failed with ValueError: gate says no"
@@ -322,9 +314,7 @@ def test_a_post_traffic_hook_that_cannot_be_invoked_rolls_back_like_a_failing_on
     aws: LocalAws, deploy: Deploy, tmp_path: Path
 ) -> None:
     settings = canary(50, 1, 'post_traffic_hook = "no_such_hook"\n')
-    folder = write_function(tmp_path / "hookless", "one", settings)
-    deploy(folder)
-    write_function(folder, "two", settings)
+    folder = released_then_changed(deploy, tmp_path / "hookless", settings)
 
     with pytest.raises(
         DeploymentRolledBack,
