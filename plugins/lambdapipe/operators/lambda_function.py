@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
-from airflow.providers.common.compat.sdk import AirflowException, conf
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, conf
 
 from lambdapipe.deploy.deployer import DeployState, FunctionDeployer
 from lambdapipe.deploy.provisioned_concurrency import ProvisionedConcurrency, environment_count
+from lambdapipe.deploy.traffic_shift import DeploymentRolledBack, DeploymentStopped
 from lambdapipe.hooks.iam import IamHook
 from lambdapipe.hooks.lambda_function import LambdaHook
 from lambdapipe.triggers.lambda_function import (
@@ -41,7 +43,8 @@ class LambdaDeployFunctionOperator(AwsBaseOperator[LambdaHook]):
 
     The manifest's ``deployment`` moves the alias in steps (``Canary10Percent5Minutes``, custom steps)
     with a health check of the new version after each: deferrable, the steps wait in the triggerer. A
-    breach or a failed hook puts the alias back on the old version and fails the task with the figures.
+    breach or a failed hook puts the alias back on the old version and fails the task with the figures,
+    without retries (a retry would send the same version traffic again).
 
     :param function_dir: The function folder (with ``function.toml``). Templated.
     :param overrides: Manifest fields to override, e.g. ``{"memory": 1024}``. Templated.
@@ -94,7 +97,8 @@ class LambdaDeployFunctionOperator(AwsBaseOperator[LambdaHook]):
     def execute(self, context: Context) -> dict[str, Any]:
         deployer = self._deployer()
         if not self.deferrable:
-            return self._report(deployer.run().to_dict())
+            with _no_retry_after_a_verdict():
+                return self._report(deployer.run().to_dict())
         return self._continue(deployer, deployer.start())
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -105,7 +109,9 @@ class LambdaDeployFunctionOperator(AwsBaseOperator[LambdaHook]):
     def execute_traffic_step(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after a traffic step's wait: health check, then the next step, 100% or a rollback."""
         deployer = self._deployer()
-        return self._continue(deployer, deployer.advance(self._resumed_state(event)))
+        with _no_retry_after_a_verdict():
+            state = deployer.advance(self._resumed_state(event))
+        return self._continue(deployer, state)
 
     def _resumed_state(self, event: dict[str, Any] | None) -> DeployState:
         if not event or event.get("status") != "success":
@@ -117,7 +123,8 @@ class LambdaDeployFunctionOperator(AwsBaseOperator[LambdaHook]):
         if state.awaiting_update:
             self._defer_until_updated(state)
         if state.version is None:
-            state = deployer.release(state)
+            with _no_retry_after_a_verdict():
+                state = deployer.release(state)
         if not state.traffic_wait_seconds:
             return self._report(deployer.finish(state).to_dict())
         wait = state.traffic_wait_seconds
@@ -175,6 +182,16 @@ class LambdaDeployFunctionOperator(AwsBaseOperator[LambdaHook]):
             result["code_sha256"],
         )
         return result
+
+
+@contextmanager
+def _no_retry_after_a_verdict() -> Iterator[None]:
+    """A rolled-back or stopped deployment fails the task for good: an automatic retry would send the
+    same version traffic again. Other errors (throttling, a network error) keep the task's retries."""
+    try:
+        yield
+    except (DeploymentRolledBack, DeploymentStopped) as verdict:
+        raise AirflowFailException(str(verdict)) from verdict
 
 
 class LambdaProvisionedConcurrencyOperator(AwsBaseOperator[LambdaHook]):

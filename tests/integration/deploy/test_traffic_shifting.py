@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -323,3 +324,30 @@ def test_a_post_traffic_hook_that_cannot_be_invoked_rolls_back_like_a_failing_on
         deploy(folder)
 
     assert (alias(aws, "hookless")["FunctionVersion"], weights(alias(aws, "hookless"))) == ("1", {})
+
+
+def test_a_rolled_back_deploy_task_fails_for_good_instead_of_retrying_the_same_version(
+    aws: LocalAws, aws_connection: str, tmp_path: Path
+) -> None:
+    """Nothing invokes the alias during the step, so ``min_invocations = 1`` is breached."""
+    settings = canary(50, 1, "min_invocations = 1\n")
+    folder = write_function(tmp_path / "unretried", "one", settings)
+    with DAG(dag_id="test_traffic_shift_no_retry", schedule=None) as dag:
+        LambdaDeployFunctionOperator(
+            task_id="deploy",
+            function_dir=str(folder),
+            deferrable=True,
+            aws_conn_id=aws_connection,
+            retries=2,
+            retry_delay=timedelta(seconds=1),
+        )
+    register(dag)
+    dag.test()
+    write_function(folder, "two", settings)
+    aws.calls.reset()
+
+    run = dag.test()
+
+    assert task_states(run) == {"deploy": "failed"}
+    assert aws.calls.snapshot()["lambda:UpdateAlias"] == 2  # 50% to version 2, then back: once
+    assert (alias(aws, "unretried")["FunctionVersion"], weights(alias(aws, "unretried"))) == ("1", {})
