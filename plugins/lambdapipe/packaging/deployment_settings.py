@@ -6,7 +6,7 @@ SAM's preference names, or custom steps::
 
     [deployment]                             # the same, with health thresholds and hooks
     type = "Linear10PercentEvery2Minutes"
-    steps = [{ percent = 5, minutes = 2 }, { percent = 50, seconds = 30 }]   # instead of type
+    # steps = [{ percent = 5, minutes = 2 }, { percent = 50, seconds = 30 }]   # or these, not both
     max_error_rate = 0.05          # the new version's Errors / Invocations through the alias
     max_p95_duration_ms = 800      # the new version's p95 Duration through the alias
     min_invocations = 20           # fewer new-version invocations in the shift fails the check
