@@ -60,7 +60,8 @@ def airflow_logs_to_stderr() -> Iterator[None]:
 
 
 def exit_code_of(prog: str, command: Callable[[], int]) -> int:
-    """Run ``command``; a user error ends it with one line on stderr and exit code 1."""
+    """Run ``command``; a user error ends it with one line on stderr and exit code 1, Ctrl-C with 130
+    (after the command cleaned up, e.g. a deploy put its alias back)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     with airflow_logs_to_stderr():  # the hook's module imports Airflow
@@ -74,4 +75,7 @@ def exit_code_of(prog: str, command: Callable[[], int]) -> int:
         print(f"{prog}: AWS refused: {error}", file=sys.stderr)
     except BotoCoreError as error:  # no endpoint listening, no credentials, a bad region
         print(f"{prog}: cannot reach AWS: {error}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
     return 1

@@ -25,7 +25,7 @@ from lambdapipe.deploy.event_invoke import ensure_event_invoke_config
 from lambdapipe.deploy.http_endpoints import Clients, HttpEndpoints
 from lambdapipe.deploy.layers import ensure_layers
 from lambdapipe.deploy.smoke_tests import run_smoke_tests
-from lambdapipe.deploy.traffic_shift import ShiftState, TrafficShift
+from lambdapipe.deploy.traffic_shift import ShiftState, TrafficShift, put_back_split_alias
 from lambdapipe.hooks.iam import IamHook
 from lambdapipe.hooks.lambda_function import LambdaHook
 from lambdapipe.packaging import (
@@ -124,10 +124,27 @@ class FunctionDeployer:
             )
             state = self.resume(state)
         state = self.release(state)
-        while state.traffic_wait_seconds:
-            time.sleep(state.traffic_wait_seconds)
-            state = self.advance(state)
+        try:
+            while state.traffic_wait_seconds:
+                time.sleep(state.traffic_wait_seconds)
+                state = self.advance(state)
+        except BaseException as stopped:  # Ctrl-C, Airflow's execution_timeout, SystemExit
+            self.abandon_shift(f"the deploy stopped mid-step ({type(stopped).__name__})")
+            raise
         return self.finish(state)
+
+    def abandon_shift(self, reason: str) -> None:
+        """Put the alias back on its old version alone if a deployment is half-way: the deploy stops
+        here (killed, timed out), and a split nobody watches is worse than the old version."""
+        alias = self.alias_name
+        if alias is None:
+            return
+        try:
+            put_back_split_alias(self.lambda_hook, self.manifest.name, alias, reason)
+        except Exception as error:  # the deploy is ending anyway: say so, do not hide why it ended
+            log.error(
+                "%s: could not put alias %s back on its old version: %s", self.manifest.name, alias, error
+            )
 
     def resume(self, state: DeployState) -> DeployState:
         """After a wait: apply the configuration if a code update had to go first."""
@@ -231,7 +248,8 @@ class FunctionDeployer:
         if previous is None or previous == version:  # nothing to shift from (SAM's first deploy too)
             self._point_alias(state.function_name, alias, version, current_alias)
             return state
-        state.shift = self._traffic_shift(state).begin(alias, previous, version).to_dict()
+        split = not _settled_on(current_alias, previous)
+        state.shift = self._traffic_shift(state).begin(alias, previous, version, split).to_dict()
         return state
 
     def advance(self, state: DeployState) -> DeployState:
@@ -357,12 +375,13 @@ class FunctionDeployer:
 
     def _point_alias(self, function_name: str, alias: str, version: str, current: dict | None) -> None:
         conn = self.lambda_hook.conn
-        if current is not None:  # also drops weights an interrupted traffic shift left
+        if current is not None:  # also drops weights and the Description an interrupted shift left
             conn.update_alias(
                 FunctionName=function_name,
                 Name=alias,
                 FunctionVersion=version,
                 RoutingConfig={"AdditionalVersionWeights": {}},
+                Description="",
             )
         else:
             try:

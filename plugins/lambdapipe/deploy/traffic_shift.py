@@ -1,6 +1,7 @@
 """Moving an alias from its version to a new one as ``deployment`` in function.toml says, like SAM's
 CodeDeploy deployments: pre-traffic hook, weighted steps with a health check after each, 100%,
-post-traffic hook; any failure puts the alias back on the old version alone and raises.
+post-traffic hook; any failure (a breach, a hook, an alias write that fails, the task killed) puts
+the alias back on the old version alone and raises.
 
 The alias's weights (``RoutingConfig.AdditionalVersionWeights``) are the only state in AWS; its
 ``Description`` records the deployment's progress for people (the Lambda view shows it). Between
@@ -10,7 +11,9 @@ steps the caller waits ``ShiftState.wait_seconds``: a sleep, or a trigger in the
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NoReturn
@@ -32,6 +35,11 @@ class DeploymentRolledBack(DeployError):
 
 class DeploymentStopped(DeployError):
     """The pre-traffic hook failed or an alarm was firing already: no traffic moved."""
+
+
+class DeploymentInterrupted(DeployError):
+    """Moving the alias failed (throttled, a network error): it is back on the old version alone, and
+    unlike a verdict on the new version a retry may start the shift over."""
 
 
 @dataclass
@@ -69,8 +77,11 @@ class TrafficShift:
     function_name: str
     settings: DeploymentSettings
 
-    def begin(self, alias: str, old_version: str, new_version: str) -> ShiftState:
-        """Run the pre-traffic hook, then send the first step's share (or everything) to the new version."""
+    def begin(self, alias: str, old_version: str, new_version: str, split: bool = False) -> ShiftState:
+        """Run the pre-traffic hook, then send the first step's share (or everything) to the new version.
+
+        ``split``: the alias still has weights an interrupted shift left; stopping here removes them.
+        """
         firing = firing_alarms(self.cloudwatch, self.settings.alarms)  # a misspelt one raises here
         state = ShiftState(
             alias,
@@ -80,9 +91,10 @@ class TrafficShift:
             [(step.percent, step.seconds) for step in self.settings.steps],
             datetime.now(UTC).isoformat(),
         )
+        stop = functools.partial(self._stop_before_traffic, split=split)
         if firing:
-            self._stop_before_traffic(state, f"CloudWatch alarm {', '.join(firing)} is in ALARM already")
-        self._run_hook("pre_traffic_hook", state, on_failure=self._stop_before_traffic)
+            stop(state, f"CloudWatch alarm {', '.join(firing)} is in ALARM already")
+        self._run_hook("pre_traffic_hook", state, on_failure=stop)
         if not state.steps:
             return self._complete(state)
         self._route(state, self._percent(state))
@@ -121,18 +133,27 @@ class TrafficShift:
         return state
 
     def _route(self, state: ShiftState, percent: float, status: str | None = None) -> None:
-        """Point the alias: the old version with ``percent`` to the new one, or the new one alone at 100."""
+        """Point the alias: the old version with ``percent`` to the new one, or the new one alone at 100.
+        A failed write puts it back on the old version alone: never left half-way by an error."""
         if percent >= 100:
             version, weights = state.new_version, {}
         else:
             version, weights = state.old_version, {state.new_version: round(percent / 100, 4)}
-        self.lambda_hook.conn.update_alias(
-            FunctionName=self.function_name,
-            Name=state.alias,
-            FunctionVersion=version,
-            RoutingConfig={"AdditionalVersionWeights": weights},
-            Description=_description(state, status or f"{percent:g}% on v{state.new_version}"),
-        )
+        try:
+            self.lambda_hook.conn.update_alias(
+                FunctionName=self.function_name,
+                Name=state.alias,
+                FunctionVersion=version,
+                RoutingConfig={"AdditionalVersionWeights": weights},
+                Description=_description(state, status or f"{percent:g}% on v{state.new_version}"),
+            )
+        except Exception as error:
+            self._put_back(state, f"interrupted: could not move to {percent:g}%: {error}")
+            raise DeploymentInterrupted(
+                f"{self.function_name}: could not send {percent:g}% of alias {state.alias} to version "
+                f"{state.new_version} ({error}); it is on version {state.old_version} alone again, and a "
+                "retry starts the shift over"
+            ) from error
         log.info(
             "%s: alias %s sends %g%% to version %s",
             self.function_name,
@@ -142,25 +163,44 @@ class TrafficShift:
         )
 
     def _roll_back(self, state: ShiftState, reason: str) -> NoReturn:
-        self.lambda_hook.conn.update_alias(
-            FunctionName=self.function_name,
-            Name=state.alias,
-            FunctionVersion=state.old_version,
-            RoutingConfig={"AdditionalVersionWeights": {}},
-            Description=_description(state, f"rolled back {reason}"),
-        )
+        self._put_back(state, f"rolled back {reason}")
         raise DeploymentRolledBack(
             f"{self.function_name}: version {state.new_version} rolled back, alias {state.alias} is on version "
             f"{state.old_version} again: {reason}"
         )
 
-    def _stop_before_traffic(self, state: ShiftState, reason: str) -> NoReturn:
+    def _stop_before_traffic(self, state: ShiftState, reason: str, split: bool) -> NoReturn:
+        if split:
+            self._put_back(state, f"stopped: {reason}")
+        where = "again" if split else "still"
         raise DeploymentStopped(
-            f"{self.function_name}: {reason}; alias {state.alias} still sends everything to version "
-            f"{state.old_version}"
+            f"{self.function_name}: {reason}; alias {state.alias} sends everything to version "
+            f"{state.old_version} {where}"
         )
 
-    def _run_hook(self, name: str, state: ShiftState, on_failure: Any) -> None:
+    def _put_back(self, state: ShiftState, status: str) -> None:
+        """The alias on the old version alone. If even that write fails the alias may be split: the
+        error says so and how to fix it by hand, and stays retryable (a retry starts the shift over)."""
+        try:
+            self.lambda_hook.conn.update_alias(
+                FunctionName=self.function_name,
+                Name=state.alias,
+                FunctionVersion=state.old_version,
+                RoutingConfig={"AdditionalVersionWeights": {}},
+                Description=_description(state, status),
+            )
+        except Exception as error:
+            raise DeployError(
+                f"{self.function_name}: could not put alias {state.alias} back on version {state.old_version} "
+                f"({error}) after: {status}. It may still send traffic to version {state.new_version}; "
+                f"`aws lambda update-alias --function-name {self.function_name} --name {state.alias} "
+                f"--function-version {state.old_version} --routing-config AdditionalVersionWeights={{}}` "
+                "puts it back"
+            ) from error
+
+    def _run_hook(
+        self, name: str, state: ShiftState, on_failure: Callable[[ShiftState, str], NoReturn]
+    ) -> None:
         """Invoke the hook function with what is being deployed; a function error is a failure."""
         hook = getattr(self.settings, name)
         if hook is None:
@@ -188,5 +228,40 @@ class TrafficShift:
 
 def _description(state: ShiftState, status: str) -> str:
     """The alias's Description: what moved where, by which plan, and how far it got."""
-    text = f"{DESCRIPTION_PREFIX}v{state.old_version} -> v{state.new_version} {state.plan}: {status}"
-    return text if len(text) <= MAX_DESCRIPTION else text[: MAX_DESCRIPTION - 3] + "..."
+    return _truncated(
+        f"{DESCRIPTION_PREFIX}v{state.old_version} -> v{state.new_version} {state.plan}: {status}"
+    )
+
+
+def _truncated(description: str) -> str:
+    return description if len(description) <= MAX_DESCRIPTION else description[: MAX_DESCRIPTION - 3] + "..."
+
+
+def put_back_split_alias(lambda_hook: LambdaHook, function_name: str, alias: str, reason: str) -> str | None:
+    """End a lambdapipe deployment that was left split (its task killed or timed out mid-step): the
+    alias back on its old version alone. Returns that version, or None when there was nothing to undo
+    (no weights, or weights that no lambdapipe deployment set)."""
+    conn = lambda_hook.conn
+    try:
+        current = conn.get_alias(FunctionName=function_name, Name=alias)
+    except conn.exceptions.ResourceNotFoundException:
+        return None
+    description = current.get("Description") or ""
+    if not _weights(current) or not description.startswith(DESCRIPTION_PREFIX):
+        return None
+    moved = description.removeprefix(DESCRIPTION_PREFIX).split(": ", 1)[0]
+    conn.update_alias(
+        FunctionName=function_name,
+        Name=alias,
+        FunctionVersion=current["FunctionVersion"],
+        RoutingConfig={"AdditionalVersionWeights": {}},
+        Description=_truncated(f"{DESCRIPTION_PREFIX}{moved}: abandoned: {reason}"),
+    )
+    log.warning(
+        "%s: alias %s put back on version %s: %s", function_name, alias, current["FunctionVersion"], reason
+    )
+    return current["FunctionVersion"]
+
+
+def _weights(alias: dict[str, Any]) -> dict[str, float]:
+    return (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, conf
+from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR
 
 from lambdapipe.deploy.deployer import DeployState, FunctionDeployer
 from lambdapipe.deploy.provisioned_concurrency import ProvisionedConcurrency, environment_count
@@ -44,7 +45,8 @@ class LambdaDeployFunctionOperator(AwsBaseOperator[LambdaHook]):
     The manifest's ``deployment`` moves the alias in steps (``Canary10Percent5Minutes``, custom steps)
     with a health check of the new version after each: deferrable, the steps wait in the triggerer. A
     breach or a failed hook puts the alias back on the old version and fails the task with the figures,
-    without retries (a retry would send the same version traffic again).
+    without retries (a retry would send the same version traffic again). A failed alias write, a killed
+    task or a step's trigger timing out put it back too, and keep the task's retries.
 
     :param function_dir: The function folder (with ``function.toml``). Templated.
     :param overrides: Manifest fields to override, e.g. ``{"memory": 1024}``. Templated.
@@ -100,6 +102,18 @@ class LambdaDeployFunctionOperator(AwsBaseOperator[LambdaHook]):
             with _no_retry_after_a_verdict():
                 return self._report(deployer.run().to_dict())
         return self._continue(deployer, deployer.start())
+
+    def on_kill(self) -> None:
+        """Killed (marked failed, SIGTERM, execution_timeout) mid-shift: the alias back on the old version."""
+        self._deployer().abandon_shift(f"task {self.task_id} was killed")
+
+    def resume_execution(
+        self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context
+    ) -> dict[str, Any]:
+        """A trigger that timed out or failed mid-shift fails the task: put the alias back first."""
+        if next_method == TRIGGER_FAIL_REPR:
+            self._deployer().abandon_shift(f"task {self.task_id}'s trigger failed or timed out")
+        return super().resume_execution(next_method, next_kwargs, context)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger saw the function ready: next write, or the release."""

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from lambdapipe.deploy.deployer import DeployResult
+from lambdapipe_local import LocalAws
 from tests.support.deploy_folders import copy_function, replace_in_file
 from tests.support.shipped_functions import FUNCTIONS_DIR
 
@@ -164,3 +167,39 @@ def test_deploy_shows_each_traffic_step_and_a_rolled_back_canary_exits_1_naming_
     forced_result = json.loads(forced.stdout)
     assert forced_result["version"] == "2"
     assert [entry[: len("100% at ")] for entry in forced_result["deployment"]] == ["100% at "]
+
+
+def test_ctrl_c_during_a_traffic_step_puts_the_alias_back_on_the_old_version_and_exits_130(
+    aws: LocalAws, aws_environment: dict[str, str], tmp_path: Path
+) -> None:
+    folder = copy_function("hello_world", tmp_path / "interrupted")
+    assert lambdapipe("deploy", folder, env=aws_environment).returncode == 0
+    replace_in_file(folder / "app.py", "Hello, AWS Lambda!", "Hello, interrupted!")
+    slow_canary = '--set=deployment={"steps": [{"percent": 40, "seconds": 600}]}'
+    deploying = subprocess.Popen(
+        [LAMBDAPIPE, "deploy", str(folder), slow_canary],
+        env={**os.environ, **aws_environment},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    client = aws.client("lambda")
+    try:
+        deadline = time.monotonic() + 120
+        while not client.get_alias(FunctionName="interrupted", Name="live").get("RoutingConfig"):
+            assert deploying.poll() is None and time.monotonic() < deadline, deploying.communicate()
+            time.sleep(0.2)
+        deploying.send_signal(signal.SIGINT)
+        _, stderr = deploying.communicate(timeout=60)
+    finally:
+        if deploying.poll() is None:
+            deploying.kill()
+
+    assert deploying.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1] == "lambdapipe deploy: interrupted"
+    back = client.get_alias(FunctionName="interrupted", Name="live")
+    assert (back["FunctionVersion"], back.get("RoutingConfig", {}).get("AdditionalVersionWeights", {})) == (
+        "1",
+        {},
+    )
+    assert back["Description"].endswith("abandoned: the deploy stopped mid-step (KeyboardInterrupt)")
