@@ -21,7 +21,9 @@ health; after the last step the alias points at the new version alone.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, fields
+from datetime import timedelta
 from typing import Any
 
 from lambdapipe.packaging.errors import ManifestError
@@ -32,6 +34,9 @@ _CANARY = re.compile(r"Canary(?P<percent>\d+)Percent(?P<minutes>\d+)Minutes?")
 _LINEAR = re.compile(r"Linear(?P<percent>\d+)PercentEvery(?P<minutes>\d+)Minutes?")
 _FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]+)?")
 MAX_STEP_SECONDS = 24 * 3600
+# The health check asks CloudWatch for one datapoint since the shift began: one-minute periods are
+# kept 15 days, after which a query must use 5-minute periods (and 1-hour ones after 63 days).
+MAX_SHIFT_DAYS = 14
 STEP_KEYS = ("percent", "minutes", "seconds")
 
 
@@ -73,6 +78,13 @@ class DeploymentSettings:
         percents = [step.percent for step in self.steps]
         if percents != sorted(set(percents)):
             raise ManifestError("steps", f"percentages must rise from step to step (got {percents})")
+        total = timedelta(seconds=sum(step.seconds for step in self.steps))
+        if total > timedelta(days=MAX_SHIFT_DAYS):
+            raise ManifestError(
+                "steps",
+                f"add up to {total.days} days, above the {MAX_SHIFT_DAYS} days CloudWatch keeps one-minute "
+                "metrics for: fewer or shorter steps",
+            )
         check_type("max_error_rate", self.max_error_rate, (int, float), "a fraction, e.g. 0.05")
         if not 0 <= self.max_error_rate < 1:
             raise ManifestError(
@@ -140,7 +152,7 @@ def deployment_from_toml(value: Any) -> DeploymentSettings:
     return _located(lambda: DeploymentSettings(**value))
 
 
-def _located(build: Any) -> DeploymentSettings:
+def _located(build: Callable[[], DeploymentSettings]) -> DeploymentSettings:
     try:
         return build()
     except ManifestError as exc:
@@ -149,7 +161,9 @@ def _located(build: Any) -> DeploymentSettings:
 
 def _check_preset(name: str, percent: int, minutes: int) -> None:
     if not 1 <= percent <= 99 or not 1 <= minutes <= MAX_STEP_SECONDS // 60:
-        raise ManifestError("type", f"{name}: the percentage must be 1-99 and the wait 1-1440 minutes")
+        raise ManifestError(
+            "type", f"{name}: the percentage must be 1-99 and the wait 1-{MAX_STEP_SECONDS // 60} minutes"
+        )
 
 
 def _step(index: int, step: Any) -> TrafficStep:

@@ -77,6 +77,12 @@ def test_a_table_takes_custom_steps_thresholds_alarms_and_hooks() -> None:
             "deployment.steps",
             "must rise",
         ),
+        (
+            "Linear1PercentEvery1440Minutes",
+            "deployment.steps",
+            "add up to 99 days, above the 14 days CloudWatch keeps one-minute metrics for",
+        ),
+        ("Canary10Percent1441Minutes", "deployment.type", "the wait 1-1440 minutes"),
         ({"max_error_rate": 5}, "deployment.max_error_rate", "below 1"),
         ({"max_p95_duration_ms": 0}, "deployment.max_p95_duration_ms", "above 0"),
         ({"min_invocations": -1}, "deployment.min_invocations", "0 or more"),
