@@ -129,7 +129,8 @@ class FunctionDeployer:
                 time.sleep(state.traffic_wait_seconds)
                 state = self.advance(state)
         except BaseException as stopped:  # Ctrl-C, Airflow's execution_timeout, SystemExit
-            self.abandon_shift(f"the deploy stopped mid-step ({type(stopped).__name__})")
+            if not isinstance(stopped, DeployError):  # a DeployError settled the alias already
+                self.abandon_shift(f"the deploy stopped mid-step ({type(stopped).__name__})")
             raise
         return self.finish(state)
 

@@ -37,6 +37,10 @@ class DeploymentStopped(DeployError):
     """The pre-traffic hook failed or an alarm was firing already: no traffic moved."""
 
 
+class DeploymentSuperseded(DeployError):
+    """Someone else moved the alias mid-shift (by hand, another deploy): left as they set it."""
+
+
 class DeploymentInterrupted(DeployError):
     """Moving the alias failed (throttled, a network error): it is back on the old version alone, and
     unlike a verdict on the new version a retry may start the shift over."""
@@ -103,6 +107,7 @@ class TrafficShift:
     def advance(self, state: ShiftState) -> ShiftState:
         """After a step's wait: check health, then the next step's share or 100%."""
         step = f"step {state.step + 1} of {len(state.steps)} ({self._percent(state):g}%)"
+        self._check_untouched(state, step)
         try:
             health = measure(
                 self.cloudwatch,
@@ -124,6 +129,20 @@ class TrafficShift:
             return self._complete(state)
         self._route(state, self._percent(state))
         return state
+
+    def _check_untouched(self, state: ShiftState, step: str) -> None:
+        """The alias is as this shift left it: a change by anyone else wins, and this shift stops."""
+        try:
+            current = self.lambda_hook.conn.get_alias(FunctionName=self.function_name, Name=state.alias)
+        except Exception as error:
+            self._interrupt(state, f"could not read alias {state.alias}", error)
+        expected = {state.new_version: round(self._percent(state) / 100, 4)}
+        if (current["FunctionVersion"], _weights(current)) != (state.old_version, expected):
+            raise DeploymentSuperseded(
+                f"{self.function_name}: alias {state.alias} was changed during {step} by someone else: it "
+                f"sends {_routing(current['FunctionVersion'], _weights(current))}, not "
+                f"{_routing(state.old_version, expected)}; left as it is, this deployment stops"
+            )
 
     def _complete(self, state: ShiftState) -> ShiftState:
         state.history.append(f"100% at {datetime.now(UTC):%Y-%m-%d %H:%M}Z")
@@ -148,12 +167,8 @@ class TrafficShift:
                 Description=_description(state, status or f"{percent:g}% on v{state.new_version}"),
             )
         except Exception as error:
-            self._put_back(state, f"interrupted: could not move to {percent:g}%: {error}")
-            raise DeploymentInterrupted(
-                f"{self.function_name}: could not send {percent:g}% of alias {state.alias} to version "
-                f"{state.new_version} ({error}); it is on version {state.old_version} alone again, and a "
-                "retry starts the shift over"
-            ) from error
+            what = f"could not send {percent:g}% of alias {state.alias} to version {state.new_version}"
+            self._interrupt(state, what, error)
         log.info(
             "%s: alias %s sends %g%% to version %s",
             self.function_name,
@@ -161,6 +176,14 @@ class TrafficShift:
             percent,
             state.new_version,
         )
+
+    def _interrupt(self, state: ShiftState, what: str, error: Exception) -> NoReturn:
+        """An AWS call failed mid-shift: the alias back on the old version, and a retryable error."""
+        self._put_back(state, f"interrupted: {what}: {error}")
+        raise DeploymentInterrupted(
+            f"{self.function_name}: {what} ({error}); it is on version {state.old_version} alone again, "
+            "and a retry starts the shift over"
+        ) from error
 
     def _roll_back(self, state: ShiftState, reason: str) -> NoReturn:
         self._put_back(state, f"rolled back {reason}")
@@ -265,3 +288,9 @@ def put_back_split_alias(lambda_hook: LambdaHook, function_name: str, alias: str
 
 def _weights(alias: dict[str, Any]) -> dict[str, float]:
     return (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+
+
+def _routing(version: str, weights: dict[str, float]) -> str:
+    """``version 1 with 30% to version 2``, or ``version 2 alone``."""
+    shares = ", ".join(f"{weight:.0%} to version {other}" for other, weight in weights.items())
+    return f"version {version} " + (f"with {shares}" if shares else "alone")

@@ -15,7 +15,7 @@ from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR
 
 from lambdapipe.deploy.deployer import DeployState, FunctionDeployer
 from lambdapipe.deploy.provisioned_concurrency import ProvisionedConcurrency, environment_count
-from lambdapipe.deploy.traffic_shift import DeploymentRolledBack, DeploymentStopped
+from lambdapipe.deploy.traffic_shift import DeploymentRolledBack, DeploymentStopped, DeploymentSuperseded
 from lambdapipe.hooks.iam import IamHook
 from lambdapipe.hooks.lambda_function import LambdaHook
 from lambdapipe.triggers.lambda_function import (
@@ -200,11 +200,12 @@ class LambdaDeployFunctionOperator(AwsBaseOperator[LambdaHook]):
 
 @contextmanager
 def _no_retry_after_a_verdict() -> Iterator[None]:
-    """A rolled-back or stopped deployment fails the task for good: an automatic retry would send the
-    same version traffic again. Other errors (throttling, a network error) keep the task's retries."""
+    """A rolled-back, stopped or superseded deployment fails the task for good: an automatic retry would
+    send the same version traffic again, or fight whoever moved the alias. Other errors (throttling, a
+    network error) keep the task's retries."""
     try:
         yield
-    except (DeploymentRolledBack, DeploymentStopped) as verdict:
+    except (DeploymentRolledBack, DeploymentStopped, DeploymentSuperseded) as verdict:
         raise AirflowFailException(str(verdict)) from verdict
 
 

@@ -20,7 +20,12 @@ from airflow.sdk.exceptions import TaskDeferralTimeout
 
 from lambdapipe.deploy.deployer import DeployResult, DeployState, FunctionDeployer
 from lambdapipe.deploy.errors import DeployError
-from lambdapipe.deploy.traffic_shift import DeploymentInterrupted, DeploymentRolledBack, DeploymentStopped
+from lambdapipe.deploy.traffic_shift import (
+    DeploymentInterrupted,
+    DeploymentRolledBack,
+    DeploymentStopped,
+    DeploymentSuperseded,
+)
 from lambdapipe.hooks.iam import IamHook
 from lambdapipe.hooks.lambda_function import LambdaHook
 from lambdapipe.operators.lambda_function import LambdaDeployFunctionOperator
@@ -411,7 +416,7 @@ def test_an_alias_write_failing_mid_shift_puts_the_alias_back_and_a_retry_starts
     ), raised.value
     back = alias(aws, "unwritten")
     assert (back["FunctionVersion"], weights(back)) == ("1", {})
-    assert ": interrupted: could not move to 100%" in back["Description"]
+    assert ": interrupted: could not send 100% of alias live to version 2: " in back["Description"]
     assert deploy(folder).version == "2"
     assert (alias(aws, "unwritten")["FunctionVersion"], weights(alias(aws, "unwritten"))) == ("2", {})
 
@@ -502,3 +507,27 @@ def test_redeploying_the_old_version_over_an_interrupted_shift_clears_its_weight
 
     back = alias(aws, "reverted")
     assert (back["FunctionVersion"], weights(back), back["Description"]) == ("1", {}, "")
+
+
+def test_an_alias_moved_by_someone_else_mid_shift_stops_the_deployment_and_stays_as_they_set_it(
+    aws: LocalAws, deploy: Deploy, begun_shift: BeginShift, tmp_path: Path
+) -> None:
+    folder = released_then_changed(deploy, tmp_path / "contested", canary(30, 1))
+    deployer, state = begun_shift(folder)
+    aws.client("lambda").update_alias(
+        FunctionName="contested",
+        Name="live",
+        FunctionVersion="2",
+        RoutingConfig={"AdditionalVersionWeights": {}},
+        Description="hotfix by hand",
+    )
+
+    with pytest.raises(DeploymentSuperseded) as raised:
+        deployer.advance(state)
+
+    assert str(raised.value) == (
+        "contested: alias live was changed during step 1 of 1 (30%) by someone else: it sends version 2 "
+        "alone, not version 1 with 30% to version 2; left as it is, this deployment stops"
+    )
+    kept = alias(aws, "contested")
+    assert (kept["FunctionVersion"], weights(kept), kept["Description"]) == ("2", {}, "hotfix by hand")
