@@ -250,7 +250,8 @@ class FunctionDeployer:
             self._point_alias(state.function_name, alias, version, current_alias)
             return state
         split = not _settled_on(current_alias, previous)
-        state.shift = self._traffic_shift(state).begin(alias, previous, version, split).to_dict()
+        shift = self._traffic_shift(state).begin(self.manifest.deployment, alias, previous, version, split)
+        state.shift = shift.to_dict()
         return state
 
     def advance(self, state: DeployState) -> DeployState:
@@ -277,9 +278,7 @@ class FunctionDeployer:
         )
 
     def _traffic_shift(self, state: DeployState) -> TrafficShift:
-        return TrafficShift(
-            self.lambda_hook, self._client("cloudwatch"), state.function_name, self.manifest.deployment
-        )
+        return TrafficShift(self.lambda_hook, self._client("cloudwatch"), state.function_name)
 
     def http_endpoints(self, target_arn: str) -> HttpEndpoints:
         """The manifest's ``[http]`` endpoints invoking ``target_arn``, on this deploy's connection."""

@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 from lambdapipe.deploy.errors import DeployError
 from lambdapipe.deploy.version_health import firing_alarms, measure
 from lambdapipe.hooks.lambda_function import LambdaHook
-from lambdapipe.packaging.deployment_settings import DeploymentSettings
+from lambdapipe.packaging.deployment_settings import DeploymentSettings, TrafficStep
 
 log = logging.getLogger(__name__)
 
@@ -48,52 +48,66 @@ class DeploymentInterrupted(DeployError):
 
 @dataclass
 class ShiftState:
-    """A shift in progress; JSON-serializable so a trigger can carry it across a deferral."""
+    """A shift in progress; JSON-serializable so a trigger can carry it across a deferral. It carries
+    the ``deployment`` settings the shift began with: an edit of function.toml mid-shift (or a worker
+    with other files) changes neither the steps nor the thresholds nor the hooks."""
 
     alias: str
     old_version: str
     new_version: str
-    plan: str
-    steps: list[tuple[float, int]]  # (percent, seconds), from the manifest when the shift began
+    settings: dict[str, Any]  # DeploymentSettings.to_table()
     started_at: str  # ISO 8601 UTC: the health window's start
     step: int = 0  # the step whose wait is running
     history: list[str] = field(default_factory=list)
     done: bool = False
 
+    @functools.cached_property
+    def deployment(self) -> DeploymentSettings:
+        return DeploymentSettings.from_table(self.settings)
+
+    @property
+    def plan(self) -> str:
+        return self.deployment.describe_plan()
+
+    @property
+    def steps(self) -> tuple[TrafficStep, ...]:
+        return self.deployment.steps
+
     @property
     def wait_seconds(self) -> int:
-        return 0 if self.done else int(self.steps[self.step][1])
+        return 0 if self.done else self.steps[self.step].seconds
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ShiftState:
-        return cls(**{**data, "steps": [tuple(step) for step in data["steps"]]})
+        return cls(**data)
 
 
 @dataclass
 class TrafficShift:
-    """Drives one alias of ``function_name`` through ``settings``; ``cloudwatch`` is a boto3 client."""
+    """Drives one alias of ``function_name`` through a deployment; ``cloudwatch`` is a boto3 client."""
 
     lambda_hook: LambdaHook
     cloudwatch: Any
     function_name: str
-    settings: DeploymentSettings
 
-    def begin(self, alias: str, old_version: str, new_version: str, split: bool = False) -> ShiftState:
+    def begin(
+        self,
+        settings: DeploymentSettings,
+        alias: str,
+        old_version: str,
+        new_version: str,
+        split: bool = False,
+    ) -> ShiftState:
         """Run the pre-traffic hook, then send the first step's share (or everything) to the new version.
 
         ``split``: the alias still has weights an interrupted shift left; stopping here removes them.
         """
-        firing = firing_alarms(self.cloudwatch, self.settings.alarms)  # a misspelt one raises here
+        firing = firing_alarms(self.cloudwatch, settings.alarms)  # a misspelt one raises here
         state = ShiftState(
-            alias,
-            old_version,
-            new_version,
-            self.settings.describe_plan(),
-            [(step.percent, step.seconds) for step in self.settings.steps],
-            datetime.now(UTC).isoformat(),
+            alias, old_version, new_version, settings.to_table(), datetime.now(UTC).isoformat()
         )
         stop = functools.partial(self._stop_before_traffic, split=split)
         if firing:
@@ -115,11 +129,11 @@ class TrafficShift:
                 state.alias,
                 state.new_version,
                 datetime.fromisoformat(state.started_at),
-                self.settings.alarms,
+                state.deployment.alarms,
             )
         except Exception as error:  # an unchecked step is not a healthy one
             self._roll_back(state, f"at {step}: could not check the new version's health: {error}")
-        breaches = health.breaches(self.settings)
+        breaches = health.breaches(state.deployment)
         if breaches:
             self._roll_back(state, f"at {step}: {'; '.join(breaches)} ({health.summary()})")
         state.history.append(f"{self._percent(state):g}%: {health.summary()}")
@@ -225,7 +239,7 @@ class TrafficShift:
         self, name: str, state: ShiftState, on_failure: Callable[[ShiftState, str], NoReturn]
     ) -> None:
         """Invoke the hook function with what is being deployed; a function error is a failure."""
-        hook = getattr(self.settings, name)
+        hook = getattr(state.deployment, name)
         if hook is None:
             return
         function, _, qualifier = hook.partition(":")
@@ -246,7 +260,7 @@ class TrafficShift:
 
     @staticmethod
     def _percent(state: ShiftState) -> float:
-        return float(state.steps[state.step][0])
+        return float(state.steps[state.step].percent)
 
 
 def _description(state: ShiftState, status: str) -> str:

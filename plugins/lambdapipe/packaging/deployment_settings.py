@@ -20,6 +20,7 @@ health; after the last step the alias points at the new version alone.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -111,6 +112,15 @@ class DeploymentSettings:
     def gradual(self) -> bool:
         """Whether the alias moves through steps (anything but all at once)."""
         return bool(self.steps)
+
+    def to_table(self) -> dict[str, Any]:
+        """These settings as JSON-ready values, e.g. for a trigger to carry; ``from_table`` reads them."""
+        table = dataclasses.asdict(self)
+        return {**table, "steps": list(table["steps"]), "alarms": list(self.alarms)}
+
+    @classmethod
+    def from_table(cls, table: dict[str, Any]) -> DeploymentSettings:
+        return cls(**table)
 
     def describe_plan(self) -> str:
         """``Canary10Percent5Minutes (10% for 5m, then 100%)``: for logs and the alias description."""

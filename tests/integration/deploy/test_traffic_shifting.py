@@ -531,3 +531,24 @@ def test_an_alias_moved_by_someone_else_mid_shift_stops_the_deployment_and_stays
     )
     kept = alias(aws, "contested")
     assert (kept["FunctionVersion"], weights(kept), kept["Description"]) == ("2", {}, "hotfix by hand")
+
+
+def test_a_shift_keeps_the_thresholds_it_began_with_when_function_toml_changes_mid_shift(
+    aws: LocalAws, deploy: Deploy, begun_shift: BeginShift, tmp_path: Path
+) -> None:
+    """A deferred deploy resumes each step from its task's files: an edit there must not change the
+    verdict of a shift already under way (nothing invokes the alias, so 0 invocations are healthy)."""
+    folder = released_then_changed(deploy, tmp_path / "edited", canary(30, 1))
+    _, state = begun_shift(folder)
+    (folder / "function.toml").write_text(
+        'runtime = "python3.11"\nhandler = "app.handler"\n' + canary(30, 1, "min_invocations = 1000\n")
+    )
+    resumed = FunctionDeployer(
+        function_dir=folder, lambda_hook=LambdaHook(aws_conn_id=None), iam_hook=IamHook(aws_conn_id=None)
+    )
+
+    state = resumed.advance(DeployState.from_dict(state.to_dict()))
+
+    assert state.traffic_wait_seconds == 0
+    settled = alias(aws, "edited")
+    assert (settled["FunctionVersion"], weights(settled)) == ("2", {})
