@@ -242,6 +242,10 @@ class FunctionDeployer:
         assert alias is not None
         current_alias = self.lambda_hook.get_alias_or_none(state.function_name, alias)
         if current_alias is not None and _settled_on(current_alias, version):
+            settings = self.manifest.deployment
+            finished = self._traffic_shift(state).resume_post_hook(settings, alias, current_alias)
+            if finished is not None:
+                state.changed, state.shift = True, finished.to_dict()
             return state
         state.smoke_tests = self._smoke_test(state.function_name, version)
         state.changed = True

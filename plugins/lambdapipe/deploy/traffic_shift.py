@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,6 +28,10 @@ log = logging.getLogger(__name__)
 
 DESCRIPTION_PREFIX = "lambdapipe deployment: "
 MAX_DESCRIPTION = 256
+POST_HOOK_PENDING = "100%, post_traffic_hook pending"
+_POST_HOOK_PENDING = re.compile(
+    rf"{DESCRIPTION_PREFIX}v(?P<old>\d+) -> v(?P<new>\d+) .*: {re.escape(POST_HOOK_PENDING)}"
+)
 
 
 class DeploymentRolledBack(DeployError):
@@ -158,12 +163,44 @@ class TrafficShift:
                 f"{_routing(state.old_version, expected)}; left as it is, this deployment stops"
             )
 
-    def _complete(self, state: ShiftState) -> ShiftState:
-        state.history.append(f"100% at {datetime.now(UTC):%Y-%m-%d %H:%M}Z")
-        self._route(state, 100.0, status=f"completed ({', '.join(state.history)})")
-        self._run_hook("post_traffic_hook", state, on_failure=self._roll_back)
+    def resume_post_hook(
+        self, settings: DeploymentSettings, alias: str, current: dict[str, Any]
+    ) -> ShiftState | None:
+        """A deploy lost between its 100% write and the post-traffic hook (the alias says ``post_traffic_hook
+        pending``): run the hook now, rolling back if it fails. None when nothing is pending."""
+        pending = _POST_HOOK_PENDING.fullmatch(current.get("Description") or "")
+        if pending is None or pending["new"] != current["FunctionVersion"] or _weights(current):
+            return None
+        started = datetime.now(UTC).isoformat()
+        state = ShiftState(
+            alias, pending["old"], pending["new"], settings.to_table(), started, history=["100%"]
+        )
+        self._run_post_hook(state)
         state.done = True
         return state
+
+    def _complete(self, state: ShiftState) -> ShiftState:
+        state.history.append(f"100% at {datetime.now(UTC):%Y-%m-%d %H:%M}Z")
+        if state.deployment.post_traffic_hook is None:
+            self._route(state, 100.0, status=_completed(state))
+        else:  # marked, so a retry after a crash before the hook runs it (resume_post_hook)
+            self._route(state, 100.0, status=POST_HOOK_PENDING)
+            self._run_post_hook(state)
+        state.done = True
+        return state
+
+    def _run_post_hook(self, state: ShiftState) -> None:
+        self._run_hook("post_traffic_hook", state, on_failure=self._roll_back)
+        try:
+            self.lambda_hook.conn.update_alias(
+                FunctionName=self.function_name,
+                Name=state.alias,
+                FunctionVersion=state.new_version,
+                RoutingConfig={"AdditionalVersionWeights": {}},
+                Description=_description(state, _completed(state)),
+            )
+        except Exception as error:  # the deployment is done; a later deploy runs the hook once more
+            log.warning("%s: could not mark alias %s completed: %s", self.function_name, state.alias, error)
 
     def _route(self, state: ShiftState, percent: float, status: str | None = None) -> None:
         """Point the alias: the old version with ``percent`` to the new one, or the new one alone at 100.
@@ -264,10 +301,16 @@ class TrafficShift:
 
 
 def _description(state: ShiftState, status: str) -> str:
-    """The alias's Description: what moved where, by which plan, and how far it got."""
-    return _truncated(
-        f"{DESCRIPTION_PREFIX}v{state.old_version} -> v{state.new_version} {state.plan}: {status}"
-    )
+    """The alias's Description: what moved where, by which plan, and how far it got. A long plan is
+    cut, not the status after it: ``resume_post_hook`` reads the status."""
+    head = f"{DESCRIPTION_PREFIX}v{state.old_version} -> v{state.new_version} "
+    room = MAX_DESCRIPTION - len(head) - len(status) - 2
+    plan = state.plan if len(state.plan) <= room else state.plan[: max(room - 3, 0)] + "..."
+    return _truncated(f"{head}{plan}: {status}")
+
+
+def _completed(state: ShiftState) -> str:
+    return f"completed ({', '.join(state.history)})"
 
 
 def _truncated(description: str) -> str:

@@ -552,3 +552,41 @@ def test_a_shift_keeps_the_thresholds_it_began_with_when_function_toml_changes_m
     assert state.traffic_wait_seconds == 0
     settled = alias(aws, "edited")
     assert (settled["FunctionVersion"], weights(settled)) == ("2", {})
+
+
+def write_post_hook(folder: Path, fails: bool) -> Path:
+    """``verify``: a post-traffic hook that passes, or fails naming the version."""
+    folder.mkdir(parents=True, exist_ok=True)
+    raise_line = "    raise ValueError('version ' + event['new_version'] + ' is wrong')\n" if fails else ""
+    (folder / "app.py").write_text(f"def handler(event, context):\n{raise_line}    return event\n")
+    (folder / "function.toml").write_text('runtime = "python3.11"\nhandler = "app.handler"\n')
+    return folder
+
+
+def test_a_deploy_lost_before_its_post_traffic_hook_runs_the_hook_on_retry(
+    aws: LocalAws, deploy: Deploy, tmp_path: Path
+) -> None:
+    """The alias as a worker killed between the 100% write and the hook leaves it."""
+    deploy(write_post_hook(tmp_path / "verify", fails=True))
+    folder = released_then_changed(
+        deploy, tmp_path / "posted", canary(30, 1, 'post_traffic_hook = "verify"\n')
+    )
+    deploy(folder, overrides={"deployment": "AllAtOnce"})  # version 2 published and on the alias
+    lost_at = (
+        "lambdapipe deployment: v1 -> v2 custom (30% for 1s, then 100%): 100%, post_traffic_hook pending"
+    )
+    lambda_client = aws.client("lambda")
+    lambda_client.update_alias(FunctionName="posted", Name="live", FunctionVersion="2", Description=lost_at)
+
+    with pytest.raises(
+        DeploymentRolledBack, match="post_traffic_hook verify failed with ValueError: version 2"
+    ):
+        deploy(folder)
+    assert (alias(aws, "posted")["FunctionVersion"], weights(alias(aws, "posted"))) == ("1", {})
+
+    deploy(write_post_hook(tmp_path / "verify", fails=False))
+    lambda_client.update_alias(FunctionName="posted", Name="live", FunctionVersion="2", Description=lost_at)
+    resumed = deploy(folder)
+    assert (resumed.version, resumed.deployment) == ("2", ["100%"])
+    assert alias(aws, "posted")["Description"].endswith(": completed (100%)")
+    assert deploy(folder).deployment == []  # done: the hook is not run again
