@@ -20,6 +20,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from lambdapipe.deploy.alias import point_alias, settled_on
 from lambdapipe.deploy.errors import DeployError
 from lambdapipe.deploy.event_invoke import ensure_event_invoke_config
 from lambdapipe.deploy.http_endpoints import Clients, HttpEndpoints
@@ -241,7 +242,7 @@ class FunctionDeployer:
         alias = self.alias_name
         assert alias is not None
         current_alias = self.lambda_hook.get_alias_or_none(state.function_name, alias)
-        if current_alias is not None and _settled_on(current_alias, version):
+        if current_alias is not None and settled_on(current_alias, version):
             settings = self.manifest.deployment
             finished = self._traffic_shift(state).resume_post_hook(settings, alias, current_alias)
             if finished is not None:
@@ -251,9 +252,9 @@ class FunctionDeployer:
         state.changed = True
         previous = current_alias["FunctionVersion"] if current_alias else None
         if previous is None or previous == version:  # nothing to shift from (SAM's first deploy too)
-            self._point_alias(state.function_name, alias, version, current_alias)
+            point_alias(self.lambda_hook.conn, state.function_name, alias, version, current_alias)
             return state
-        split = not _settled_on(current_alias, previous)
+        split = not settled_on(current_alias, previous)
         shift = self._traffic_shift(state).begin(self.manifest.deployment, alias, previous, version, split)
         state.shift = shift.to_dict()
         return state
@@ -376,29 +377,3 @@ class FunctionDeployer:
         if self.smoke_test is False:
             return []
         return run_smoke_tests(self.lambda_hook, self.function_dir, function_name, version, self.smoke_test)
-
-    def _point_alias(self, function_name: str, alias: str, version: str, current: dict | None) -> None:
-        conn = self.lambda_hook.conn
-        if current is not None:  # also drops weights and the Description an interrupted shift left
-            conn.update_alias(
-                FunctionName=function_name,
-                Name=alias,
-                FunctionVersion=version,
-                RoutingConfig={"AdditionalVersionWeights": {}},
-                Description="",
-            )
-        else:
-            try:
-                conn.create_alias(FunctionName=function_name, Name=alias, FunctionVersion=version)
-            except ClientError as error:
-                if error.response["Error"]["Code"] not in ("ResourceConflictException", "ConflictException"):
-                    raise
-                # A concurrent deploy created it first: this deploy's tested version still wins.
-                conn.update_alias(FunctionName=function_name, Name=alias, FunctionVersion=version)
-        log.info("%s: alias %s -> version %s", function_name, alias, version)
-
-
-def _settled_on(alias: dict[str, Any], version: str) -> bool:
-    """The alias sends everything to ``version``: no weights left from a shift."""
-    weights = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
-    return alias["FunctionVersion"] == version and not weights

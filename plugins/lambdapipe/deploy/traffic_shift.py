@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
+from lambdapipe.deploy.alias import weights
 from lambdapipe.deploy.errors import DeployError
 from lambdapipe.deploy.version_health import firing_alarms, measure
 from lambdapipe.hooks.lambda_function import LambdaHook
@@ -156,10 +157,10 @@ class TrafficShift:
         except Exception as error:
             self._interrupt(state, f"could not read alias {state.alias}", error)
         expected = {state.new_version: round(self._percent(state) / 100, 4)}
-        if (current["FunctionVersion"], _weights(current)) != (state.old_version, expected):
+        if (current["FunctionVersion"], weights(current)) != (state.old_version, expected):
             raise DeploymentSuperseded(
                 f"{self.function_name}: alias {state.alias} was changed during {step} by someone else: it "
-                f"sends {_routing(current['FunctionVersion'], _weights(current))}, not "
+                f"sends {_routing(current['FunctionVersion'], weights(current))}, not "
                 f"{_routing(state.old_version, expected)}; left as it is, this deployment stops"
             )
 
@@ -169,7 +170,7 @@ class TrafficShift:
         """A deploy lost between its 100% write and the post-traffic hook (the alias says ``post_traffic_hook
         pending``): run the hook now, rolling back if it fails. None when nothing is pending."""
         pending = _POST_HOOK_PENDING.fullmatch(current.get("Description") or "")
-        if pending is None or pending["new"] != current["FunctionVersion"] or _weights(current):
+        if pending is None or pending["new"] != current["FunctionVersion"] or weights(current):
             return None
         started = datetime.now(UTC).isoformat()
         state = ShiftState(
@@ -206,15 +207,15 @@ class TrafficShift:
         """Point the alias: the old version with ``percent`` to the new one, or the new one alone at 100.
         A failed write puts it back on the old version alone: never left half-way by an error."""
         if percent >= 100:
-            version, weights = state.new_version, {}
+            version, routed = state.new_version, {}
         else:
-            version, weights = state.old_version, {state.new_version: round(percent / 100, 4)}
+            version, routed = state.old_version, {state.new_version: round(percent / 100, 4)}
         try:
             self.lambda_hook.conn.update_alias(
                 FunctionName=self.function_name,
                 Name=state.alias,
                 FunctionVersion=version,
-                RoutingConfig={"AdditionalVersionWeights": weights},
+                RoutingConfig={"AdditionalVersionWeights": routed},
                 Description=_description(state, status or f"{percent:g}% on v{state.new_version}"),
             )
         except Exception as error:
@@ -327,7 +328,7 @@ def put_back_split_alias(lambda_hook: LambdaHook, function_name: str, alias: str
     except conn.exceptions.ResourceNotFoundException:
         return None
     description = current.get("Description") or ""
-    if not _weights(current) or not description.startswith(DESCRIPTION_PREFIX):
+    if not weights(current) or not description.startswith(DESCRIPTION_PREFIX):
         return None
     moved = description.removeprefix(DESCRIPTION_PREFIX).split(": ", 1)[0]
     conn.update_alias(
@@ -343,11 +344,7 @@ def put_back_split_alias(lambda_hook: LambdaHook, function_name: str, alias: str
     return current["FunctionVersion"]
 
 
-def _weights(alias: dict[str, Any]) -> dict[str, float]:
-    return (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
-
-
-def _routing(version: str, weights: dict[str, float]) -> str:
+def _routing(version: str, others: dict[str, float]) -> str:
     """``version 1 with 30% to version 2``, or ``version 2 alone``."""
-    shares = ", ".join(f"{weight:.0%} to version {other}" for other, weight in weights.items())
+    shares = ", ".join(f"{weight:.0%} to version {other}" for other, weight in others.items())
     return f"version {version} " + (f"with {shares}" if shares else "alone")

@@ -468,13 +468,8 @@ def test_the_function_page_shows_a_canary_in_progress_its_split_and_its_steps(br
     client.update_function_configuration(FunctionName=CLI_FUNCTION, Description="canary under test")
     client.get_waiter("function_updated_v2").wait(FunctionName=CLI_FUNCTION)
     canary = client.publish_version(FunctionName=CLI_FUNCTION)["Version"]
-    shift = TrafficShift(
-        LambdaHook(aws_conn_id=None),
-        boto3.client("cloudwatch"),
-        CLI_FUNCTION,
-        DeploymentSettings(type="Canary10Percent5Minutes"),
-    )
-    shift.begin("live", "1", canary)
+    shift = TrafficShift(LambdaHook(aws_conn_id=None), boto3.client("cloudwatch"), CLI_FUNCTION)
+    shift.begin(DeploymentSettings(type="Canary10Percent5Minutes"), "live", "1", canary)
     try:
         browser_page.goto(f"/plugin/lambda/lambdapipe/functions/{CLI_FUNCTION}")
         view = browser_page.frame_locator("iframe[title='Lambda']")
