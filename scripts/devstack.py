@@ -150,6 +150,10 @@ class Settings:
         environment = {}
         if self.database_url:
             environment["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = self.database_url
+        else:  # SQLite in AIRFLOW_HOME: wait for its single writer's lock longer than sqlite3's 5 s
+            args = "lambdapipe_demo.metadata_db.SQLITE_CONNECT_ARGS"
+            environment["AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS"] = args
+            environment["AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC"] = f"{args}_ASYNC"
         if self.tables_catalog_url:
             environment["AIRFLOW__LAMBDAPIPE__TABLES_CATALOG_URI"] = self.tables_catalog_url
         return environment
