@@ -4,19 +4,25 @@ alias, per executed version (``ExecutedVersion``), which is what a canary's heal
 
 Stored as one aggregated datum per minute, metric and dimension set (moto keeps one object per
 datum put, which a busy function would grow without bound); Duration's datum also keeps the raw
-values so ``ExtendedStatistics`` percentiles (``cloudwatch_statistics``) are exact.
+values so ``ExtendedStatistics`` percentiles (``cloudwatch_statistics``) are exact. Memory stays
+bounded in a stack that runs for days: raw values are kept for ``RAW_VALUES_KEPT`` (older minutes
+keep their count, sum, min and max; a percentile covers only the recent values), and minutes older
+than CloudWatch's 15 days for one-minute data are dropped.
 """
 
 from __future__ import annotations
 
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from lambdapipe_local.lambda_runtime.function_spec import FunctionSpec
 
 NAMESPACE = "AWS/Lambda"
 BUCKETS = "_lambdapipe_lambda_metric_buckets"  # on the backend, so a stack reset drops them with it
+FORGOTTEN_UP_TO = "_lambdapipe_lambda_metric_minute_forgotten"  # the minute the last clean-up ran at
+RAW_VALUES_KEPT = timedelta(hours=3)
+MINUTES_KEPT = timedelta(days=15)
 _lock = threading.Lock()
 
 
@@ -60,6 +66,7 @@ def _add(
     key = (minute, name, tuple((item["Name"], item["Value"]) for item in dimensions))
     datum = buckets.get(key)
     if datum is None:
+        _forget_old_minutes(backend, buckets, minute)
         datum = MetricAggregatedDatum(NAMESPACE, name, value, value, 0, 0.0, dimensions, minute, unit)
         datum.values = []
         backend.metric_data.append(datum)
@@ -69,3 +76,19 @@ def _add(
     datum.sum += value
     if name == "Duration":
         datum.values.append(value)
+
+
+def _forget_old_minutes(backend: Any, buckets: dict[tuple[Any, ...], Any], now: datetime) -> None:
+    """Free the raw values of minutes older than ``RAW_VALUES_KEPT``, drop minutes older than
+    ``MINUTES_KEPT``. Runs once per minute, when its first datum arrives."""
+    if backend.__dict__.get(FORGOTTEN_UP_TO) == now:
+        return
+    backend.__dict__[FORGOTTEN_UP_TO] = now
+    dropped = set()
+    for key, datum in list(buckets.items()):
+        if key[0] < now - MINUTES_KEPT:
+            dropped.add(id(buckets.pop(key)))
+        elif key[0] < now - RAW_VALUES_KEPT and datum.values:
+            datum.values = []
+    if dropped:
+        backend.metric_data = [datum for datum in backend.metric_data if id(datum) not in dropped]
