@@ -3,7 +3,7 @@
 Only Lambda proxy integrations are served (REST ``AWS_PROXY``, HTTP API ``AWS_PROXY`` with payload
 1.0 or 2.0); a route with another integration answers 500 naming it. Differences from AWS: the live
 resources and routes are served (AWS serves a REST stage's last deployment), resource policies are
-not checked, and a function URL invokes ``$LATEST`` (moto keeps no qualifier for it).
+not checked, and a function has one URL (AWS allows one per alias).
 """
 
 from __future__ import annotations
@@ -170,6 +170,8 @@ def _rest_api_target(account: str, region: str, api: Any, path: str, method: str
 def _function_url(address: Address) -> Target:
     from moto.awslambda.models import lambda_backends
 
+    from lambdapipe_local.moto_backend import function_urls
+
     for account, regions in list(dict.items(lambda_backends)):
         for region, backend in list(dict.items(regions)):
             # The stored functions themselves: LambdaStorage.all() deep-copies each one.
@@ -182,7 +184,7 @@ def _function_url(address: Address) -> Target:
                     raise NoTarget(403, "Forbidden", "AWS_IAM function URLs are not served locally")
                 return Target(
                     "function-url",
-                    function.function_arn,
+                    function_urls.target_arn(config),
                     "2.0",
                     account,
                     region,

@@ -17,7 +17,13 @@ from urllib.parse import quote_plus, unquote
 from lambdapipe_local.lambda_runtime import alias_routing
 from lambdapipe_local.lambda_runtime.invoke_api import handle_invoke
 from lambdapipe_local.lambda_runtime.lambda_service import LocalLambdaService
-from lambdapipe_local.moto_backend import api_gateway, cloudwatch_statistics, code_uploads, compat
+from lambdapipe_local.moto_backend import (
+    api_gateway,
+    cloudwatch_statistics,
+    code_uploads,
+    compat,
+    function_urls,
+)
 
 _state: dict[str, LocalLambdaService | None] = {"service": None}
 _patch_lock = threading.Lock()
@@ -78,6 +84,7 @@ def _apply_patches() -> None:
     provisioned_concurrency.install_api()  # moto has no provisioned concurrency API at all
     api_gateway.install()
     cloudwatch_statistics.install()
+    function_urls.install()
     LambdaBackend.create_alias = alias_routing.refusing_bad_weights(LambdaBackend.create_alias)
     LambdaBackend.update_alias = alias_routing.refusing_bad_weights(LambdaBackend.update_alias)
 

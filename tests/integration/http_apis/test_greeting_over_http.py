@@ -5,7 +5,9 @@ then called over HTTP through an HTTP API (payload 2.0), a REST API (payload 1.0
 from __future__ import annotations
 
 import http.client
+import io
 import json
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -313,3 +315,23 @@ def test_a_chunked_request_body_reaches_the_function_whole(endpoints: dict[str, 
         connection.close()
 
     assert answer == (200, {"message": "Hello, Chunk!"})
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_endpoint_invokes_the_alias_not_code_put_on_latest_since(
+    aws: LocalAws, deploy: Deploy, tmp_path: Path, kind: str
+) -> None:
+    """The deploy points every endpoint at its alias: $LATEST changed afterwards is not served."""
+    folder = copy_function("greeting_api", tmp_path / "greeting_aliased")
+    endpoints = deploy(folder, smoke_test=False).endpoints
+    replace_in_file(folder / "index.js", 'en: "Hello"', 'en: "Howdy"')
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as code:
+        code.write(folder / "index.js", "index.js")
+    lambda_client = aws.client("lambda")
+    lambda_client.update_function_code(FunctionName="greeting_aliased", ZipFile=archive.getvalue())
+    lambda_client.get_waiter("function_updated_v2").wait(FunctionName="greeting_aliased")
+
+    answer = call(endpoints[kind], route=with_query("/greeting", "name=Ada"))
+
+    assert (answer.status, answer.json()) == (200, {"message": "Hello, Ada!"})
