@@ -193,13 +193,7 @@ class TrafficShift:
     def _run_post_hook(self, state: ShiftState) -> None:
         self._run_hook("post_traffic_hook", state, on_failure=self._roll_back)
         try:
-            self.lambda_hook.conn.update_alias(
-                FunctionName=self.function_name,
-                Name=state.alias,
-                FunctionVersion=state.new_version,
-                RoutingConfig={"AdditionalVersionWeights": {}},
-                Description=_description(state, _completed(state)),
-            )
+            self._write_alias(state, state.new_version, {}, _completed(state))
         except Exception as error:  # the deployment is done; a later deploy runs the hook once more
             log.warning("%s: could not mark alias %s completed: %s", self.function_name, state.alias, error)
 
@@ -211,13 +205,7 @@ class TrafficShift:
         else:
             version, routed = state.old_version, {state.new_version: round(percent / 100, 4)}
         try:
-            self.lambda_hook.conn.update_alias(
-                FunctionName=self.function_name,
-                Name=state.alias,
-                FunctionVersion=version,
-                RoutingConfig={"AdditionalVersionWeights": routed},
-                Description=_description(state, status or f"{percent:g}% on v{state.new_version}"),
-            )
+            self._write_alias(state, version, routed, status or f"{percent:g}% on v{state.new_version}")
         except Exception as error:
             what = f"could not send {percent:g}% of alias {state.alias} to version {state.new_version}"
             self._interrupt(state, what, error)
@@ -253,17 +241,21 @@ class TrafficShift:
             f"{state.old_version} {where}"
         )
 
+    def _write_alias(self, state: ShiftState, version: str, routed: dict[str, float], status: str) -> None:
+        """``version`` plus ``routed`` shares of others, and the deployment's progress in the Description."""
+        self.lambda_hook.conn.update_alias(
+            FunctionName=self.function_name,
+            Name=state.alias,
+            FunctionVersion=version,
+            RoutingConfig={"AdditionalVersionWeights": routed},
+            Description=_description(state, status),
+        )
+
     def _put_back(self, state: ShiftState, status: str) -> None:
         """The alias on the old version alone. If even that write fails the alias may be split: the
         error says so and how to fix it by hand, and stays retryable (a retry starts the shift over)."""
         try:
-            self.lambda_hook.conn.update_alias(
-                FunctionName=self.function_name,
-                Name=state.alias,
-                FunctionVersion=state.old_version,
-                RoutingConfig={"AdditionalVersionWeights": {}},
-                Description=_description(state, status),
-            )
+            self._write_alias(state, state.old_version, {}, status)
         except Exception as error:
             raise DeployError(
                 f"{self.function_name}: could not put alias {state.alias} back on version {state.old_version} "
