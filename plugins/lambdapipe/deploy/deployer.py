@@ -26,7 +26,12 @@ from lambdapipe.deploy.event_invoke import ensure_event_invoke_config
 from lambdapipe.deploy.http_endpoints import Clients, HttpEndpoints
 from lambdapipe.deploy.layers import ensure_layers
 from lambdapipe.deploy.smoke_tests import run_smoke_tests
-from lambdapipe.deploy.traffic_shift import ShiftState, TrafficShift, put_back_split_alias
+from lambdapipe.deploy.traffic_shift import (
+    ShiftState,
+    TrafficShift,
+    pending_post_hook,
+    put_back_split_alias,
+)
 from lambdapipe.hooks.iam import IamHook
 from lambdapipe.hooks.lambda_function import LambdaHook
 from lambdapipe.packaging import (
@@ -243,10 +248,10 @@ class FunctionDeployer:
         assert alias is not None
         current_alias = self.lambda_hook.get_alias_or_none(state.function_name, alias)
         if current_alias is not None and settled_on(current_alias, version):
-            settings = self.manifest.deployment
-            finished = self._traffic_shift(state).resume_post_hook(settings, alias, current_alias)
-            if finished is not None:
-                state.changed, state.shift = True, finished.to_dict()
+            pending = pending_post_hook(current_alias)
+            if pending is not None:
+                shift = self._traffic_shift(state).resume_post_hook(self.manifest.deployment, alias, *pending)
+                state.changed, state.shift = True, shift.to_dict()
             return state
         state.smoke_tests = self._smoke_test(state.function_name, version)
         state.changed = True

@@ -165,17 +165,12 @@ class TrafficShift:
             )
 
     def resume_post_hook(
-        self, settings: DeploymentSettings, alias: str, current: dict[str, Any]
-    ) -> ShiftState | None:
-        """A deploy lost between its 100% write and the post-traffic hook (the alias says ``post_traffic_hook
-        pending``): run the hook now, rolling back if it fails. None when nothing is pending."""
-        pending = _POST_HOOK_PENDING.fullmatch(current.get("Description") or "")
-        if pending is None or pending["new"] != current["FunctionVersion"] or weights(current):
-            return None
+        self, settings: DeploymentSettings, alias: str, old_version: str, new_version: str
+    ) -> ShiftState:
+        """Run the post-traffic hook a deploy lost after its 100% write (``pending_post_hook``),
+        rolling back if it fails."""
         started = datetime.now(UTC).isoformat()
-        state = ShiftState(
-            alias, pending["old"], pending["new"], settings.to_table(), started, history=["100%"]
-        )
+        state = ShiftState(alias, old_version, new_version, settings.to_table(), started, history=["100%"])
         self._run_post_hook(state)
         state.done = True
         return state
@@ -310,18 +305,18 @@ def _truncated(description: str) -> str:
     return description if len(description) <= MAX_DESCRIPTION else description[: MAX_DESCRIPTION - 3] + "..."
 
 
-def put_back_split_alias(lambda_hook: LambdaHook, function_name: str, alias: str, reason: str) -> str | None:
+def put_back_split_alias(lambda_hook: LambdaHook, function_name: str, alias: str, reason: str) -> None:
     """End a lambdapipe deployment that was left split (its task killed or timed out mid-step): the
-    alias back on its old version alone. Returns that version, or None when there was nothing to undo
-    (no weights, or weights that no lambdapipe deployment set)."""
+    alias back on its old version alone. Nothing to undo (no weights, or weights no lambdapipe
+    deployment set) is left as it is."""
     conn = lambda_hook.conn
     try:
         current = conn.get_alias(FunctionName=function_name, Name=alias)
     except conn.exceptions.ResourceNotFoundException:
-        return None
+        return
     description = current.get("Description") or ""
     if not weights(current) or not description.startswith(DESCRIPTION_PREFIX):
-        return None
+        return
     moved = description.removeprefix(DESCRIPTION_PREFIX).split(": ", 1)[0]
     conn.update_alias(
         FunctionName=function_name,
@@ -333,7 +328,15 @@ def put_back_split_alias(lambda_hook: LambdaHook, function_name: str, alias: str
     log.warning(
         "%s: alias %s put back on version %s: %s", function_name, alias, current["FunctionVersion"], reason
     )
-    return current["FunctionVersion"]
+
+
+def pending_post_hook(alias: dict[str, Any]) -> tuple[str, str] | None:
+    """(old, new) versions when the alias is on a new version whose post-traffic hook a lost deploy
+    did not run (its Description ends ``post_traffic_hook pending``); None otherwise."""
+    pending = _POST_HOOK_PENDING.fullmatch(alias.get("Description") or "")
+    if pending is None or pending["new"] != alias["FunctionVersion"] or weights(alias):
+        return None
+    return pending["old"], pending["new"]
 
 
 def _routing(version: str, others: dict[str, float]) -> str:
