@@ -118,6 +118,14 @@ class TrafficShift:
         stop = functools.partial(self._stop_before_traffic, split=split)
         if firing:
             stop(state, f"CloudWatch alarm {', '.join(firing)} is in ALARM already")
+        roles = {self._role(version) for version in (old_version, new_version)} if state.steps else set()
+        if len(roles) > 1:
+            stop(
+                state,
+                f"versions {old_version} and {new_version} run as different execution roles "
+                f"({', '.join(sorted(roles))}): Lambda splits an alias only between versions with the same "
+                'role; deploy this change all at once (deployment = "AllAtOnce")',
+            )
         self._run_hook("pre_traffic_hook", state, on_failure=stop)
         if not state.steps:
             return self._complete(state)
@@ -149,6 +157,12 @@ class TrafficShift:
             return self._complete(state)
         self._route(state, self._percent(state))
         return state
+
+    def _role(self, version: str) -> str:
+        config = self.lambda_hook.conn.get_function_configuration(
+            FunctionName=self.function_name, Qualifier=version
+        )
+        return config["Role"]
 
     def _check_untouched(self, state: ShiftState, step: str) -> None:
         """The alias is as this shift left it: a change by anyone else wins, and this shift stops."""

@@ -41,7 +41,8 @@ class AliasRouter:
 
 def refusing_bad_weights(original: Callable[..., Any]) -> Callable[..., Any]:
     """moto's CreateAlias/UpdateAlias as AWS checks them: at most one additional version, published,
-    not the alias's own, weighted 0 to 1 (moto accepts any, and every Nth invocation would then fail)."""
+    not the alias's own, with the same execution role, weighted 0 to 1 (moto accepts any, and every
+    Nth invocation would then fail)."""
 
     def call(
         self: Any, name: str, function_name: str, function_version: str, description: str, routing_config: Any
@@ -62,7 +63,12 @@ def refusing_bad_weights(original: Callable[..., Any]) -> Callable[..., Any]:
                 raise InvalidParameterValueException(
                     f"The weight of version {version} must be between 0.0 and 1.0"
                 )
-            self.get_function(function_name, str(version))  # ResourceNotFoundException when unpublished
+            additional = self.get_function(function_name, str(version))  # ResourceNotFound when unpublished
+            if additional.role != self.get_function(function_name, str(primary)).role:
+                raise InvalidParameterValueException(
+                    f"Version {version} has a different execution role than version {primary}: an alias can "
+                    "split its traffic only between versions with the same role"
+                )
         return original(self, name, function_name, function_version, description, routing_config)
 
     return call

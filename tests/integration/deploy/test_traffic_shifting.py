@@ -32,6 +32,7 @@ from lambdapipe.operators.lambda_function import LambdaDeployFunctionOperator
 from lambdapipe_local import LocalAws
 from lambdapipe_local.admin.faults import FaultRule
 from tests.support.aws_calls import write_calls
+from tests.support.aws_setup import LAMBDA_ASSUME_ROLE
 from tests.support.dag_runs import (
     TRAFFIC_STEP_TRIGGER,
     deploy_triggers_created,
@@ -590,3 +591,20 @@ def test_a_deploy_lost_before_its_post_traffic_hook_runs_the_hook_on_retry(
     assert (resumed.version, resumed.deployment) == ("2", ["100%"])
     assert alias(aws, "posted")["Description"].endswith(": completed (100%)")
     assert deploy(folder).deployment == []  # done: the hook is not run again
+
+
+def test_a_new_execution_role_stops_a_canary_before_traffic_since_lambda_cannot_split_across_roles(
+    aws: LocalAws, deploy: Deploy, tmp_path: Path
+) -> None:
+    folder = released_then_changed(deploy, tmp_path / "rerolled", canary(10, 1))
+    iam = aws.client("iam")
+    other = iam.create_role(RoleName="rerolled-other", AssumeRolePolicyDocument=LAMBDA_ASSUME_ROLE)["Role"]
+
+    with pytest.raises(DeploymentStopped) as stopped:
+        deploy(folder, role_arn=other["Arn"])
+
+    assert "versions 1 and 2 run as different execution roles (" in str(stopped.value)
+    assert 'deploy this change all at once (deployment = "AllAtOnce")' in str(stopped.value)
+    assert (alias(aws, "rerolled")["FunctionVersion"], weights(alias(aws, "rerolled"))) == ("1", {})
+    settled = deploy(folder, role_arn=other["Arn"], overrides={"deployment": "AllAtOnce"})
+    assert (settled.version, alias(aws, "rerolled")["FunctionVersion"]) == ("2", "2")

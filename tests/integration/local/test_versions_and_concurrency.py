@@ -8,6 +8,7 @@ import zipfile
 
 import pytest
 
+from tests.support.aws_setup import LAMBDA_ASSUME_ROLE
 from tests.support.local_stack import invoke_json, wait_until
 
 
@@ -191,3 +192,22 @@ def test_routing_weights_aws_refuses_are_refused(versioned, lambda_client, weigh
 
     assert refused.value.response["Error"]["Code"] == error
     assert lambda_client.get_alias(FunctionName="versioned", Name="live").get("RoutingConfig") in (None, {})
+
+
+def test_an_alias_cannot_split_traffic_between_versions_with_different_execution_roles(
+    aws, versioned, lambda_client
+):
+    other = aws.client("iam").create_role(
+        RoleName="lambda-other", AssumeRolePolicyDocument=LAMBDA_ASSUME_ROLE
+    )
+    lambda_client.update_function_configuration(FunctionName="versioned", Role=other["Role"]["Arn"])
+    lambda_client.get_waiter("function_updated_v2").wait(FunctionName="versioned")
+    third = lambda_client.publish_version(FunctionName="versioned")["Version"]
+
+    with pytest.raises(lambda_client.exceptions.ClientError) as refused:
+        lambda_client.update_alias(
+            FunctionName="versioned", Name="live", RoutingConfig={"AdditionalVersionWeights": {third: 0.1}}
+        )
+
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert "different execution role" in refused.value.response["Error"]["Message"]
