@@ -5,8 +5,10 @@ Runs every hour for the hour that just ended (catchup off), and within seconds o
 started for the hours those orders belong to. The hourly run is the completeness backstop: it reads
 the whole hour from the table, whatever the stream delivered.
 
-Each hour is a unit: its orders are extracted (GSI query, or a parallel scan without the index),
-batched by size and fanned out to ``order_transform:live`` with LambdaMapOperator, and its rows in
+Each hour is a unit: its orders are extracted (GSI query, or a parallel scan without the index) page
+by page into S3 parts of at most 1,000 orders, each part is fanned out to ``order_transform:live``
+with LambdaMapOperator (the function reads the part and writes its answer in S3, so no task holds the
+hour's orders or results as JSON), and its rows in
 ``orders``, ``order_lines`` and ``order_rejects`` are replaced as a whole (run key: ``dag_id``,
 ``interval_start``, ``interval_end``), so a rerun, a retry or a stream run overlapping the hourly
 one never duplicates an order. Every extracted order must come back as a fact or a reject, or
@@ -102,11 +104,10 @@ def order_analytics() -> None:
         task_id="transform_orders",
         function_name="order_transform",
         qualifier="live",
-        items_s3_uri=extracted["items_uri"],
+        items_s3_uri=extracted["items_uri"],  # the staged parts' index: one item per part
         items_s3_format="jsonl",
-        max_items_per_batch=1000,
-        max_bytes_per_batch=1_000_000,  # output is ~2x input: well under Lambda's 6 MB response
-        batch_input_key="items",
+        max_items_per_batch=1,  # a part is <= 1,000 orders: the function reads and answers it in S3
+        batch_input_key="parts",
         max_concurrency=4,
         results_bucket=settings.PIPELINE_BUCKET,
         aws_conn_id=AWS_CONN_ID,

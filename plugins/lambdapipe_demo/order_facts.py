@@ -1,20 +1,26 @@
-"""From ``order_transform`` results to table rows, with an exact account of every extracted order.
+"""From ``order_transform``'s answers to table rows, with an exact account of every extracted order.
 
-The transform answers each batch with ``{"valid": [...], "rejects": [...]}``; the map stores one
-result per batch in S3. Every order id the extract staged must come back exactly once, as a valid
-order or a reject: anything else (a lost batch, a duplicate) fails the run before a row is committed,
-so facts + rejects always add up to the source count. Rows carry their hour (``interval_start`` /
-``interval_end``, the run key) and the run that wrote them (``dag_id`` / ``run_id``).
+The transform answers each staged part (``order_staging``) with ``{"valid": [...], "rejects": [...]}``
+written to the part's ``output_key``. Every order id the extract staged must come back exactly once,
+as a valid order or a reject: anything else (a lost part, a duplicate) fails the run before a row is
+committed, so facts + rejects always add up to the source count. Parts are read one at a time and
+their rows kept as Arrow, so memory follows the hour's rows in columnar form, not its JSON. Rows carry
+their hour (``interval_start`` / ``interval_end``, the run key) and the run that wrote them
+(``dag_id`` / ``run_id``).
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from lambdapipe.fanout.results import item_results
+from lambdapipe_demo.order_staging import StagedPart, ids_digest, read_part_orders
 from lambdapipe_demo.orders import Window
 
 SAMPLE_IDS = 5
@@ -41,76 +47,130 @@ class OrderAccountingError(RuntimeError):
     """Extracted orders and transform results do not match one to one; names what is off."""
 
 
-@dataclass(frozen=True)
-class TransformOutput:
-    valid: list[dict[str, Any]]
-    rejects: list[dict[str, Any]]
-    failed_items: int
+@dataclass
+class RunTally:
+    """The run in numbers, added up part by part (the SNS summary and XCom: no order contents)."""
 
+    valid: int = 0
+    rejected: int = 0
+    anomalies: int = 0
+    revenue_usd: Decimal = Decimal("0.00")
+    reject_reasons: Counter[str] = field(default_factory=Counter)
 
-def read_transform_output(s3: Any, map_summary: dict[str, Any]) -> TransformOutput:
-    """Every batch result of the map run, from the result parts written for its current input only.
-
-    (A retried extract may have staged different orders: parts of the earlier input are ignored.)
-    """
-    from lambdapipe.fanout.results import item_results
-
-    valid: list[dict[str, Any]] = []
-    rejects: list[dict[str, Any]] = []
-    failed = 0
-    for line in item_results(s3, map_summary):
-        if line.get("status") != "succeeded":
-            failed += 1
-            continue
-        result = line.get("result")
-        if isinstance(result, dict):  # on the first item of its batch only
-            valid.extend(result.get("valid", []))
-            rejects.extend(result.get("rejects", []))
-    return TransformOutput(valid, rejects, failed)
-
-
-def account(expected: dict[Window, list[str]], output: TransformOutput) -> dict[str, Window]:
-    """Each order id's window, once every extracted order came back exactly once; else an error."""
-    window_of = {order_id: window for window, ids in expected.items() for order_id in ids}
-    returned = Counter(order["order_id"] for order in output.valid)
-    returned.update(reject.get("order_id") for reject in output.rejects)
-    duplicated = sorted(str(order_id) for order_id, count in returned.items() if count > 1)
-    missing = sorted(set(window_of) - set(returned))
-    unexpected = sorted(str(order_id) for order_id in set(returned) - set(window_of))
-    extracted = sum(len(ids) for ids in expected.values())
-    if duplicated or missing or unexpected or extracted != len(window_of):
-        raise OrderAccountingError(
-            f"{extracted} orders extracted ({len(window_of)} distinct ids), "
-            f"{len(output.valid)} valid + {len(output.rejects)} rejected came back "
-            f"({output.failed_items} items in failed batches): missing {len(missing)} {missing[:SAMPLE_IDS]}, "
-            f"duplicated {len(duplicated)} {duplicated[:SAMPLE_IDS]}, unexpected {len(unexpected)} "
-            f"{unexpected[:SAMPLE_IDS]}"
+    def add(self, output: dict[str, Any]) -> None:
+        self.valid += len(output["valid"])
+        self.rejected += len(output["rejects"])
+        self.anomalies += sum(1 for order in output["valid"] if order.get("anomalies"))
+        self.revenue_usd += sum(
+            (Decimal(order["order_total_usd"]) for order in output["valid"]), Decimal("0.00")
         )
-    return window_of
+        self.reject_reasons.update(reject["reason"] for reject in output["rejects"])
 
 
-def fact_rows(
-    output: TransformOutput, window_of: dict[str, Window], lineage: dict[str, str], rejected_at: datetime
-) -> dict[str, dict[Window, list[dict[str, Any]]]]:
-    """Rows for ``orders``, ``order_lines`` and ``order_rejects``, grouped by window (every window
-    of the run is present, possibly empty, so a commit also clears an hour that lost its orders)."""
-    tables: dict[str, dict[Window, list[dict[str, Any]]]] = {
-        name: {window: [] for window in set(window_of.values())}
-        for name in ("orders", "order_lines", "order_rejects")
-    }
-    for order in output.valid:
-        window = window_of[order["order_id"]]
-        keys = {**lineage, "interval_start": window.start, "interval_end": window.end}
+@dataclass
+class _Discrepancies:
+    """What the parts' answers got wrong, across the run (a few ids of each kind, every count)."""
+
+    missing: list[str] = field(default_factory=list)
+    duplicated: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def note(self, kind: str, order_ids: list[str]) -> None:
+        self.counts[kind] += len(order_ids)
+        samples = getattr(self, kind)
+        samples.extend(order_ids[: SAMPLE_IDS - len(samples)])
+
+
+@dataclass(frozen=True)
+class PartAnswers:
+    """What the transform map answered: the output keys its succeeded invocations wrote."""
+
+    output_keys: frozenset[str]
+    failed_items: int = 0
+
+    @classmethod
+    def from_map(cls, s3: Any, map_summary: dict[str, Any]) -> PartAnswers:
+        keys, failed = set(), 0
+        for line in item_results(s3, map_summary):
+            result = line.get("result")
+            if line.get("status") != "succeeded" or not isinstance(result, dict):
+                failed += 1
+                continue
+            keys.add(result.get("output_key"))
+        return cls(frozenset(keys), failed)
+
+
+def read_facts(
+    s3: Any,
+    bucket: str,
+    staged: dict[Window, list[StagedPart]],
+    answers: PartAnswers,
+    lineage: dict[str, str],
+    rejected_at: datetime,
+    add_rows: Callable[[str, Window, list[dict[str, Any]]], None],
+) -> RunTally:
+    """Every part's answer, checked against what was staged, handed to ``add_rows`` as each table's
+    rows for the part's hour; one part in memory at a time.
+
+    Each staged part must have one answer from the map's current run holding each of its order ids
+    exactly once (as a valid order or a reject), else :class:`OrderAccountingError` names what is off
+    before anything is committed. An answer is matched to its part by ``output_key``, which carries
+    the part's content digest: an answer to other content never counts.
+    """
+    tally, wrong = RunTally(), _Discrepancies()
+    for window, parts in sorted(staged.items()):
+        for part in parts:
+            if part.output_key not in answers.output_keys:
+                wrong.note("missing", _part_ids(s3, bucket, part))
+                continue
+            output = json.loads(s3.get_object(Bucket=bucket, Key=part.output_key)["Body"].read())
+            returned = [order["order_id"] for order in output["valid"]] + [
+                reject.get("order_id") for reject in output["rejects"]
+            ]
+            if len(returned) != part.orders or ids_digest(returned) != part.ids_sha256:
+                _note_differences(wrong, _part_ids(s3, bucket, part), returned)
+                continue
+            tally.add(output)
+            for table, rows in part_rows(output, window, lineage, rejected_at).items():
+                add_rows(table, window, rows)
+    if wrong.counts:
+        extracted = sum(part.orders for parts in staged.values() for part in parts)
+        raise OrderAccountingError(
+            f"{extracted} orders extracted, {tally.valid} valid + {tally.rejected} rejected came back "
+            f"from the parts that add up ({answers.failed_items} parts failed in the map): "
+            f"missing {wrong.counts['missing']} {wrong.missing}, "
+            f"duplicated {wrong.counts['duplicated']} {wrong.duplicated}, "
+            f"unexpected {wrong.counts['unexpected']} {wrong.unexpected}"
+        )
+    return tally
+
+
+def _part_ids(s3: Any, bucket: str, part: StagedPart) -> list[str]:
+    return [str(order.get("order_id")) for order in read_part_orders(s3, bucket, part.key)]
+
+
+def _note_differences(wrong: _Discrepancies, staged_ids: list[str], returned: list[Any]) -> None:
+    counted = Counter(str(order_id) for order_id in returned)
+    expected = set(staged_ids)
+    wrong.note("missing", sorted(expected - set(counted)))
+    wrong.note("duplicated", sorted(order_id for order_id, count in counted.items() if count > 1))
+    wrong.note("unexpected", sorted(set(counted) - expected))
+
+
+def part_rows(
+    output: dict[str, Any], window: Window, lineage: dict[str, str], rejected_at: datetime
+) -> dict[str, list[dict[str, Any]]]:
+    """Rows for ``orders``, ``order_lines`` and ``order_rejects`` from one part's answer."""
+    keys = {**lineage, "interval_start": window.start, "interval_end": window.end}
+    tables: dict[str, list[dict[str, Any]]] = {"orders": [], "order_lines": [], "order_rejects": []}
+    for order in output["valid"]:
         order_date = order["created_at"][:10]
-        tables["orders"][window].append(
-            {
-                **{name: order[name] for name in ORDER_COLUMNS},
-                "order_date": order_date,
-                **keys,
-            }
+        tables["orders"].append(
+            {**{name: order[name] for name in ORDER_COLUMNS}, "order_date": order_date, **keys}
         )
         for number, line in enumerate(order["items"], start=1):
-            tables["order_lines"][window].append(
+            tables["order_lines"].append(
                 {
                     "order_id": order["order_id"],
                     "line_number": number,
@@ -121,35 +181,29 @@ def fact_rows(
                     **keys,
                 }
             )
-    for reject in output.rejects:
-        window = window_of[reject["order_id"]]
-        tables["order_rejects"][window].append(
+    for reject in output["rejects"]:
+        tables["order_rejects"].append(
             {
                 **{name: reject.get(name) for name in ("order_id", "reason", "field", "detail")},
                 "rejected_at": rejected_at,
-                **lineage,
-                "interval_start": window.start,
-                "interval_end": window.end,
+                **keys,
             }
         )
     return tables
 
 
-def run_summary(
-    windows: list[Window], output: TransformOutput, map_summary: dict[str, Any] | None
-) -> dict[str, Any]:
+def run_summary(windows: list[Window], tally: RunTally, map_summary: dict[str, Any] | None) -> dict[str, Any]:
     """The run in numbers, for the SNS summary and XCom (KB-sized: no order contents)."""
-    orders_in = len(output.valid) + len(output.rejects)
-    revenue = sum((Decimal(order["order_total_usd"]) for order in output.valid), Decimal("0.00"))
+    orders_in = tally.valid + tally.rejected
     return {
         "windows": [window.to_dict() for window in windows],
         "orders_in": orders_in,
-        "orders_valid": len(output.valid),
-        "orders_rejected": len(output.rejects),
-        "reject_rate": round(len(output.rejects) / orders_in, 4) if orders_in else 0.0,
-        "reject_reasons": dict(sorted(Counter(reject["reason"] for reject in output.rejects).items())),
-        "anomalies": sum(1 for order in output.valid if order.get("anomalies")),
-        "revenue_usd": str(revenue),
+        "orders_valid": tally.valid,
+        "orders_rejected": tally.rejected,
+        "reject_rate": round(tally.rejected / orders_in, 4) if orders_in else 0.0,
+        "reject_reasons": dict(sorted(tally.reject_reasons.items())),
+        "anomalies": tally.anomalies,
+        "revenue_usd": str(tally.revenue_usd),
         "lambda_invocations": (map_summary or {}).get("invocations", 0),
         "lambda_cost_usd": (map_summary or {}).get("cost_usd", 0.0),
     }

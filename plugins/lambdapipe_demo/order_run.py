@@ -13,11 +13,11 @@ from typing import Any
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
 from lambdapipe.fanout.run_store import RunLocation
-from lambdapipe.tables.commit import commit_rows_together
+from lambdapipe.tables.commit import RunSetWriter
 from lambdapipe_demo import order_facts as facts
 from lambdapipe_demo import orders as steps
 from lambdapipe_demo import settings
-from lambdapipe_demo.orders import read_manifest
+from lambdapipe_demo.order_staging import read_manifest, stage_orders
 from lambdapipe_demo.run_records import pipeline_run_row
 from lambdapipe_demo.tables import ORDER_FACT_TABLES
 
@@ -48,12 +48,11 @@ def extract_orders(context: Any, aws_conn_id: str) -> dict[str, Any]:
         windows = [steps.Window.containing(context["dag_run"].run_after)]
     dynamodb = AwsBaseHook(client_type="dynamodb", aws_conn_id=aws_conn_id).conn
     s3 = AwsBaseHook(client_type="s3", aws_conn_id=aws_conn_id).conn
-    found = steps.extract_orders(dynamodb, settings.ORDERS_TABLE, windows)
     ti = context["ti"]
     location = RunLocation.for_task(
         settings.PIPELINE_BUCKET, settings.EXTRACT_PREFIX.rstrip("/"), ti.dag_id, ti.run_id, ti.task_id, -1
     )
-    staged = steps.stage_extract(s3, location.bucket, location.prefix, found)
+    staged = stage_orders(dynamodb, s3, settings.ORDERS_TABLE, windows, location.bucket, location.prefix)
     print(
         f"{staged.orders_in} orders in {[window.hour for window in staged.windows]} staged at {staged.items_uri}"
     )
@@ -63,34 +62,43 @@ def extract_orders(context: Any, aws_conn_id: str) -> dict[str, Any]:
 def record_orders(
     manifest_uri: str, map_summary: dict[str, Any], context: Any, aws_conn_id: str
 ) -> dict[str, Any]:
-    """Account for every order, then replace the run's hours in every table at once; record the run."""
+    """Account for every order, then replace the run's hours in every table at once; record the run.
+
+    Each part's rows go to the tables' data files as they are read (``RunSetWriter``), so the task's
+    memory holds one part, not the hour; nothing is committed until every part added up.
+    """
 
     s3 = AwsBaseHook(client_type="s3", aws_conn_id=aws_conn_id).conn
     ti = context["ti"]
-    expected = read_manifest(s3, manifest_uri)
-    output = facts.read_transform_output(s3, map_summary)
-    window_of = facts.account(expected, output)
-    lineage = {"dag_id": ti.dag_id, "run_id": ti.run_id}
-    rows = facts.fact_rows(output, window_of, lineage, rejected_at=datetime.now(UTC))
-    hours = sorted(expected)
-    summary = facts.run_summary(hours, output, map_summary)
+    staged = read_manifest(s3, manifest_uri)
+    hours = sorted(staged)
+    run = {"dag_id": ti.dag_id, "run_id": ti.run_id}
+    # All or nothing: every row checked as it comes, one snapshot per table, pipeline_runs (the
+    # run's marker) last, tables set back if a commit fails (lambdapipe.tables.run_set).
+    writer = RunSetWriter(
+        [
+            *((table, [hour.run_key(ti.dag_id) for hour in hours]) for table in ORDER_FACT_TABLES if hours),
+            ("pipeline_runs", [run]),
+        ],
+        context=context,
+    )
+    bucket = manifest_uri.removeprefix("s3://").partition("/")[0]
+    answers = facts.PartAnswers.from_map(s3, map_summary)
+    tally = facts.read_facts(
+        s3,
+        bucket,
+        staged,
+        answers,
+        run,
+        rejected_at=datetime.now(UTC),
+        add_rows=lambda table, hour, rows: writer.add(table, hour.run_key(ti.dag_id), rows),
+    )
+    summary = facts.run_summary(hours, tally, map_summary)
     run_row = pipeline_run_row(
         context, summary["orders_in"], summary["orders_valid"], summary["orders_rejected"]
     )
     if hours:  # the hours actually covered (a stream run's are not its data interval)
         run_row.update(data_interval_start=hours[0].start, data_interval_end=hours[-1].end)
-    run = {"dag_id": ti.dag_id, "run_id": ti.run_id}
-    fact_commits = [
-        (table, [(hour.run_key(ti.dag_id), rows[table].get(hour, [])) for hour in hours])
-        for table in ORDER_FACT_TABLES
-        if hours
-    ]
-    # All or nothing: every row checked first, one snapshot per table, pipeline_runs (the
-    # run's marker) last, tables set back if a commit fails (lambdapipe.tables.run_set).
-    commit_rows_together(
-        [
-            *fact_commits,
-            ("pipeline_runs", [(run, [run_row])]),
-        ]
-    )
+    writer.add("pipeline_runs", run, [run_row])
+    writer.commit()
     return summary

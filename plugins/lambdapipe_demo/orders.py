@@ -16,21 +16,18 @@ of the order id). Why:
   data interval's hours, a stream-triggered run the hours of the orders it was told about, and each
   hour's rows are replaced as a whole, so overlapping runs never duplicate an order.
 
-Extracted orders are staged in S3 (one JSON-lines object for the transform, a manifest naming each
-hour's order ids for the accounting), so task results stay small.
+Extracted orders are staged in S3 in parts (``order_staging``), so task results stay small and no
+task holds an hour's orders at once.
 """
 
 from __future__ import annotations
 
-import json
 import zlib
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from lambdapipe.events.dynamodb_json import read_items
 from lambdapipe_demo.tables import ORDER_HOUR_KEY
 
 ORDERS_INDEX = "by_order_hour"
@@ -187,29 +184,6 @@ def has_index(dynamodb: Any, table_name: str, index_name: str = ORDERS_INDEX) ->
     return any(index["IndexName"] == index_name for index in table.get("GlobalSecondaryIndexes", []))
 
 
-def extract_orders(
-    dynamodb: Any, table_name: str, windows: list[Window], *, parallelism: int = 4
-) -> dict[Window, list[dict[str, Any]]]:
-    """Every order of each window, as plain JSON (numbers: int or exact decimal string), by window.
-
-    With the index: each hour's buckets are queried, ``parallelism`` at once, every page read.
-    Without: a parallel scan with ``parallelism`` segments, filtered to the windows' time range.
-    Orders come back sorted by ``order_time`` (then ``order_id``), so the same data gives the same batches.
-    """
-    if not windows:
-        return {}
-    if has_index(dynamodb, table_name):
-        tasks = [(window, bucket) for window in windows for bucket in window.buckets()]
-        with ThreadPoolExecutor(max_workers=parallelism) as pool:
-            parts = pool.map(lambda task: _query_bucket(dynamodb, table_name, task[1]), tasks)
-            found = {window: [] for window in windows}
-            for (window, _), items in zip(tasks, parts, strict=True):
-                found[window].extend(items)
-    else:
-        found = _scan_windows(dynamodb, table_name, windows, parallelism)
-    return {window: sorted(items, key=_sort_key) for window, items in found.items()}
-
-
 def bucket_query(table_name: str, bucket: str) -> dict[str, Any]:
     """The ``Query`` parameters that read one hour-shard of orders through the index."""
     return {
@@ -220,98 +194,9 @@ def bucket_query(table_name: str, bucket: str) -> dict[str, Any]:
     }
 
 
-def _query_bucket(dynamodb: Any, table_name: str, bucket: str) -> list[dict[str, Any]]:
-    return read_items(dynamodb, "Query", **bucket_query(table_name, bucket))
-
-
-def _scan_windows(
-    dynamodb: Any, table_name: str, windows: list[Window], segments: int
-) -> dict[Window, list[dict[str, Any]]]:
-    low = order_time(min(windows).start)
-    high = order_time(max(windows).end - _LAST_MICROSECOND)
-
-    def scan(segment: int) -> list[dict[str, Any]]:
-        return read_items(
-            dynamodb,
-            "Scan",
-            TableName=table_name,
-            Segment=segment,
-            TotalSegments=segments,
-            FilterExpression="order_time BETWEEN :low AND :high",
-            ExpressionAttributeValues={":low": {"S": low}, ":high": {"S": high}},
-        )
-
-    wanted = {window.hour: window for window in windows}
-    found: dict[Window, list[dict[str, Any]]] = {window: [] for window in windows}
-    with ThreadPoolExecutor(max_workers=segments) as pool:
-        for items in pool.map(scan, range(segments)):
-            for item in items:
-                window = wanted.get(str(item.get("order_time", ""))[:13])
-                if window is not None:  # the range may span hours this run does not own
-                    found[window].append(item)
-    return found
-
-
-def _sort_key(item: dict[str, Any]) -> tuple[str, str]:
-    return str(item.get("order_time", "")), str(item.get("order_id", ""))
-
-
-@dataclass(frozen=True)
-class StagedExtract:
-    """Where a run's extracted orders are: ``items_uri`` (JSON lines, the transform's input) and the
-    manifest (each window's order ids, the accounting's reference)."""
-
-    items_uri: str
-    manifest_uri: str
-    orders_in: int
-    windows: list[Window]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "items_uri": self.items_uri,
-            "manifest_uri": self.manifest_uri,
-            "orders_in": self.orders_in,
-            "windows": [window.to_dict() for window in self.windows],
-        }
-
-
-def stage_extract(
-    s3: Any, bucket: str, prefix: str, orders_by_window: dict[Window, list[dict[str, Any]]]
-) -> StagedExtract:
-    """Write the orders (JSON lines, windows in order) and the manifest under ``s3://bucket/prefix/``.
-
-    Rewritten whole on every try, so a retried extract stages exactly what it read.
-    """
-    windows = sorted(orders_by_window)
-    lines = [
-        json.dumps(order, separators=(",", ":")).encode()
-        for window in windows
-        for order in orders_by_window[window]
-    ]
-    items_key, manifest_key = f"{prefix}/items/orders.jsonl", f"{prefix}/manifest.json"
-    s3.put_object(Bucket=bucket, Key=items_key, Body=b"\n".join(lines), ContentType="application/x-ndjson")
-    manifest = {
-        "windows": [
-            {**window.to_dict(), "order_ids": [order.get("order_id") for order in orders_by_window[window]]}
-            for window in windows
-        ]
-    }
-    s3.put_object(
-        Bucket=bucket, Key=manifest_key, Body=json.dumps(manifest).encode(), ContentType="application/json"
-    )
-    return StagedExtract(
-        items_uri=f"s3://{bucket}/{prefix}/items/",
-        manifest_uri=f"s3://{bucket}/{manifest_key}",
-        orders_in=len(lines),
-        windows=windows,
-    )
-
-
-def read_manifest(s3: Any, manifest_uri: str) -> dict[Window, list[str]]:
-    """Each window's extracted order ids, as staged by :func:`stage_extract`."""
-    bucket, _, key = manifest_uri.removeprefix("s3://").partition("/")
-    manifest = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    return {Window.from_dict(entry): entry["order_ids"] for entry in manifest["windows"]}
+def last_moment(window: Window) -> datetime:
+    """The window's last microsecond: the high end of a ``BETWEEN`` on ``order_time``."""
+    return window.end - _LAST_MICROSECOND
 
 
 def _utc(moment: datetime) -> datetime:

@@ -31,6 +31,7 @@ MAY_BE_DEFERRED = {
     "lambdapipe.tables.evolution": "imports pyiceberg and pyarrow at its top",
     "lambdapipe.tables.writer": "imports pyiceberg and pyarrow at its top",
     "lambdapipe.tables.run_set": "reads tables with pyiceberg",
+    "lambdapipe.tables.run_files": "imports pyiceberg and pyarrow at its top",
     "lambdapipe.ui.app": "FastAPI: only the API server mounts the app, every Airflow process imports the plugin",
 }
 # Importing modules (path under plugins/) -> why they may defer any import.

@@ -9,6 +9,7 @@ faster than boto3's ``TypeDeserializer`` plus a Decimal pass, which matters at 1
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any
 
@@ -58,6 +59,14 @@ def read_items(dynamodb: Any, operation: str, **params: Any) -> list[dict[str, A
     (counts, ``LastEvaluatedKey``: the paginator still uses the parsed key). Same answer on AWS and
     on any endpoint; only binary values differ from boto3's, staying base64 text.
     """
+    return [item for page in item_pages(dynamodb, operation, **params) for item in page]
+
+
+def item_pages(dynamodb: Any, operation: str, **params: Any) -> Iterator[list[dict[str, Any]]]:
+    """:func:`read_items` a page at a time, for readers that must not hold every item at once.
+
+    Consume it in the thread that started it (the raw-items switch is a context variable).
+    """
     if operation not in ("Query", "Scan"):
         raise ValueError(f"read_items reads Query or Scan pages, not {operation!r}")
     dynamodb.meta.events.register(
@@ -65,8 +74,8 @@ def read_items(dynamodb: Any, operation: str, **params: Any) -> list[dict[str, A
     )
     token = _reading_raw_items.set(True)
     try:
-        pages = dynamodb.get_paginator(operation.lower()).paginate(**params)
-        return [plain_item(item) for page in pages for item in page.get("Items", [])]
+        for page in dynamodb.get_paginator(operation.lower()).paginate(**params):
+            yield [plain_item(item) for item in page.get("Items", [])]
     finally:
         _reading_raw_items.reset(token)
 

@@ -86,7 +86,7 @@ def commit_rows(
 
 
 def commit_rows_together(
-    commits: Sequence[tuple[str, Sequence[tuple[Mapping[str, Any], Sequence[Mapping[str, Any]]]]]],
+    commits: Sequence[tuple[str, Sequence[tuple[Mapping[str, Any], Sequence[Mapping[str, Any]] | pa.Table]]]],
     *,
     snapshot_properties: Mapping[str, str] | None = None,
     tables_conn_id: str = DEFAULT_CONN_ID,
@@ -94,35 +94,83 @@ def commit_rows_together(
 ) -> list[dict[str, Any]]:
     """Commit several tables' rows as one run: ``[(table_name, [(run_key, rows), ...]), ...]``.
 
-    Every row is checked before anything is written, each table gets one snapshot for all its run
-    keys, in the order given (put the run's marker table last), and a failure sets the tables
-    already committed back (see ``lambdapipe.tables.run_set``). ``snapshot_properties`` go into each
-    snapshot's summary beside the task instance's. Returns one result per table.
+    ``rows`` is a list of dicts or an Arrow table. Every row is checked before anything is committed,
+    each table gets one snapshot for all its run keys, in the order given (put the run's marker table
+    last), and a failure sets the tables already committed back (see ``lambdapipe.tables.run_set``).
+    ``snapshot_properties`` go into each snapshot's summary beside the task instance's. Returns one
+    result per table. For a run too big to hold at once, add its rows piece by piece to a
+    :class:`RunSetWriter` instead.
     """
-    from lambdapipe.tables.catalog import ensure_table
-    from lambdapipe.tables.conform import rows_to_arrow
-    from lambdapipe.tables.run_set import TableRuns, commit_together
-    from lambdapipe.tables.writer import airflow_snapshot_properties
-
-    if context is None:
-        context = get_current_context()
-    ti = context["ti"]
-    config = load_config(tables_conn_id)
+    writer = RunSetWriter(
+        [(name, [key for key, _ in parts]) for name, parts in commits],
+        snapshot_properties=snapshot_properties,
+        tables_conn_id=tables_conn_id,
+        context=context,
+    )
     for name, parts in commits:
-        for key, _ in parts:
-            _check_declared_columns_included(name, key)
-    table_runs = [
-        TableRuns(ensure_table(name, config), [(key, rows_to_arrow(rows)) for key, rows in parts])
-        for name, parts in commits
-    ]
-    properties = {
-        **(snapshot_properties or {}),
-        **airflow_snapshot_properties(ti.dag_id, ti.run_id, ti.task_id, ti.try_number, ti.map_index),
-    }
-    results = [result.to_dict() for result in commit_together(table_runs, properties)]
-    for (name, _), result in zip(commits, results, strict=True):
-        _record_asset_event(context, name, result)
-    return results
+        for key, rows in parts:
+            writer.add(name, key, rows)
+    return writer.commit()
+
+
+class RunSetWriter:
+    """``commit_rows_together`` with the rows added piece by piece: memory holds a piece, not the run.
+
+    ::
+
+        writer = RunSetWriter([("orders", hour_keys), ("pipeline_runs", [run_key])])
+        for piece in pieces:
+            writer.add("orders", piece.hour_key, piece.rows)  # checked now, written to data files
+        writer.add("pipeline_runs", run_key, [run_row])
+        writer.commit()  # one snapshot per table, in the order given; set back on failure
+
+    A refused row raises from ``add``, before anything is committed.
+    """
+
+    def __init__(
+        self,
+        keys: Sequence[tuple[str, Sequence[Mapping[str, Any]]]],
+        *,
+        snapshot_properties: Mapping[str, str] | None = None,
+        tables_conn_id: str = DEFAULT_CONN_ID,
+        context: Context | None = None,
+    ) -> None:
+        from lambdapipe.tables.catalog import ensure_table
+        from lambdapipe.tables.run_files import RunFiles
+        from lambdapipe.tables.writer import airflow_snapshot_properties
+
+        self._context = context if context is not None else get_current_context()
+        ti = self._context["ti"]
+        config = load_config(tables_conn_id)
+        for name, table_keys in keys:
+            for key in table_keys:
+                _check_declared_columns_included(name, key)
+        self._files = {name: RunFiles(ensure_table(name, config), table_keys) for name, table_keys in keys}
+        self._properties = {
+            **(snapshot_properties or {}),
+            **airflow_snapshot_properties(ti.dag_id, ti.run_id, ti.task_id, ti.try_number, ti.map_index),
+        }
+
+    def add(
+        self, table_name: str, run_key: Mapping[str, Any], rows: Sequence[Mapping[str, Any]] | pa.Table
+    ) -> None:
+        import pyarrow as pa
+
+        from lambdapipe.tables.conform import rows_to_arrow
+
+        if table_name not in self._files:
+            raise ValueError(f"{table_name!r} is not one of this run set's tables {sorted(self._files)}")
+        self._files[table_name].add(run_key, rows if isinstance(rows, pa.Table) else rows_to_arrow(rows))
+
+    def commit(self) -> list[dict[str, Any]]:
+        from lambdapipe.tables.run_set import commit_files_together
+
+        results = [
+            result.to_dict() for result in commit_files_together(list(self._files.values()), self._properties)
+        ]
+        for name, result in zip(self._files, results, strict=True):
+            _record_asset_event(self._context, name, result)
+        return results
 
 
 def _check_declared_columns_included(table_name: str, run_key: Mapping[str, Any]) -> None:

@@ -4,7 +4,9 @@ Iceberg commits one table at a time. An order run used to commit table after tab
 hour (3 x N snapshots): a failure part-way left some hours and tables new and the rest old. Now:
 
 1. every table's rows are conformed and checked against their run keys first, so nothing is
-   written while a row could still be refused;
+   committed while a row could still be refused (rows are written to data files as they are checked,
+   ``run_files``: a run too big to hold is added piece by piece; a refused row leaves only
+   unreferenced files);
 2. each table gets ONE snapshot holding all the run's keys (every hour), in the order given; the
    last table is the run's marker (``pipeline_runs``): when its row is there, the run is complete;
 3. if a commit fails, the tables already committed are set back to the snapshot they had before,
@@ -24,7 +26,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from lambdapipe.tables.writer import CommitResult, PreparedRuns, prepare_runs, replace_runs
+from lambdapipe.tables.run_files import RunFiles
+from lambdapipe.tables.writer import CommitResult
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -49,38 +52,50 @@ def commit_together(
     commits: Sequence[TableRuns], snapshot_properties: Mapping[str, str] | None = None
 ) -> list[CommitResult]:
     """One snapshot per table, in order; all checked first; set back on failure (see the module doc)."""
-    prepared: list[tuple[Table, PreparedRuns]] = [(c.table, prepare_runs(c.table, c.parts)) for c in commits]
-    before = {id(table): table.metadata.current_snapshot_id for table, _ in prepared}
-    done: list[tuple[Table, PreparedRuns, CommitResult]] = []
-    for table, runs in prepared:
+    staged = []
+    for commit in commits:
+        files = RunFiles(commit.table, [key for key, _ in commit.parts])
+        for key, rows in commit.parts:
+            files.add(key, rows)
+        staged.append(files)
+    return commit_files_together(staged, snapshot_properties)
+
+
+def commit_files_together(
+    commits: Sequence[RunFiles], snapshot_properties: Mapping[str, str] | None = None
+) -> list[CommitResult]:
+    """:func:`commit_together` for rows already added to each table's :class:`RunFiles`."""
+    before = {id(files.table): files.table.metadata.current_snapshot_id for files in commits}
+    done: list[tuple[RunFiles, CommitResult]] = []
+    for files in commits:
         try:
-            done.append((table, runs, replace_runs(table, runs, snapshot_properties)))
+            done.append((files, files.commit(snapshot_properties)))
         except Exception as error:
             undone, kept = _set_back(done, before)
             raise RunSetError(
-                f"committing to {'.'.join(table.name())} failed ({type(error).__name__}: {error}); "
+                f"committing to {files.name} failed ({type(error).__name__}: {error}); "
                 f"set back: {undone or 'nothing'}; left as committed (another writer came after): "
                 f"{kept or 'nothing'}"
             ) from error
-    return [result for _, _, result in done]
+    return [result for _, result in done]
 
 
 def _set_back(
-    done: list[tuple[Table, PreparedRuns, CommitResult]], before: dict[int, int | None]
+    done: list[tuple[RunFiles, CommitResult]], before: dict[int, int | None]
 ) -> tuple[list[str], list[str]]:
     """Undo the commits made so far, newest first; returns the tables set back and those kept."""
     undone, kept = [], []
-    for table, runs, result in reversed(done):
-        name = ".".join(table.name())
+    for files, result in reversed(done):
+        table = files.table
         table.refresh()
         if table.metadata.current_snapshot_id != result.snapshot_id:
-            kept.append(name)
+            kept.append(files.name)
             continue
         previous = before[id(table)]
         if previous is None:  # a new table: as before is without the run's rows
-            replace_runs(table, PreparedRuns(runs.keys, runs.data.slice(0, 0)))
+            RunFiles(table, files.keys).commit()
         else:
             table.manage_snapshots().rollback_to_snapshot(previous).commit()
-        undone.append(name)
+        undone.append(files.name)
     log.warning("Run set failed: set back %s, kept %s", undone, kept)
     return undone, kept

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 RUN_KEY_PROPERTY = "lambdapipe.run_key"
 COMMIT_ID_PROPERTY = "lambdapipe.commit_id"
 # pyiceberg warns when the overwrite's delete matches nothing: the normal case for a first commit.
-_NOTHING_TO_DELETE = "Delete operation did not match any records"
+NOTHING_TO_DELETE = "Delete operation did not match any records"
 
 
 @dataclass(frozen=True)
@@ -90,50 +90,36 @@ def commit_run(
     return replace_runs(table, [(run_key, data)], snapshot_properties, max_attempts=max_attempts)
 
 
-@dataclass(frozen=True)
-class PreparedRuns:
-    """Rows for several run keys, conformed to the table and checked against their keys."""
-
-    keys: list[dict[str, Any]]
-    data: pa.Table
-
-
-def prepare_runs(table: Table, parts: Sequence[tuple[Mapping[str, Any], pa.Table]]) -> PreparedRuns:
-    """Conform and check each ``(run_key, data)`` part; raises before anything is written."""
+def replace_runs(
+    table: Table,
+    parts: Sequence[tuple[Mapping[str, Any], pa.Table]],
+    snapshot_properties: Mapping[str, str] | None = None,
+    *,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+) -> CommitResult:
+    """Replace the rows of several run keys, each with its own data, in ONE snapshot (readers see all
+    of them replaced or none). Each part is checked as ``commit_run`` checks, before anything is written."""
 
     if not parts:
         raise ValueError("at least one (run_key, data) part is needed")
     name = ".".join(table.name())
     schema = table.schema().as_arrow()
-    keys = [_check_run_key(table, run_key) for run_key, _ in parts]
-    conformed = [
-        _apply_run_key(conform_table(rows, schema, table_name=name), key, name)
-        for key, (_, rows) in zip(keys, parts, strict=True)
-    ]
-    return PreparedRuns(keys, pa.concat_tables(conformed))
-
-
-def replace_runs(
-    table: Table,
-    parts: Sequence[tuple[Mapping[str, Any], pa.Table]] | PreparedRuns,
-    snapshot_properties: Mapping[str, str] | None = None,
-    *,
-    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
-) -> CommitResult:
-    """Replace the rows of several run keys, each with its own data, in ONE snapshot (an order run's
-    hours: readers see all of them replaced or none). Each part is checked as ``commit_run`` checks."""
-
-    prepared = parts if isinstance(parts, PreparedRuns) else prepare_runs(table, parts)
-    name, keys, data = ".".join(table.name()), prepared.keys, prepared.data
+    keys = [check_run_key(table, run_key) for run_key, _ in parts]
+    data = pa.concat_tables(
+        [
+            apply_run_key(conform_table(rows, schema, table_name=name), key, name)
+            for key, (_, rows) in zip(keys, parts, strict=True)
+        ]
+    )
     # Or of many terms is a balanced tree: a chain a thousand deep (a report's days) would exhaust
     # the recursion pyiceberg evaluates filters with.
     filters = [run_key_filter(key) for key in keys]
     row_filter: BooleanExpression = Or(*filters) if len(filters) > 1 else filters[0]
-    properties = _properties(snapshot_properties, keys[0] if len(keys) == 1 else keys)
+    properties = commit_properties(snapshot_properties, keys[0] if len(keys) == 1 else keys)
 
     def replace(current: Table) -> None:
         with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=_NOTHING_TO_DELETE)
+            warnings.filterwarnings("ignore", message=NOTHING_TO_DELETE)
             with current.transaction() as transaction:
                 transaction.overwrite(data, overwrite_filter=row_filter, snapshot_properties=properties)
 
@@ -145,7 +131,7 @@ def replace_runs(
         data.num_rows,
         table.metadata.current_snapshot_id,
         attempts,
-        _jsonable(keys[0]) if len(keys) == 1 else {"run_keys": [_jsonable(key) for key in keys]},
+        jsonable_key(keys[0]) if len(keys) == 1 else {"run_keys": [jsonable_key(key) for key in keys]},
     )
     log.info("Committed %d rows for %s to %s (snapshot %s)", data.num_rows, what, name, result.snapshot_id)
     return result
@@ -161,7 +147,7 @@ def append_rows(
     """Append ``data`` in one snapshot. Not idempotent: a retried task appends again."""
     name = ".".join(table.name())
     data = conform_table(data, table.schema().as_arrow(), table_name=name)
-    properties = _properties(snapshot_properties, {})
+    properties = commit_properties(snapshot_properties, {})
 
     def append(current: Table) -> None:
         with current.transaction() as transaction:
@@ -183,7 +169,7 @@ def run_key_filter(run_key: Mapping[str, Any]) -> BooleanExpression:
     return expression
 
 
-def _check_run_key(table: Table, run_key: Mapping[str, Any]) -> dict[str, Any]:
+def check_run_key(table: Table, run_key: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(run_key, Mapping) or not run_key:
         raise ValueError(f"run_key must be a non-empty dict of column -> value, got {run_key!r}")
     columns = {field.name for field in table.schema().fields}
@@ -196,7 +182,7 @@ def _check_run_key(table: Table, run_key: Mapping[str, Any]) -> dict[str, Any]:
     return dict(run_key)
 
 
-def _apply_run_key(data: pa.Table, run_key: dict[str, Any], table_name: str) -> pa.Table:
+def apply_run_key(data: pa.Table, run_key: dict[str, Any], table_name: str) -> pa.Table:
     """Fill run-key columns that are entirely null; refuse rows that belong to another key."""
 
     for column, value in run_key.items():
@@ -238,19 +224,21 @@ def _arrow_value(value: Any) -> Any:
     return value.isoformat() if isinstance(value, dt.datetime) else value
 
 
-def _properties(
+def commit_properties(
     extra: Mapping[str, str] | None, run_key: Mapping[str, Any] | Sequence[Mapping[str, Any]]
 ) -> dict[str, str]:
     """Snapshot properties: the caller's, a commit id, and the run key (or keys) replaced."""
     properties = {str(key): str(value) for key, value in (extra or {}).items()}
     properties[COMMIT_ID_PROPERTY] = uuid.uuid4().hex
     if run_key:
-        shown = _jsonable(run_key) if isinstance(run_key, Mapping) else [_jsonable(key) for key in run_key]
+        shown = (
+            jsonable_key(run_key) if isinstance(run_key, Mapping) else [jsonable_key(key) for key in run_key]
+        )
         properties[RUN_KEY_PROPERTY] = json.dumps(shown, sort_keys=True)
     return properties
 
 
-def _jsonable(run_key: Mapping[str, Any]) -> dict[str, Any]:
+def jsonable_key(run_key: Mapping[str, Any]) -> dict[str, Any]:
     return {
         column: value
         if value is None or isinstance(value, bool | int | float | str)

@@ -21,7 +21,11 @@ import pytest
 from airflow.sdk.module_loading import import_string
 
 from include.sample_orders import SampleOrder, generate_orders, write_orders
+from lambdapipe.fanout.run_store import RunLocation
+from lambdapipe_demo import order_staging, settings
 from lambdapipe_demo import orders as steps
+from lambdapipe_demo.order_facts import OrderAccountingError, PartAnswers, RunTally, read_facts
+from lambdapipe_demo.order_staging import StagedExtract, read_manifest, read_part_orders, stage_orders
 from lambdapipe_demo.orders import Window, orders_table_definition
 from tests.e2e.pipelines.conftest import PipelineStack
 from tests.e2e.pipelines.order_helpers import (
@@ -293,14 +297,23 @@ def test_orders_are_read_with_a_parallel_scan_when_the_table_has_no_index(order_
     orders = generate_orders(60, start=window.start - timedelta(hours=1), hours=3, seed=301)
     write_orders(_resource_table(order_stack, "orders-without-index"), orders)
 
-    found = steps.extract_orders(dynamodb, "orders-without-index", [window], parallelism=3)
+    s3 = order_stack.client("s3")
+    staged = stage_orders(
+        dynamodb, s3, "orders-without-index", [window], settings.PIPELINE_BUCKET, "scan-test", parallelism=3
+    )
 
-    assert list(found) == [window]
+    parts = read_manifest(s3, staged.manifest_uri)
+    assert list(parts) == [window]
+    found = [
+        (order["order_time"], order["order_id"])
+        for part in parts[window]
+        for order in read_part_orders(s3, settings.PIPELINE_BUCKET, part.key)
+    ]
     expected = sorted(
         (o.item["order_time"], o.order_id) for o in orders if o.item["order_hour"] == window.hour
     )
-    assert [(item["order_time"], item["order_id"]) for item in found[window]] == expected
-    assert len(expected) not in (0, len(orders))
+    assert sorted(found) == expected
+    assert staged.orders_in == len(expected) not in (0, len(orders))
 
 
 def _resource_table(stack: PipelineStack, name: str) -> Any:
@@ -408,3 +421,150 @@ def test_every_task_of_the_dag_runs_under_airflow_tasks_test(stream_run: StreamR
     assert xcom(ORDER_DAG, stream_run.run_id, "notify_summary")["sent"] is True
     assert xcom(ORDER_DAG, stream_run.run_id, "alert_message") == {}  # 10% rejects: no alert
     assert xcom(ORDER_DAG, stream_run.run_id, "notify_alert")["sent"] is False
+
+
+def test_the_transform_map_is_given_references_to_staged_parts_never_the_orders_themselves(
+    hour_run: HourRun, order_stack: PipelineStack
+) -> None:
+    s3 = order_stack.client("s3")
+    summary = xcom(ORDER_DAG, hour_run.run.run_id, "transform_orders")
+    location = RunLocation.from_results_uri(summary["results_uri"])
+    batches = s3.get_object(Bucket=location.bucket, Key=location.input_key)["Body"].read().splitlines()
+    items = [item for batch in batches for item in json.loads(batch)["items"]]
+    assert items and all(set(item) == {"bucket", "key", "output_key"} for item in items), items[:2]
+    staged = read_manifest(s3, xcom(ORDER_DAG, hour_run.run.run_id, "extract_orders")["manifest_uri"])
+    assert sum(part.orders for part in staged[HOUR]) == len(hour_run.orders)
+    assert [item["key"] for item in items] == [part.key for parts in staged.values() for part in parts]
+
+
+def test_a_shard_bigger_than_a_part_is_staged_in_several_parts_each_order_once(
+    hour_run: HourRun, order_stack: PipelineStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(order_staging, "PART_ORDERS", 7)
+    s3 = order_stack.client("s3")
+    staged = stage_orders(
+        order_stack.client("dynamodb"),
+        s3,
+        settings.ORDERS_TABLE,
+        [HOUR],
+        settings.PIPELINE_BUCKET,
+        "parts-of-7",
+    )
+
+    parts = read_manifest(s3, staged.manifest_uri)[HOUR]
+    orders = [
+        [order["order_id"] for order in read_part_orders(s3, settings.PIPELINE_BUCKET, part.key)]
+        for part in parts
+    ]
+    assert len(parts) > 8 and all(0 < len(ids) <= 7 for ids in orders)  # 8 shards, ~30 orders each
+    assert [part.orders for part in parts] == [len(ids) for ids in orders]
+    found = [order_id for ids in orders for order_id in ids]
+    assert sorted(found) == sorted(order.order_id for order in hour_run.orders)
+
+
+ACCOUNTING_HOUR = Window(datetime(2025, 6, 1, 3, tzinfo=UTC))
+
+
+@dataclass(frozen=True)
+class AnsweredHour:
+    """An hour of 40 orders staged, each part answered by order_transform:live; nothing committed."""
+
+    staged: StagedExtract
+    orders: list[SampleOrder]
+    answers: PartAnswers
+
+
+@pytest.fixture(scope="module")
+def answered_hour(order_stack: PipelineStack) -> AnsweredHour:
+    orders = seed_orders(order_stack, ACCOUNTING_HOUR.start, 40, seed=401)
+    s3, function = order_stack.client("s3"), order_stack.client("lambda")
+    staged = _stage(order_stack)
+    parts = read_manifest(s3, staged.manifest_uri)[ACCOUNTING_HOUR]
+    for part in parts:
+        event = {
+            "parts": [{"bucket": settings.PIPELINE_BUCKET, "key": part.key, "output_key": part.output_key}]
+        }
+        answer = function.invoke(FunctionName="order_transform", Qualifier="live", Payload=json.dumps(event))
+        assert "FunctionError" not in answer, answer["Payload"].read()
+    return AnsweredHour(staged, orders, PartAnswers(frozenset(part.output_key for part in parts)))
+
+
+def _stage(stack: PipelineStack) -> StagedExtract:
+    return stage_orders(
+        stack.client("dynamodb"),
+        stack.client("s3"),
+        settings.ORDERS_TABLE,
+        [ACCOUNTING_HOUR],
+        settings.PIPELINE_BUCKET,
+        "accounting",
+    )
+
+
+def _facts(
+    stack: PipelineStack, staged: StagedExtract, answers: PartAnswers
+) -> tuple[Counter[str], RunTally]:
+    """The accounting of ``record_orders`` on its own: rows counted per table, nothing committed."""
+    s3, rows = stack.client("s3"), Counter[str]()
+    tally = read_facts(
+        s3,
+        settings.PIPELINE_BUCKET,
+        read_manifest(s3, staged.manifest_uri),
+        answers,
+        {"dag_id": ORDER_DAG, "run_id": "accounting"},
+        datetime.now(UTC),
+        add_rows=lambda table, window, found: rows.update({table: len(found)}),
+    )
+    return rows, tally
+
+
+def test_answered_parts_add_up_to_the_staged_orders(
+    answered_hour: AnsweredHour, order_stack: PipelineStack
+) -> None:
+    rows, tally = _facts(order_stack, answered_hour.staged, answered_hour.answers)
+    assert tally.valid + tally.rejected == answered_hour.staged.orders_in == len(answered_hour.orders)
+    assert (rows["orders"], rows["order_rejects"]) == (tally.valid, tally.rejected)
+    assert tally.rejected and tally.valid  # the seed has both
+
+
+def test_an_answer_that_drops_an_order_fails_the_accounting_naming_the_order(
+    answered_hour: AnsweredHour, order_stack: PipelineStack
+) -> None:
+    s3, bucket = order_stack.client("s3"), settings.PIPELINE_BUCKET
+    part = read_manifest(s3, answered_hour.staged.manifest_uri)[ACCOUNTING_HOUR][0]
+    original = s3.get_object(Bucket=bucket, Key=part.output_key)["Body"].read()
+    answer = json.loads(original)
+    dropped = (answer["valid"] or answer["rejects"]).pop(0)["order_id"]
+    s3.put_object(Bucket=bucket, Key=part.output_key, Body=json.dumps(answer).encode())
+    try:
+        with pytest.raises(OrderAccountingError, match=rf"missing 1 \['{dropped}'\], duplicated 0"):
+            _facts(order_stack, answered_hour.staged, answered_hour.answers)
+    finally:
+        s3.put_object(Bucket=bucket, Key=part.output_key, Body=original)
+
+
+def test_an_answer_to_a_part_staged_before_its_orders_changed_is_not_taken_for_the_new_part(
+    answered_hour: AnsweredHour, order_stack: PipelineStack
+) -> None:
+    late = seed_orders(order_stack, ACCOUNTING_HOUR.start, 1, seed=402)
+    after = _stage(order_stack)  # a retried extract: the same prefix, one order more
+
+    s3 = order_stack.client("s3")
+    parts = read_manifest(s3, after.manifest_uri)[ACCOUNTING_HOUR]
+    changed = [part for part in parts if part.output_key not in answered_hour.answers.output_keys]
+    assert len(changed) == 1, changed  # the late order's shard
+    staged_ids = [
+        order["order_id"] for order in read_part_orders(s3, settings.PIPELINE_BUCKET, changed[0].key)
+    ]
+    assert late[0].order_id in staged_ids
+    with pytest.raises(OrderAccountingError, match=rf"missing {changed[0].orders} \["):
+        _facts(order_stack, after, answered_hour.answers)
+
+
+def test_a_staged_part_without_an_output_key_is_refused_naming_the_part(order_stack: PipelineStack) -> None:
+    event = {"parts": [{"bucket": settings.PIPELINE_BUCKET, "key": "accounting/items/x.jsonl"}]}
+    answer = order_stack.client("lambda").invoke(
+        FunctionName="order_transform", Qualifier="live", Payload=json.dumps(event)
+    )
+    error = json.loads(answer["Payload"].read())
+    assert answer.get("FunctionError") == "Unhandled"
+    assert error["errorMessage"].startswith("parts[0] must name bucket, key and output_key"), error

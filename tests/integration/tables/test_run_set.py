@@ -8,11 +8,11 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from lambdapipe.tables import run_set
 from lambdapipe.tables.catalog import ensure_table
 from lambdapipe.tables.config import TablesConfig
 from lambdapipe.tables.conform import ConformError
 from lambdapipe.tables.query import read_table
+from lambdapipe.tables.run_files import RunFiles
 from lambdapipe.tables.run_set import RunSetError, TableRuns, commit_together
 from lambdapipe.tables.writer import commit_run
 from tests.support.order_rows import order_ids, order_table, run_key
@@ -73,14 +73,14 @@ def test_a_commit_failing_part_way_sets_the_tables_already_committed_back(
     runs = ensure_table("pipeline_runs", tables_config)
     commit_run(orders, order_table("r0", 2), run_key("r0"))
     before = state(orders, lines, runs)
-    real_replace = run_set.replace_runs
+    real_commit = RunFiles.commit
 
-    def storage_fails_on_pipeline_runs(table: Any, *args: Any, **kwargs: Any) -> Any:
-        if table.name()[-1] == "pipeline_runs":
+    def storage_fails_on_pipeline_runs(files: RunFiles, *args: Any, **kwargs: Any) -> Any:
+        if files.table.name()[-1] == "pipeline_runs":
             raise OSError("S3 PutObject: SlowDown (injected)")
-        return real_replace(table, *args, **kwargs)
+        return real_commit(files, *args, **kwargs)
 
-    monkeypatch.setattr(run_set, "replace_runs", storage_fails_on_pipeline_runs)
+    monkeypatch.setattr(RunFiles, "commit", storage_fails_on_pipeline_runs)
     line = pa.Table.from_pylist([{"order_id": "r1-0", "line_number": 1, "sku": "A", "qty": 1}])
     with pytest.raises(RunSetError) as failed:
         commit_together(
