@@ -1,20 +1,28 @@
 """Fan-out at Step Functions scale: LambdaMapOperator vs the provider's mapped LambdaInvokeFunctionOperator.
 
 One run, one local AWS stack, one real Airflow (scheduler + dag-processor + triggerer + API server,
-LocalExecutor, SQLite, parallelism as ``make run``): N items through a handler that sleeps 100 ms,
+LocalExecutor, SQLite, parallelism as ``make run``): N items through a handler that sleeps S ms
+(100 by default),
 
-  (a) ``LambdaMapOperator(max_concurrency=C)`` in one task,
+  (a) ``LambdaMapOperator(max_concurrency=C)`` in one task (``--deferrable``: in the triggerer),
   (b) ``LambdaInvokeFunctionOperator.partial(...).expand(payload=...)``: one task instance per item.
 
 Prints both wall times (DAG run start to end), their ratio, and (a)'s efficiency against the latency
-limit N x 100 ms / C. Targets (issue 5): ratio >= 20x, efficiency >= 80%.
+limit N x S / C, for the fan-out itself and for the whole DAG run. Beside them, the CPU each
+invocation cost (every process of the stack, split into the local Lambda service with its runtimes
+and the rest), and with ``--deferrable`` how late a probe trigger sharing the triggerer woke up
+while (a) ran (it sleeps 0.5 s again and again: a sensor's wake-up, measured in the triggerer).
+Targets (issues 5, 18): ratio >= 20x; whole DAG run >= 80% for 1,000 x 100 ms at C=50 and >= 90% for
+10,000 x 1 s at C=100, in both modes; the probe's wake-ups <= 2 s late.
 
-Run: .venv/bin/python benchmarks/fanout.py [--items 1000] [--concurrency 50] [--map-only]
+Run: .venv/bin/python benchmarks/fanout.py [--items 1000] [--concurrency 50] [--sleep-ms 100]
+     [--deferrable] [--map-only]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import os
@@ -29,6 +37,8 @@ import zipfile
 from datetime import datetime
 from pathlib import Path
 
+import psutil
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
@@ -36,8 +46,48 @@ import devstack  # noqa: E402
 from airflow_api import AirflowApi  # noqa: E402
 from machine import reported  # noqa: E402  (benchmarks/, the script's folder)
 
-HANDLER = "import time\n\ndef handler(event, context):\n    time.sleep(0.1)\n    return {'item': event}\n"
-SLEEP_S = 0.1
+HANDLER = "import os, time\n\ndef handler(event, context):\n    time.sleep(float(os.environ['SLEEP_S']))\n    return {'item': event}\n"
+PROBE_INTERVAL_S = 0.5
+# In a folder of its own on the stack's PYTHONPATH: the triggerer imports triggers by class path.
+PROBE = """
+    import asyncio
+    import statistics
+
+    from airflow.sdk import BaseOperator
+    from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+
+    class WakeProbeTrigger(BaseTrigger):
+        \"\"\"Sleeps INTERVAL s again and again for ``duration`` s; reports how late each wake-up was.\"\"\"
+
+        def __init__(self, duration):
+            super().__init__()
+            self.duration = duration
+
+        def serialize(self):
+            return ("fanout_probe.WakeProbeTrigger", {"duration": self.duration})
+
+        async def run(self):
+            loop = asyncio.get_running_loop()
+            end, lags = loop.time() + self.duration, []
+            while loop.time() < end:
+                planned = loop.time() + INTERVAL
+                await asyncio.sleep(INTERVAL)
+                lags.append(loop.time() - planned)
+            yield TriggerEvent({"wakeups": len(lags), "max_late_s": max(lags), "p50_late_s": statistics.median(lags)})
+
+
+    class WakeProbe(BaseOperator):
+        def __init__(self, duration, **kwargs):
+            super().__init__(**kwargs)
+            self.duration = duration
+
+        def execute(self, context):
+            self.defer(trigger=WakeProbeTrigger(self.duration), method_name="done")
+
+        def done(self, context, event):
+            return event
+"""
 
 DAGS = {
     "fanout_map.py": """
@@ -48,12 +98,21 @@ DAGS = {
                  tags=["benchmark"], default_args={"owner": "benchmark", "retries": 0}):
             LambdaMapOperator(
                 task_id="map",
-                function_name="sleep100",
+                function_name="sleeper",
                 items="{{ range(params.n) | list | tojson }}",
                 results_bucket="benchmark-results",
                 max_concurrency=CONCURRENCY,
                 progress_interval=5,
+                deferrable=DEFERRABLE,
             )
+    """,
+    "fanout_probe.py": """
+        from airflow.sdk import DAG
+        from fanout_probe import WakeProbe
+
+        with DAG("fanout_probe", schedule=None,
+                 tags=["benchmark"], default_args={"owner": "benchmark", "retries": 0}):
+            WakeProbe(task_id="probe", duration=PROBE_DURATION)
     """,
     "fanout_expand.py": """
         import json
@@ -67,7 +126,7 @@ DAGS = {
             def payloads(params=None):
                 return [json.dumps(i) for i in range(params["n"])]
 
-            LambdaInvokeFunctionOperator.partial(task_id="invoke", function_name="sleep100").expand(
+            LambdaInvokeFunctionOperator.partial(task_id="invoke", function_name="sleeper").expand(
                 payload=payloads()
             )
     """,
@@ -88,7 +147,7 @@ def _seconds(run: dict) -> float:
     return (end - start).total_seconds()
 
 
-def _create_function(settings: devstack.Settings) -> None:
+def _create_function(settings: devstack.Settings, sleep_s: float) -> None:
     import boto3
 
     kwargs = {
@@ -100,14 +159,15 @@ def _create_function(settings: devstack.Settings) -> None:
     code = io.BytesIO()
     with zipfile.ZipFile(code, "w") as archive:
         archive.writestr("app.py", HANDLER)
-    role = boto3.client("iam", **kwargs).create_role(RoleName="sleep100", AssumeRolePolicyDocument="{}")
+    role = boto3.client("iam", **kwargs).create_role(RoleName="sleeper", AssumeRolePolicyDocument="{}")
     boto3.client("lambda", **kwargs).create_function(
-        FunctionName="sleep100",
+        FunctionName="sleeper",
         Runtime="python3.11",
         Role=role["Role"]["Arn"],
         Handler="app.handler",
         Code={"ZipFile": code.getvalue()},
         Timeout=30,
+        Environment={"Variables": {"SLEEP_S": str(sleep_s)}},
     )
     boto3.client("s3", **kwargs).create_bucket(Bucket="benchmark-results")
 
@@ -127,18 +187,36 @@ def _run(api: AirflowApi, dag_id: str, items: int, timeout: float) -> tuple[floa
     return _seconds(run), run
 
 
-def _map_summary(api: AirflowApi, run: dict) -> dict:
-    """The LambdaMapOperator's XCom: the fan-out's own duration, excluding scheduling and task start-up."""
+def _xcom(api: AirflowApi, dag_id: str, run: dict, task_id: str) -> dict:
+    """A task's XCom (the map's summary: the fan-out's own duration, without scheduling and start-up)."""
     run_id = urllib.parse.quote(run["dag_run_id"], safe="")
-    entry = api.get(f"/dags/fanout_map/dagRuns/{run_id}/taskInstances/map/xcomEntries/return_value")
+    entry = api.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/return_value")
     value = entry["value"]
     return json.loads(value) if isinstance(value, str) else value
+
+
+def _cpu_seconds() -> tuple[float, float]:
+    """CPU seconds the stack (this script's descendants) has used so far: (the local AWS service with
+    its Lambda runtimes, every other process). Processes that ended count through their parent."""
+    server: set[int] = set()
+    spent: dict[int, float] = {}
+    for process in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            times = process.cpu_times()
+            spent[process.pid] = times.user + times.system + times.children_user + times.children_system
+            if "lambdapipe local" in " ".join(process.cmdline()):
+                server.add(process.pid)
+                server.update(child.pid for child in process.children(recursive=True))
+    in_server = sum(seconds for pid, seconds in spent.items() if pid in server)
+    return in_server, sum(spent.values()) - in_server
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--sleep-ms", type=int, default=100, help="how long the handler sleeps (default 100)")
+    parser.add_argument("--deferrable", action="store_true", help="(a) runs in the triggerer, beside a probe")
     parser.add_argument("--warmup", type=int, default=200, help="items of an unmeasured map run first")
     parser.add_argument(
         "--map-only", action="store_true", help="skip (b), the ~20 min part: for iterating on (a)"
@@ -146,10 +224,22 @@ def main() -> None:
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="lambdapipe-bench-fanout-"))
-    dags = home / "dags"
+    dags, probe = home / "dags", home / "probe"
     dags.mkdir()
+    probe.mkdir()
+    limit_s = args.items * args.sleep_ms / 1000 / args.concurrency
+    placeholders = {
+        "CONCURRENCY": str(args.concurrency),
+        "DEFERRABLE": str(args.deferrable),
+        "PROBE_DURATION": f"{max(limit_s * 0.8, 2.0):.1f}",
+    }
     for name, source in DAGS.items():
-        (dags / name).write_text(textwrap.dedent(source).replace("CONCURRENCY", str(args.concurrency)))
+        text = textwrap.dedent(source)
+        for placeholder, value in placeholders.items():
+            text = text.replace(placeholder, value)
+        (dags / name).write_text(text)
+    (probe / "fanout_probe.py").write_text(textwrap.dedent(PROBE).replace("INTERVAL", str(PROBE_INTERVAL_S)))
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(probe), os.environ.get("PYTHONPATH")]))
     settings = devstack.Settings(home=home, api_port=_free_port(), aws_port=_free_port(), dags_folder=dags)
     os.environ.update(settings.environment())
     try:
@@ -157,37 +247,62 @@ def main() -> None:
     except BaseException:
         print(f"failed: the stack's logs are kept in {settings.log_dir}", file=sys.stderr, flush=True)
         raise
-    _print_table(args, *measured)
+    _print_table(args, limit_s, *measured)
     shutil.rmtree(home, ignore_errors=True)  # kept only when something failed
 
 
 def _measure(settings: devstack.Settings, args: argparse.Namespace) -> tuple:
-    """Both cases on one stack: timings, the map's summary, runtime stats and load averages."""
+    """Both cases on one stack: timings, the map's summary, CPU, the probe, runtime stats and load."""
     with devstack.running_stack(settings):
-        _create_function(settings)
+        _create_function(settings, args.sleep_ms / 1000)
         api = AirflowApi(settings)
-        api.wait_for_dags({"fanout_map", "fanout_expand"}, timeout=180)
-        for dag_id in ("fanout_map", "fanout_expand"):
+        api.wait_for_dags({"fanout_map", "fanout_expand", "fanout_probe"}, timeout=180)
+        for dag_id in ("fanout_map", "fanout_expand", "fanout_probe"):
             api.unpause(dag_id)
         if args.warmup:
             warmup_s, _ = _run(api, "fanout_map", args.warmup, timeout=600)
             print(f"warm-up: map over {args.warmup} items in {warmup_s:.1f} s (execution environments start)")
         load_before = os.getloadavg()
-        map_s, map_run = _run(api, "fanout_map", args.items, timeout=1800)
-        summary = _map_summary(api, map_run)
+        cpu_before = _cpu_seconds()
+        map_run_id = api.trigger("fanout_map", {"n": args.items})
+        probe_run_id = api.trigger("fanout_probe", {}) if args.deferrable else None
+        map_run = api.wait_for_run("fanout_map", map_run_id, 3600)
+        cpu_after = _cpu_seconds()
+        if map_run["state"] != "success":
+            raise RuntimeError(f"fanout_map run {map_run_id} ended {map_run['state']}")
+        probe = None
+        if probe_run_id:
+            probe_run = api.wait_for_run("fanout_probe", probe_run_id, 600)
+            probe = _xcom(api, "fanout_probe", probe_run, "probe") if probe_run["state"] == "success" else {}
+        summary = _xcom(api, "fanout_map", map_run, "map")
+        cpu = tuple(after - before for before, after in zip(cpu_before, cpu_after, strict=True))
         stats_after_map = _runtime_stats(settings)
         expand_started = time.monotonic()
         expand_s = None if args.map_only else _run(api, "fanout_expand", args.items, timeout=7200)[0]
         expand_elapsed = time.monotonic() - expand_started
         stats = _runtime_stats(settings)
     load_after = os.getloadavg()
-    return map_s, summary, stats_after_map, expand_s, expand_elapsed, stats, load_before, load_after
+    return (
+        _seconds(map_run),
+        summary,
+        cpu,
+        probe,
+        stats_after_map,
+        expand_s,
+        expand_elapsed,
+        stats,
+        load_before,
+        load_after,
+    )
 
 
 def _print_table(
     args: argparse.Namespace,
+    limit_s: float,
     map_s: float,
     summary: dict,
+    cpu: tuple[float, float],
+    probe: dict | None,
     stats_after_map: dict,
     expand_s: float | None,
     expand_elapsed: float,
@@ -195,10 +310,11 @@ def _print_table(
     load_before: tuple,
     load_after: tuple,
 ) -> None:
-    limit_s = args.items * SLEEP_S / args.concurrency
+    mode = "deferrable (in the triggerer)" if args.deferrable else "worker"
     print()
     print(
-        f"{args.items} items, handler sleeps {SLEEP_S * 1000:.0f} ms; {os.cpu_count()} cores; LocalExecutor parallelism 8"
+        f"{args.items} items, handler sleeps {args.sleep_ms} ms; {os.cpu_count()} cores; LocalExecutor "
+        f"parallelism 8; (a) in {mode} mode"
     )
     print(f"{'case':<60} {'wall s':>9}")
     print(f"{'(a) LambdaMapOperator, max_concurrency ' + str(args.concurrency):<60} {map_s:>9.1f}")
@@ -207,9 +323,25 @@ def _print_table(
         print(f"ratio (b)/(a): {expand_s / map_s:.1f}x   (target >= 20x)")
     print(
         f"(a) efficiency vs the latency limit {limit_s:.1f} s: {limit_s / summary['duration_s']:.0%} of the "
-        f"fan-out itself ({summary['duration_s']:.2f} s, {summary['invocations_per_s']:.0f} invocations/s; "
-        f"target >= 80%), {limit_s / map_s:.0%} of the whole DAG run (scheduling and task start included)"
+        f"fan-out itself ({summary['duration_s']:.2f} s, {summary['invocations_per_s']:.0f} invocations/s), "
+        f"{limit_s / map_s:.0%} of the whole DAG run (scheduling and task start included; targets >= 80% "
+        "for 1,000 x 100 ms at 50, >= 90% for 10,000 x 1 s at 100)"
     )
+    invocations = max(summary["invocations"], 1)
+    print(
+        f"(a) CPU per invocation: {sum(cpu) / invocations * 1000:.1f} ms in all, "
+        f"{cpu[0] / invocations * 1000:.1f} ms in the local AWS service and its Lambda runtimes, "
+        f"{cpu[1] / invocations * 1000:.1f} ms in Airflow's processes (the task or triggerer, scheduler, "
+        f"API server...), over {summary['invocations']} invocations"
+    )
+    if probe is not None:
+        late = (
+            f"{probe['max_late_s']:.2f} s at most, median {probe['p50_late_s']:.3f} s" if probe else "failed"
+        )
+        print(
+            f"(a) a probe trigger beside the map in the triggerer woke up {late} late over "
+            f"{probe.get('wakeups', 0)} wake-ups every {PROBE_INTERVAL_S} s (target <= 2 s)"
+        )
     print(
         f"local execution environments: {stats_after_map['environments_created']} created by the end of (a), "
         f"{stats['environments_created']} in all; peak concurrent invocations {stats['peak_concurrency']}"

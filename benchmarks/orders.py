@@ -144,7 +144,7 @@ def extract(window: Any) -> tuple[Any, float]:
         TABLE,
         [window],
         PIPELINE_BUCKET,
-        f"benchmark/{RUN_ID}/extract",
+        f"lambdapipe/extract/benchmark/{RUN_ID}",  # where the function's role may read and answer
     )
     return staged, time.monotonic() - clock
 

@@ -4,9 +4,12 @@ The transform answers each staged part (``order_staging``) with ``{"valid": [...
 written to the part's ``output_key``. Every order id the extract staged must come back exactly once,
 as a valid order or a reject: anything else (a lost part, a duplicate) fails the run before a row is
 committed, so facts + rejects always add up to the source count. Parts are read one at a time and
-their rows kept as Arrow, so memory follows the hour's rows in columnar form, not its JSON. Rows carry
-their hour (``interval_start`` / ``interval_end``, the run key) and the run that wrote them
-(``dag_id`` / ``run_id``).
+their rows handed on (to the tables' ``RunSetWriter``, which writes them to data files as they come),
+so memory holds one part whatever the hour's size. After a part whose answer does not add up, the
+rest are still checked, so the error names every discrepancy at once, but no more rows are handed on
+(those handed on before it are in data files that are never committed). Rows carry their hour
+(``interval_start`` / ``interval_end``, the run key) and the run that wrote them (``dag_id`` /
+``run_id``).
 """
 
 from __future__ import annotations
@@ -132,8 +135,9 @@ def read_facts(
                 _note_differences(wrong, _part_ids(s3, bucket, part), returned)
                 continue
             tally.add(output)
-            for table, rows in part_rows(output, window, lineage, rejected_at).items():
-                add_rows(table, window, rows)
+            if not wrong.counts:  # the run fails anyway: write nothing more that would never commit
+                for table, rows in part_rows(output, window, lineage, rejected_at).items():
+                    add_rows(table, window, rows)
     if wrong.counts:
         extracted = sum(part.orders for parts in staged.values() for part in parts)
         raise OrderAccountingError(

@@ -135,12 +135,25 @@ def _kept_logs(tmp_path: Path) -> str:
 def test_the_fanout_benchmark_times_a_map_run_on_a_whole_stack(
     run: Callable[..., subprocess.CompletedProcess], tmp_path: Path
 ) -> None:
-    """Twenty items, the map case only (the expand case takes ~20 min at full size); the run must
-    succeed (the script fails otherwise), and the stack's folder is gone after it."""
-    result = run("fanout.py", "--items", "20", "--warmup", "0", "--map-only")
+    """Twenty items, the map case only (the expand case takes ~20 min at full size), in the triggerer
+    beside the wake-up probe; the run must succeed (the script fails otherwise), it prints the CPU per
+    invocation and the probe's figures, and the stack's folder is gone after it."""
+    result = run(
+        "fanout.py", "--items", "20", "--warmup", "0", "--map-only", "--deferrable", "--sleep-ms", "200"
+    )
 
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:] + _kept_logs(tmp_path)
     assert re.search(r"^\(a\) LambdaMapOperator, max_concurrency 50\s+\d+\.\d$", result.stdout, re.M)
+    assert (
+        "handler sleeps 200 ms" in result.stdout
+        and "(a) in deferrable (in the triggerer) mode" in result.stdout
+    )
+    cpu = re.search(
+        r"^\(a\) CPU per invocation: (\d+\.\d) ms in all, .* over 20 invocations$", result.stdout, re.M
+    )
+    assert cpu and float(cpu[1]) > 0, result.stdout[-2000:]
+    probe = r"^\(a\) a probe trigger beside the map in the triggerer woke up \d+\.\d\d s at most, .* over [1-9]\d* wake-ups"
+    assert re.search(probe, result.stdout, re.M), result.stdout[-2000:]
     assert re.search(r"^local execution environments: \d+ created by the end of \(a\)", result.stdout, re.M)
     assert list((tmp_path / "tmp").iterdir()) == []
 

@@ -299,7 +299,13 @@ def test_orders_are_read_with_a_parallel_scan_when_the_table_has_no_index(order_
 
     s3 = order_stack.client("s3")
     staged = stage_orders(
-        dynamodb, s3, "orders-without-index", [window], settings.PIPELINE_BUCKET, "scan-test", parallelism=3
+        dynamodb,
+        s3,
+        "orders-without-index",
+        [window],
+        settings.PIPELINE_BUCKET,
+        f"{settings.EXTRACT_PREFIX}scan-test",
+        parallelism=3,
     )
 
     parts = read_manifest(s3, staged.manifest_uri)
@@ -448,7 +454,7 @@ def test_a_shard_bigger_than_a_part_is_staged_in_several_parts_each_order_once(
         settings.ORDERS_TABLE,
         [HOUR],
         settings.PIPELINE_BUCKET,
-        "parts-of-7",
+        f"{settings.EXTRACT_PREFIX}parts-of-7",
     )
 
     parts = read_manifest(s3, staged.manifest_uri)[HOUR]
@@ -496,7 +502,7 @@ def _stage(stack: PipelineStack) -> StagedExtract:
         settings.ORDERS_TABLE,
         [ACCOUNTING_HOUR],
         settings.PIPELINE_BUCKET,
-        "accounting",
+        f"{settings.EXTRACT_PREFIX}accounting",
     )
 
 
@@ -561,7 +567,11 @@ def test_an_answer_to_a_part_staged_before_its_orders_changed_is_not_taken_for_t
 
 
 def test_a_staged_part_without_an_output_key_is_refused_naming_the_part(order_stack: PipelineStack) -> None:
-    event = {"parts": [{"bucket": settings.PIPELINE_BUCKET, "key": "accounting/items/x.jsonl"}]}
+    event = {
+        "parts": [
+            {"bucket": settings.PIPELINE_BUCKET, "key": f"{settings.EXTRACT_PREFIX}accounting/items/x.jsonl"}
+        ]
+    }
     answer = order_stack.client("lambda").invoke(
         FunctionName="order_transform", Qualifier="live", Payload=json.dumps(event)
     )

@@ -453,3 +453,62 @@ def test_boto3_paginates_a_gsi_through_the_served_stack_with_calls_counted_and_f
     counts = aws.calls.snapshot().to_dict()
     assert counts["calls"]["dynamodb:Query"] == 1 + 4  # the faulted call, then 4 pages
     assert counts["faults_injected"]["dynamodb:Query"] == 1
+
+
+def _gsi_pages(dynamodb: Any, bucket: str, size: int, start: dict[str, Any] | None = None) -> dict[str, Any]:
+    return dynamodb.query(
+        TableName="orders",
+        IndexName="by_time",
+        KeyConditionExpression="#b = :p",
+        ExpressionAttributeNames={"#b": "bucket"},
+        ExpressionAttributeValues={":p": {"S": bucket}},
+        Limit=size,
+        **({"ExclusiveStartKey": start} if start else {}),
+    )
+
+
+def test_the_pages_of_one_query_sort_its_items_once_not_once_per_page(
+    aws: LocalAws, tables: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lambdapipe_local.moto_backend import dynamodb_api
+
+    sorted_sets: list[int] = []
+    real = dynamodb_api._SortedItems.__init__
+
+    def counting(self: Any, items: list[Any], attrs: list[str]) -> None:
+        sorted_sets.append(len(items))
+        real(self, items, attrs)
+
+    monkeypatch.setattr(dynamodb_api._SortedItems, "__init__", counting)
+    dynamodb = aws.client("dynamodb")
+    pages = dynamodb.get_paginator("query").paginate(
+        TableName="orders",
+        IndexName="by_time",
+        KeyConditionExpression="#b = :p",
+        ExpressionAttributeNames={"#b": "bucket"},
+        ExpressionAttributeValues={":p": {"S": "b2"}},
+        PaginationConfig={"PageSize": 10},
+    )
+
+    assert sum(len(page["Items"]) for page in pages) == 90  # 9 full pages, then an empty last one
+    assert sorted_sets == [90]
+
+
+def test_a_write_between_two_pages_is_seen_by_the_next_page_as_stock_moto_sees_it(
+    aws: LocalAws, tables: Any
+) -> None:
+    dynamodb = aws.client("dynamodb")
+    first = _gsi_pages(dynamodb, "b2", 10)
+    dynamodb.put_item(
+        TableName="orders",
+        Item={"order_id": {"S": "late"}, "bucket": {"S": "b2"}, "order_time": {"S": "2026-04-01T23:59"}},
+    )
+    dynamodb.delete_item(TableName="orders", Key={"order_id": first["Items"][-1]["order_id"]})  # already read
+
+    rest, start = [], first["LastEvaluatedKey"]
+    while start:
+        page = _gsi_pages(dynamodb, "b2", 10, start)
+        rest.extend(item["order_id"]["S"] for item in page["Items"])
+        start = page.get("LastEvaluatedKey")
+
+    assert rest[-1] == "late" and len(rest) == 90 - 10 + 1

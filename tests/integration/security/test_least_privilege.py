@@ -98,3 +98,14 @@ def test_no_shipped_function_opts_into_wildcards() -> None:
 
     assert manifests, "the shipped functions are found"
     assert [m.name for m in manifests for p in m.permissions if p.allow_wildcard] == []
+
+
+def test_the_shipped_order_transform_role_reads_staged_parts_and_writes_only_their_answers() -> None:
+    policy = execution_role_policy(load_manifest(REPO / "lambda_functions" / "order_transform"))
+    granted = {
+        statement["Sid"]: (statement["Action"], statement["Resource"]) for statement in policy["Statement"]
+    }
+
+    extract = "arn:aws:s3:::lambdapipe-pipeline/lambdapipe/extract"
+    assert granted["ReadStagedParts"] == (["s3:GetObject"], [f"{extract}/*/items/*"])
+    assert granted["WritePartAnswers"] == (["s3:PutObject"], [f"{extract}/*/output/*"])
