@@ -273,8 +273,9 @@ class FanOut:
     async def _write_recorded(self, up_to: int | None = None) -> None:
         """Return once every batch recorded so far (or the first ``up_to``) is in S3.
 
-        Group commit: while one PUT is in flight, batches finishing meanwhile queue on the lock and the
-        next PUT carries them all; a batch already carried by an earlier PUT returns at once.
+        Group commit: while one write is in flight, batches finishing meanwhile queue on the lock and
+        the next write carries them all; a batch already carried by an earlier write returns at once.
+        The results part and the metrics part are PUT side by side: a write takes one PUT's time.
         """
         async with self._write_lock:
             if up_to is not None and self._written_batches >= up_to:
@@ -283,24 +284,36 @@ class FanOut:
             recorded = self._recorded_batches
             metrics = [record.to_dict() for record in self.counters.records[self._metrics_written :]]
             try:
-                for kind, records in (("results", lines), ("metrics", metrics)):
-                    if records:
-                        self._parts[kind] = await run_store.write_part(
-                            self.s3,
-                            self.config.location,
-                            kind,
-                            self.config.try_number,
-                            self._parts[kind] + 1,
-                            records,
-                            self._input_sha,
-                        )
-                        if kind == "results":
-                            lines = []  # written: not put back if the metrics part fails
-            except BaseException:
-                self._lines = lines + self._lines  # not written: the next write (or the summary) has them
+                results_written, metrics_written = await asyncio.gather(
+                    self._write_part("results", lines),
+                    self._write_part("metrics", metrics),
+                    return_exceptions=True,
+                )
+            except BaseException:  # cancelled mid-write: whether it landed is unknown, so write again
+                self._lines = lines + self._lines
                 raise
-            self._metrics_written += len(metrics)
+            if metrics_written is True:
+                self._metrics_written += len(metrics)
+            if results_written is not True:
+                self._lines = lines + self._lines  # not written: the next write (or the summary) has them
+            for outcome in (results_written, metrics_written):
+                if isinstance(outcome, BaseException):
+                    raise outcome
             self._written_batches = recorded
+
+    async def _write_part(self, kind: str, records: list[dict[str, Any]]) -> bool:
+        """Create the next part of ``kind`` holding ``records`` (nothing to do for none); True once written."""
+        if records:
+            self._parts[kind] = await run_store.write_part(
+                self.s3,
+                self.config.location,
+                kind,
+                self.config.try_number,
+                self._parts[kind] + 1,
+                records,
+                self._input_sha,
+            )
+        return True
 
     async def _report_progress(self) -> None:
         while True:
