@@ -29,6 +29,14 @@ AUTHORIZATION = (
     "SignedHeaders=host;x-amz-target, Signature=0"
 )
 Compare = Callable[[str, dict[str, Any]], dict[str, Any]]
+# Bucket b2 of the orders table through its by_time index: 90 items.
+B2_BY_TIME = {
+    "TableName": "orders",
+    "IndexName": "by_time",
+    "KeyConditionExpression": "#b = :p",
+    "ExpressionAttributeNames": {"#b": "bucket"},
+    "ExpressionAttributeValues": {":p": {"S": "b2"}},
+}
 
 
 @pytest.fixture
@@ -439,14 +447,7 @@ def test_boto3_paginates_a_gsi_through_the_served_stack_with_calls_counted_and_f
     aws.faults.add(FaultRule(service="dynamodb", operation="Query", error="dynamodb_throughput", count=1))
     aws.calls.reset()
 
-    pages = dynamodb.get_paginator("query").paginate(
-        TableName="orders",
-        IndexName="by_time",
-        KeyConditionExpression="#b = :p",
-        ExpressionAttributeNames={"#b": "bucket"},
-        ExpressionAttributeValues={":p": {"S": "b2"}},
-        PaginationConfig={"PageSize": 25},
-    )
+    pages = dynamodb.get_paginator("query").paginate(**B2_BY_TIME, PaginationConfig={"PageSize": 25})
     times = [(item["order_time"]["S"], item["order_id"]["S"]) for page in pages for item in page["Items"]]
 
     assert times == sorted(times) and len(times) == 90
@@ -455,16 +456,8 @@ def test_boto3_paginates_a_gsi_through_the_served_stack_with_calls_counted_and_f
     assert counts["faults_injected"]["dynamodb:Query"] == 1
 
 
-def _gsi_pages(dynamodb: Any, bucket: str, size: int, start: dict[str, Any] | None = None) -> dict[str, Any]:
-    return dynamodb.query(
-        TableName="orders",
-        IndexName="by_time",
-        KeyConditionExpression="#b = :p",
-        ExpressionAttributeNames={"#b": "bucket"},
-        ExpressionAttributeValues={":p": {"S": bucket}},
-        Limit=size,
-        **({"ExclusiveStartKey": start} if start else {}),
-    )
+def _b2_page(dynamodb: Any, size: int, start: dict[str, Any] | None = None) -> dict[str, Any]:
+    return dynamodb.query(**B2_BY_TIME, Limit=size, **({"ExclusiveStartKey": start} if start else {}))
 
 
 def test_the_pages_of_one_query_sort_its_items_once_not_once_per_page(
@@ -481,14 +474,7 @@ def test_the_pages_of_one_query_sort_its_items_once_not_once_per_page(
 
     monkeypatch.setattr(dynamodb_api._SortedItems, "__init__", counting)
     dynamodb = aws.client("dynamodb")
-    pages = dynamodb.get_paginator("query").paginate(
-        TableName="orders",
-        IndexName="by_time",
-        KeyConditionExpression="#b = :p",
-        ExpressionAttributeNames={"#b": "bucket"},
-        ExpressionAttributeValues={":p": {"S": "b2"}},
-        PaginationConfig={"PageSize": 10},
-    )
+    pages = dynamodb.get_paginator("query").paginate(**B2_BY_TIME, PaginationConfig={"PageSize": 10})
 
     assert sum(len(page["Items"]) for page in pages) == 90  # 9 full pages, then an empty last one
     assert sorted_sets == [90]
@@ -498,7 +484,7 @@ def test_a_write_between_two_pages_is_seen_by_the_next_page_as_stock_moto_sees_i
     aws: LocalAws, tables: Any
 ) -> None:
     dynamodb = aws.client("dynamodb")
-    first = _gsi_pages(dynamodb, "b2", 10)
+    first = _b2_page(dynamodb, 10)
     dynamodb.put_item(
         TableName="orders",
         Item={"order_id": {"S": "late"}, "bucket": {"S": "b2"}, "order_time": {"S": "2026-04-01T23:59"}},
@@ -507,7 +493,7 @@ def test_a_write_between_two_pages_is_seen_by_the_next_page_as_stock_moto_sees_i
 
     rest, start = [], first["LastEvaluatedKey"]
     while start:
-        page = _gsi_pages(dynamodb, "b2", 10, start)
+        page = _b2_page(dynamodb, 10, start)
         rest.extend(item["order_id"]["S"] for item in page["Items"])
         start = page.get("LastEvaluatedKey")
 
