@@ -78,3 +78,17 @@ def make_batches(
     if current:
         batches.append(Batch(len(batches), first, current))
     return batches
+
+
+def per_item_results(result: Any, count: int, batched: bool) -> list[Any] | None:
+    """A batch result that lists one entry per item (a list, or ``{"results": [...]}``) maps back to items.
+
+    Unbatched, the result is the item's own; a batch of one item still answers with its list.
+    """
+    if count == 1 and not batched:
+        return [result]
+    if isinstance(result, dict) and isinstance(result.get("results"), list):
+        result = result["results"]
+    if isinstance(result, list) and len(result) == count:
+        return result
+    return None

@@ -26,7 +26,7 @@ from typing import Any
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
 from lambdapipe.fanout import run_store
-from lambdapipe.fanout.batching import Batch
+from lambdapipe.fanout.batching import Batch, per_item_results
 from lambdapipe.fanout.concurrency import AdaptiveLimiter
 from lambdapipe.fanout.run_store import RunLocation
 from lambdapipe.hooks.lambda_function import LambdaHook
@@ -148,7 +148,7 @@ class FanOut:
         self._input_sha = input_sha
         for kind in self._parts:
             self._parts[kind] = await run_store.last_part(self.s3, location, kind, self.config.try_number)
-        finished = _finished_batches(await run_store.read_results(self.s3, location, input_sha))
+        finished = run_store.finished_batches(await run_store.read_results(self.s3, location, input_sha))
         pending = [batch for batch in batches if batch.index not in finished]
         total_items = sum(len(batch.items) for batch in batches)
         progress = _Progress(total_items, len(batches))
@@ -233,7 +233,7 @@ class FanOut:
     ) -> None:
         progress = self._progress
         status = "failed" if error is not None else "succeeded"
-        per_item = _per_item_results(
+        per_item = per_item_results(
             outcome.json() if outcome and not error else None,
             len(batch.items),
             batched=self.config.batch_input_key is not None,
@@ -368,29 +368,6 @@ class FanOut:
             "metrics_uri": location.uri(f"{location.prefix}/metrics/"),
             "summary_uri": location.uri(location.summary_key),
         }
-
-
-def _finished_batches(results: list[dict[str, Any]]) -> set[int]:
-    """Batches whose latest outcome succeeded (``results`` in part order: a later try's outcome wins).
-
-    Each outcome writes every line of its batch into one part, so the batch's last line says it.
-    """
-    latest = {line["batch"]: line.get("status") == "succeeded" for line in results}
-    return {batch for batch, ok in latest.items() if ok}
-
-
-def _per_item_results(result: Any, count: int, batched: bool) -> list[Any] | None:
-    """A batch result that lists one entry per item (a list, or ``{"results": [...]}``) maps back to items.
-
-    Unbatched, the result is the item's own; a batch of one item still answers with its list.
-    """
-    if count == 1 and not batched:
-        return [result]
-    if isinstance(result, dict) and isinstance(result.get("results"), list):
-        result = result["results"]
-    if isinstance(result, list) and len(result) == count:
-        return result
-    return None
 
 
 async def run_fan_out(

@@ -127,6 +127,15 @@ async def read_results(client: Any, location: RunLocation, input_sha256: str) ->
     return results
 
 
+def finished_batches(results: list[dict[str, Any]]) -> set[int]:
+    """Batches whose latest outcome succeeded (``results`` in part order: a later try's outcome wins).
+
+    Each outcome writes every line of its batch into one part, so the batch's last line says it.
+    """
+    latest = {line["batch"]: line.get("status") == "succeeded" for line in results}
+    return {batch for batch, ok in latest.items() if ok}
+
+
 async def last_part(client: Any, location: RunLocation, kind: str, try_number: int) -> int:
     """The highest part number already written for this try (0 if none): a new run continues after it."""
     prefix = location.parts_prefix(kind, try_number)
