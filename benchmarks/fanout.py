@@ -231,7 +231,7 @@ def main() -> None:
     placeholders = {
         "CONCURRENCY": str(args.concurrency),
         "DEFERRABLE": str(args.deferrable),
-        "PROBE_DURATION": f"{max(limit_s * 0.8, 2.0):.1f}",
+        "PROBE_DURATION": f"{max(limit_s * 0.8, 10.0):.1f}",  # a wait of 1-2 s raced its own deferral (see docs)
     }
     for name, source in DAGS.items():
         text = textwrap.dedent(source)
