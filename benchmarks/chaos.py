@@ -118,6 +118,9 @@ def settings_for(plan: Plan, home: Path, catchup_from: datetime) -> devstack.Set
         "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": str(plan.deferrable),
         # A killed task is failed and retried after a minute of silence, not Airflow's default five.
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",
+        # A killed scheduler takes its LocalExecutor tasks with it; they stay `running` until the next
+        # scheduler resets them as orphans, every 5 minutes by default.
+        "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "30",
     }
     settings = devstack.Settings(
         home=home,

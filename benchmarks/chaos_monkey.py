@@ -10,6 +10,7 @@ this stack are ever killed, by PID: a task process is killed only if it descends
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -21,6 +22,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psutil
+
+from lambdapipe.utils.tether import descendants
 
 MAP_TASKS = ("resize_images", "transform_orders")
 PIPELINES = ("s3_upload_processing", "order_analytics")
@@ -124,11 +127,17 @@ class ChaosMonkey:
         return found
 
     def _restart(self, name: str) -> str | None:
-        """SIGKILL a component's whole process group (as a crash of its machine would), then start it again."""
+        """SIGKILL a component's program and all it started (as a crash of its machine would), then start it again.
+
+        Not the process group: ``component.process`` is the program's tether, alone in its group, and
+        the program the tether's death reaches is asked to stop (SIGTERM), not killed.
+        """
         component = next((c for c in reversed(self.stack.components) if c.name == name), None)
         if component is None or component.process is None or component.process.poll() is not None:
             return None
-        os.killpg(component.process.pid, signal.SIGKILL)
+        for pid in descendants(component.process.pid):  # the tether reaps them, then exits as its program
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         component.process.wait()
         self.stack.components.remove(component)  # reaped: the stack tracks its successor instead
         self.stack.launch(type(component)(component.name, list(component.argv), component.health_url))
