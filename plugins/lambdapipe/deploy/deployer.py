@@ -129,8 +129,8 @@ class FunctionDeployer:
                 state.function_name, self.waiter_delay, self.waiter_max_attempts
             )
             state = self.resume(state)
-        state = self.release(state)
-        try:
+        try:  # from the release on: an interrupt just after the first step's alias write counts too
+            state = self.release(state)
             while state.traffic_wait_seconds:
                 time.sleep(state.traffic_wait_seconds)
                 state = self.advance(state)

@@ -18,6 +18,7 @@ from airflow.sdk import DAG
 from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR, TriggerFailureReason
 from airflow.sdk.exceptions import TaskDeferralTimeout
 
+from lambdapipe.deploy import traffic_shift
 from lambdapipe.deploy.deployer import DeployResult, DeployState, FunctionDeployer
 from lambdapipe.deploy.errors import DeployError
 from lambdapipe.deploy.traffic_shift import (
@@ -363,6 +364,29 @@ def test_a_rolled_back_deploy_task_fails_for_good_instead_of_retrying_the_same_v
     assert task_states(run) == {"deploy": "failed"}
     assert aws.calls.snapshot()["lambda:UpdateAlias"] == 2  # 50% to version 2, then back: once
     assert (alias(aws, "unretried")["FunctionVersion"], weights(alias(aws, "unretried"))) == ("1", {})
+
+
+def test_a_ctrl_c_landing_just_after_the_first_step_moved_the_alias_puts_it_back(
+    aws: LocalAws, deploy: Deploy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The interrupt arrives as the first step's alias write returns, before the step's wait begins:
+    before, it left the alias split between both versions, with nobody watching the new one."""
+    folder = released_then_changed(deploy, tmp_path / "ctrl_c", canary(40, 600))
+    log_step = traffic_shift.log.info
+
+    def interrupted_after_the_write(message: str, *args: Any) -> None:
+        log_step(message, *args)
+        if "sends %g%% to version" in message:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(traffic_shift.log, "info", interrupted_after_the_write)
+
+    with pytest.raises(KeyboardInterrupt):
+        deploy(folder)
+
+    back = alias(aws, "ctrl_c")
+    assert (back["FunctionVersion"], weights(back)) == ("1", {})
+    assert back["Description"].endswith("abandoned: the deploy stopped mid-step (KeyboardInterrupt)")
 
 
 @pytest.fixture
