@@ -25,6 +25,7 @@ import contextlib
 import dataclasses
 import json
 import random
+import shutil
 import socket
 import subprocess
 import sys
@@ -390,8 +391,19 @@ def _count(values: Any) -> dict[str, int]:
 
 def main(argv: list[str] | None = None) -> int:
     plan = parse_plan(argv)
-    with tempfile.TemporaryDirectory(prefix="lambdapipe-chaos-") as home:
-        return run(plan, Path(home) / "airflow")
+    home = Path(tempfile.mkdtemp(prefix="lambdapipe-chaos-"))
+    status = 2
+    try:
+        status = run(plan, home / "airflow")
+        return status
+    finally:  # a failed run's logs and metadata database are what explain it
+        if status == 0:
+            shutil.rmtree(home, ignore_errors=True)
+        else:
+            print(
+                f"chaos: kept {home} (Airflow home with its logs and database): remove it when done",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":
