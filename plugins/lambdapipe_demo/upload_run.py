@@ -6,9 +6,12 @@ Airflow hooks and the tables at module level.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+from airflow.sdk.api.client import ServerResponseError
+from airflow.sdk.exceptions import AirflowRuntimeError
 from botocore.exceptions import ClientError
 
 from lambdapipe.events.s3_events import ObjectFilter
@@ -38,7 +41,10 @@ def collect_uploads(context: Any, aws_conn_id: str) -> list[dict[str, Any]]:
         candidates = steps.uploads_from_events(s3, events, wanted)
     else:
         candidates = steps.reconcile_candidates(s3, store, settings.UPLOADS_BUCKET)
-    mine = steps.claim_new(store, candidates, context["ti"].run_id, recorded_uploads)
+    ti = context["ti"]
+    mine = steps.claim_new(
+        store, candidates, ti.run_id, recorded_uploads, functools.partial(run_ended, ti, ti.dag_id)
+    )
     print(f"{len(candidates)} candidate upload(s), {len(mine)} to process in this run")
     return [upload.to_dict() for upload in mine]
 
@@ -90,6 +96,19 @@ def record_uploads(
         if steps.destination(row) == steps.PROCESSED_PREFIX:  # rejects are in quarantine/ already
             steps.leave_incoming(s3, row)
     return result
+
+
+def run_ended(ti: Any, dag_id: str, run_id: str) -> bool:
+    """Whether DAG run ``run_id`` is over (failed or succeeded), asked of Airflow's execution API.
+
+    A run Airflow does not know (deleted) counts as not over: its claims wait for the stale timeout.
+    The API's 404 reaches a task as ``AirflowRuntimeError`` through its supervisor, and as
+    ``ServerResponseError`` where the task runs in-process (``dag.test()``).
+    """
+    try:
+        return ti.get_dagrun_state(dag_id, run_id) in {"success", "failed"}
+    except (AirflowRuntimeError, ServerResponseError):
+        return False
 
 
 def recorded_uploads(uploads: list[steps.Upload]) -> set[tuple[str, str, str]]:

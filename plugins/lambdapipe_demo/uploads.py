@@ -32,7 +32,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lambdapipe.events.s3_events import NotAnS3Event, ObjectFilter, S3ObjectEvent, parse_message
-from lambdapipe.idempotency import IdempotencyStore
+from lambdapipe.idempotency import Claim, IdempotencyStore
 from lambdapipe_demo.upload_objects import head_object, listed_objects, move_version
 
 log = logging.getLogger(__name__)
@@ -152,8 +152,14 @@ def claim_new(
     uploads: list[Upload],
     run_id: str,
     recorded_among: Callable[[list[Upload]], set[tuple[str, str, str]]],
+    run_ended: Callable[[str], bool] | None = None,
 ) -> list[Upload]:
     """The uploads this run must process: claimed by this run, and not recorded yet.
+
+    A claim another run still holds although that run is over (``run_ended``: it failed, e.g. a task
+    out of retries after kills) is released on its behalf and taken here: waiting ``STALE_CLAIM_S``
+    would leave its uploads unrecorded for an hour. Fenced like any takeover: were the run cleared and
+    run again, its seal would fail.
 
     The claim store is the index of what is done (one conditional write per candidate, never a read
     of the whole ``uploads`` table). Only an upload whose claim another run sealed may have been
@@ -162,13 +168,21 @@ def claim_new(
     ``recorded_among`` looks those few up in the table, and they are finished, not redone.
     """
     mine, maybe_committed = [], []
+    ended: dict[str, bool] = {}  # owner run -> over? (asked once per owner)
     for upload in uploads:
-        claim = store.claim(
-            upload.claim_key,
-            owner=run_id,
-            stale_after_s=STALE_CLAIM_S,
-            sealed_stale_after_s=STALE_SEALED_CLAIM_S,
-        )
+        claim = _claim(store, upload, run_id)
+        if not claim.won and claim.status in {"claimed", "sealed"} and run_ended is not None:
+            if claim.owner not in ended:
+                ended[claim.owner] = run_ended(claim.owner)
+            if ended[claim.owner]:
+                store.release(upload.claim_key, owner=claim.owner)
+                log.info(
+                    "%s/%s: released the claim of run %s, which is over",
+                    upload.bucket,
+                    upload.key,
+                    claim.owner,
+                )
+                claim = _claim(store, upload, run_id)
         if not claim.won:
             log.info(
                 "%s/%s: %s by run %s, skipped here", upload.bucket, upload.key, claim.status, claim.owner
@@ -185,6 +199,15 @@ def claim_new(
         else:
             mine.append(upload)
     return mine
+
+
+def _claim(store: IdempotencyStore, upload: Upload, run_id: str) -> Claim:
+    return store.claim(
+        upload.claim_key,
+        owner=run_id,
+        stale_after_s=STALE_CLAIM_S,
+        sealed_stale_after_s=STALE_SEALED_CLAIM_S,
+    )
 
 
 def keep_held_claims(

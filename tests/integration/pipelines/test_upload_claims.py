@@ -105,3 +105,46 @@ def test_a_retry_of_the_run_that_took_over_a_sealed_claim_checks_the_table_again
 
     assert first_try.sealed_by_other == "sealed_then_died"
     assert (retry, looked_up) == ([], [[UPLOAD]])
+
+
+def test_a_claim_left_by_a_run_that_is_over_is_taken_at_once_and_one_of_a_running_run_is_not(
+    store: IdempotencyStore,
+) -> None:
+    """A chaos run lost 20 uploads: their run failed (a task out of retries after kills) holding their
+    claims, and the final reconcile skipped them for the hour a claim takes to go stale."""
+    running = steps.Upload("uploads", "incoming/running.png", "etag-2")
+    steps.claim_new(store, [UPLOAD], "failed_run", nothing_recorded)
+    steps.claim_new(store, [running], "running_run", nothing_recorded)
+    asked: list[str] = []
+
+    def run_ended(run_id: str) -> bool:
+        asked.append(run_id)
+        return run_id == "failed_run"
+
+    mine = steps.claim_new(store, [UPLOAD, running], "reconcile", nothing_recorded, run_ended)
+
+    assert mine == [UPLOAD]
+    assert (store.get(UPLOAD.claim_key)["owner"], store.get(running.claim_key)["owner"]) == (
+        "reconcile",
+        "running_run",
+    )
+    assert sorted(asked) == ["failed_run", "running_run"]
+    assert steps.keep_held_claims(store, [_row(UPLOAD)], "failed_run") == [], (
+        "the failed run, cleared, is fenced"
+    )
+
+
+def test_a_sealed_claim_of_a_run_that_is_over_is_looked_up_in_the_table_before_it_is_redone(
+    store: IdempotencyStore,
+) -> None:
+    """The run sealed, maybe committed, then failed: its upload may be in the table already."""
+    steps.claim_new(store, [UPLOAD], "failed_after_sealing", nothing_recorded)
+    steps.keep_held_claims(store, [_row(UPLOAD)], "failed_after_sealing")
+
+    def the_table_has_it(uploads: list[steps.Upload]) -> set[tuple[str, str, str]]:
+        return {(u.bucket, u.key, u.etag) for u in uploads}
+
+    mine = steps.claim_new(store, [UPLOAD], "reconcile", the_table_has_it, lambda run_id: True)
+
+    assert mine == []
+    assert store.get(UPLOAD.claim_key)["status"] == "done"
