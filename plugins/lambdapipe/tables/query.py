@@ -22,6 +22,7 @@ from pyiceberg.expressions import AlwaysTrue
 
 from lambdapipe.tables.catalog import load_table, open_catalog
 from lambdapipe.tables.config import load_config
+from lambdapipe.tables.retry import retry_transient_io
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -45,14 +46,15 @@ def read_table(
     row_filter: BooleanExpression | str | None = None,
     columns: Iterable[str] | None = None,
 ) -> pa.Table:
-    """The table (or the snapshot ``snapshot_id`` of it: time travel) as Arrow, filtered and projected."""
+    """The table (or the snapshot ``snapshot_id`` of it: time travel) as Arrow, filtered and projected.
 
+    Read again after a transient S3 error (``retry_transient_io``)."""
     scan = table.scan(
         row_filter=row_filter if row_filter is not None else AlwaysTrue(),
         selected_fields=tuple(columns) if columns else ("*",),
         snapshot_id=snapshot_id,
     )
-    return scan.to_arrow()
+    return retry_transient_io(scan.to_arrow, what=f"read {'.'.join(table.name())}")
 
 
 def snapshot_for_run(table: Table, run_id: str, dag_id: str | None = None) -> Snapshot:

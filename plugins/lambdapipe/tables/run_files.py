@@ -22,7 +22,7 @@ import pyarrow as pa
 from pyiceberg.expressions import Or
 
 from lambdapipe.tables.conform import conform_table
-from lambdapipe.tables.retry import DEFAULT_MAX_ATTEMPTS, retry_on_conflict
+from lambdapipe.tables.retry import DEFAULT_MAX_ATTEMPTS, retry_on_conflict, retry_transient_io
 from lambdapipe.tables.writer import (
     NOTHING_TO_DELETE,
     CommitResult,
@@ -116,13 +116,17 @@ class RunFiles:
         if not self._buffer:
             return
         data = pa.concat_tables(self._buffer)
-        self._buffer, self._buffered = [], 0
-        self._files.extend(
-            _dataframe_to_data_files(
-                table_metadata=self.table.metadata,
-                df=data,
-                io=self.table.io,
-                write_uuid=self._write_id,
-                counter=self._counter,
-            )
+        written = retry_transient_io(  # the buffer stays until every file of it is written
+            lambda: list(
+                _dataframe_to_data_files(
+                    table_metadata=self.table.metadata,
+                    df=data,
+                    io=self.table.io,
+                    write_uuid=self._write_id,
+                    counter=self._counter,
+                )
+            ),
+            what=f"write data files of {self.name}",
         )
+        self._files.extend(written)
+        self._buffer, self._buffered = [], 0
