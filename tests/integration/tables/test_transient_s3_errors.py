@@ -53,7 +53,9 @@ def test_a_run_written_in_pieces_meeting_s3_500s_on_its_data_files_commits_every
     orders = ensure_table("orders", tables_config)
     files = RunFiles(orders, [run_key("r1")])
     files.add(run_key("r1"), order_table("r1", 6))
-    aws.faults.add(FaultRule(service="s3", operation="CreateMultipartUpload", error="s3_internal_error", count=5))
+    aws.faults.add(
+        FaultRule(service="s3", operation="CreateMultipartUpload", error="s3_internal_error", count=5)
+    )
 
     files.commit()
 
