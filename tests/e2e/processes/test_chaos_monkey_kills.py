@@ -13,14 +13,10 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 
 from tests.e2e.processes.helpers import REPO, marked_processes, new_mark
 from tests.support.local_stack import wait_until
-
-sys.path[:0] = [str(REPO / "scripts"), str(REPO / "benchmarks")]
-
-import devstack  # noqa: E402
-from chaos_monkey import ChaosMonkey  # noqa: E402
 
 # Like a scheduler whose graceful shutdown hangs: it and the child it forked ignore SIGTERM.
 STUBBORN_PROGRAM = """
@@ -34,8 +30,15 @@ time.sleep(600)
 
 
 def test_killing_a_component_ends_its_program_and_the_children_it_forked_however_they_handle_sigterm(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Only for this test: on sys.path at collection, scripts/ and benchmarks/ would shadow modules in
+    # every worker for the whole session.
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    monkeypatch.syspath_prepend(str(REPO / "scripts"))
+    import devstack
+    from chaos_monkey import ChaosMonkey
+
     mark = new_mark()
     stack = devstack.Stack(devstack.Settings(home=tmp_path, api_port=devstack._free_port()))
     stack.settings.log_dir.mkdir(parents=True)
