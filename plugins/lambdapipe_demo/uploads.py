@@ -23,6 +23,7 @@ Why the steps look like this:
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -168,21 +169,15 @@ def claim_new(
     ``recorded_among`` looks those few up in the table, and they are finished, not redone.
     """
     mine, maybe_committed = [], []
-    ended: dict[str, bool] = {}  # owner run -> over? (asked once per owner)
+    over = functools.cache(run_ended) if run_ended is not None else None  # asked once per owner run
     for upload in uploads:
         claim = _claim(store, upload, run_id)
-        if not claim.won and claim.status in {"claimed", "sealed"} and run_ended is not None:
-            if claim.owner not in ended:
-                ended[claim.owner] = run_ended(claim.owner)
-            if ended[claim.owner]:
-                store.release(upload.claim_key, owner=claim.owner)
-                log.info(
-                    "%s/%s: released the claim of run %s, which is over",
-                    upload.bucket,
-                    upload.key,
-                    claim.owner,
-                )
-                claim = _claim(store, upload, run_id)
+        if not claim.won and claim.status in {"claimed", "sealed"} and over is not None and over(claim.owner):
+            store.release(upload.claim_key, owner=claim.owner)
+            log.info(
+                "%s/%s: released the claim of run %s, which is over", upload.bucket, upload.key, claim.owner
+            )
+            claim = _claim(store, upload, run_id)
         if not claim.won:
             log.info(
                 "%s/%s: %s by run %s, skipped here", upload.bucket, upload.key, claim.status, claim.owner

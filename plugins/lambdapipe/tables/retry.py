@@ -46,15 +46,15 @@ def is_transient_storage_error(error: BaseException) -> bool:
 
 def retry_transient_io(call: Callable[[], T], *, what: str, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> T:
     """``call()``, again after a backoff while it fails with a transient S3 error (a read, say)."""
-    for attempt in range(1, max_attempts + 1):
+    for attempt in range(1, max_attempts):
         try:
             return call()
         except OSError as error:
-            if attempt == max_attempts or not is_transient_storage_error(error):
+            if not is_transient_storage_error(error):
                 raise
-            log.info("%s: transient S3 error (attempt %d of %d): %s", what, attempt, max_attempts, error)
+            _log_transient(what, attempt, max_attempts, error)
             time.sleep(_backoff(attempt + 1))
-    raise AssertionError("unreachable: the last attempt returns or raises")
+    return call()  # the last attempt: its error is the caller's
 
 
 class CommitConflictError(RuntimeError):
@@ -83,7 +83,7 @@ def retry_on_conflict(
             if not is_transient_storage_error(error):
                 raise
             last_error = error
-            log.info("%s: transient S3 error (attempt %d of %d): %s", what, attempt, max_attempts, error)
+            _log_transient(what, attempt, max_attempts, error)
         except (CommitFailedException, ValidationException) as error:
             last_error = error
             log.info(  # expected when runs commit to one table at once; the give-up below is the error
@@ -103,3 +103,7 @@ def retry_on_conflict(
 def _backoff(attempt: int) -> float:
     """Seconds to wait before ``attempt`` (2, 3, ...): doubling from BACKOFF_S, jittered, capped."""
     return min(MAX_BACKOFF_S, BACKOFF_S * 2 ** (attempt - 2)) * random.uniform(0.5, 1.5)
+
+
+def _log_transient(what: str, attempt: int, max_attempts: int, error: OSError) -> None:
+    log.info("%s: transient S3 error (attempt %d of %d): %s", what, attempt, max_attempts, error)
