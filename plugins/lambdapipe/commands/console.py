@@ -13,8 +13,10 @@ import argparse
 import contextlib
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator
+from types import FrameType
 
 
 def add_verbose_flag(parser: argparse.ArgumentParser) -> None:
@@ -59,16 +61,44 @@ def airflow_logs_to_stderr() -> Iterator[None]:
         yield
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a cancelled CI job, ``kill``): unwinds the command like Ctrl-C, so it cleans up too."""
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def stopped_by_signals() -> Iterator[None]:
+    """Ctrl-C and SIGTERM stop the command through an exception its cleanup sees. Set explicitly:
+    a command a script starts with ``&`` inherits SIGINT ignored, and SIGTERM would end it on the spot
+    (a deploy's alias left splitting traffic)."""
+    previous = {
+        signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler),
+        signal.SIGTERM: signal.signal(signal.SIGTERM, _raise_terminated),
+    }
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def exit_code_of(prog: str, command: Callable[[], int]) -> int:
     """Run ``command``; a user error ends it with one line on stderr and exit code 1, Ctrl-C with 130
-    (after the command cleaned up, e.g. a deploy put its alias back)."""
+    and SIGTERM with 143 (after the command cleaned up, e.g. a deploy put its alias back)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     with airflow_logs_to_stderr():  # the hook's module imports Airflow
         from lambdapipe.hooks.lambda_function import FunctionNotFoundError
 
     try:
-        return command()
+        with stopped_by_signals():
+            return command()
+    except Terminated:
+        print(f"{prog}: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except FunctionNotFoundError as error:
         print(f"{prog}: {error}", file=sys.stderr)
     except ClientError as error:

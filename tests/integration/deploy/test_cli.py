@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from lambdapipe.deploy.deployer import DeployResult
 from lambdapipe_local import LocalAws
 from tests.support.deploy_folders import copy_function, replace_in_file
@@ -169,10 +171,31 @@ def test_deploy_shows_each_traffic_step_and_a_rolled_back_canary_exits_1_naming_
     assert [entry[: len("100% at ")] for entry in forced_result["deployment"]] == ["100% at "]
 
 
-def test_ctrl_c_during_a_traffic_step_puts_the_alias_back_on_the_old_version_and_exits_130(
-    aws: LocalAws, aws_environment: dict[str, str], tmp_path: Path
+def started_in_the_background() -> None:
+    """What ``lambdapipe deploy ... &`` in a shell script gets: SIGINT ignored from the start."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize(
+    ("stop_signal", "exit_code", "last_line", "raised"),
+    [
+        (signal.SIGINT, 130, "lambdapipe deploy: interrupted", "KeyboardInterrupt"),
+        (signal.SIGTERM, 143, "lambdapipe deploy: terminated", "Terminated"),
+    ],
+    ids=["ctrl-c", "sigterm"],
+)
+def test_a_deploy_stopped_during_a_traffic_step_puts_the_alias_back_on_the_old_version(
+    aws: LocalAws,
+    aws_environment: dict[str, str],
+    tmp_path: Path,
+    stop_signal: signal.Signals,
+    exit_code: int,
+    last_line: str,
+    raised: str,
 ) -> None:
-    folder = copy_function("hello_world", tmp_path / "interrupted")
+    """Even started in the background (SIGINT inherited ignored): Ctrl-C and SIGTERM both roll back."""
+    name = f"stopped_by_{stop_signal.name.lower()}"
+    folder = copy_function("hello_world", tmp_path / name)
     assert lambdapipe("deploy", folder, env=aws_environment).returncode == 0
     replace_in_file(folder / "app.py", "Hello, AWS Lambda!", "Hello, interrupted!")
     slow_canary = '--set=deployment={"steps": [{"percent": 40, "seconds": 600}]}'
@@ -182,24 +205,25 @@ def test_ctrl_c_during_a_traffic_step_puts_the_alias_back_on_the_old_version_and
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=started_in_the_background,
     )
     client = aws.client("lambda")
     try:
         deadline = time.monotonic() + 120
-        while not client.get_alias(FunctionName="interrupted", Name="live").get("RoutingConfig"):
+        while not client.get_alias(FunctionName=name, Name="live").get("RoutingConfig"):
             assert deploying.poll() is None and time.monotonic() < deadline, deploying.communicate()
             time.sleep(0.2)
-        deploying.send_signal(signal.SIGINT)
+        deploying.send_signal(stop_signal)
         _, stderr = deploying.communicate(timeout=60)
     finally:
         if deploying.poll() is None:
             deploying.kill()
 
-    assert deploying.returncode == 130, stderr
-    assert stderr.strip().splitlines()[-1] == "lambdapipe deploy: interrupted"
-    back = client.get_alias(FunctionName="interrupted", Name="live")
+    assert deploying.returncode == exit_code, stderr
+    assert stderr.strip().splitlines()[-1] == last_line
+    back = client.get_alias(FunctionName=name, Name="live")
     assert (back["FunctionVersion"], back.get("RoutingConfig", {}).get("AdditionalVersionWeights", {})) == (
         "1",
         {},
     )
-    assert back["Description"].endswith("abandoned: the deploy stopped mid-step (KeyboardInterrupt)")
+    assert back["Description"].endswith(f"abandoned: the deploy stopped mid-step ({raised})")
