@@ -27,6 +27,7 @@ import io
 import json
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import textwrap
@@ -48,6 +49,7 @@ from machine import reported  # noqa: E402  (benchmarks/, the script's folder)
 
 HANDLER = "import os, time\n\ndef handler(event, context):\n    time.sleep(float(os.environ['SLEEP_S']))\n    return {'item': event}\n"
 PROBE_INTERVAL_S = 0.5
+FLOOR_RUNS = 3  # (c): Airflow's own cost of a DAG run, the median of a few
 # In a folder of its own on the stack's PYTHONPATH: the triggerer imports triggers by class path.
 PROBE = """
     import asyncio
@@ -113,6 +115,17 @@ DAGS = {
         with DAG("fanout_probe", schedule=None,
                  tags=["benchmark"], default_args={"owner": "benchmark", "retries": 0}):
             WakeProbe(task_id="probe", duration=PROBE_DURATION)
+    """,
+    "fanout_floor.py": """
+        from airflow.sdk import DAG, task
+
+        with DAG("fanout_floor", schedule=None,
+                 tags=["benchmark"], default_args={"owner": "benchmark", "retries": 0}):
+            @task
+            def nothing():
+                return None
+
+            nothing()
     """,
     "fanout_expand.py": """
         import json
@@ -256,12 +269,13 @@ def _measure(settings: devstack.Settings, args: argparse.Namespace) -> tuple:
     with devstack.running_stack(settings):
         _create_function(settings, args.sleep_ms / 1000)
         api = AirflowApi(settings)
-        api.wait_for_dags({"fanout_map", "fanout_expand", "fanout_probe"}, timeout=180)
-        for dag_id in ("fanout_map", "fanout_expand", "fanout_probe"):
+        api.wait_for_dags({"fanout_map", "fanout_expand", "fanout_probe", "fanout_floor"}, timeout=180)
+        for dag_id in ("fanout_map", "fanout_expand", "fanout_probe", "fanout_floor"):
             api.unpause(dag_id)
         if args.warmup:
             warmup_s, _ = _run(api, "fanout_map", args.warmup, timeout=600)
             print(f"warm-up: map over {args.warmup} items in {warmup_s:.1f} s (execution environments start)")
+        floor_s = statistics.median(_run(api, "fanout_floor", 0, timeout=600)[0] for _ in range(FLOOR_RUNS))
         load_before = os.getloadavg()
         cpu_before = _cpu_seconds()
         map_run_id = api.trigger("fanout_map", {"n": args.items})
@@ -284,6 +298,7 @@ def _measure(settings: devstack.Settings, args: argparse.Namespace) -> tuple:
     load_after = os.getloadavg()
     return (
         _seconds(map_run),
+        floor_s,
         summary,
         cpu,
         probe,
@@ -300,6 +315,7 @@ def _print_table(
     args: argparse.Namespace,
     limit_s: float,
     map_s: float,
+    floor_s: float,
     summary: dict,
     cpu: tuple[float, float],
     probe: dict | None,
@@ -326,6 +342,11 @@ def _print_table(
         f"fan-out itself ({summary['duration_s']:.2f} s, {summary['invocations_per_s']:.0f} invocations/s), "
         f"{limit_s / map_s:.0%} of the whole DAG run (scheduling and task start included; targets >= 80% "
         "for 1,000 x 100 ms at 50, >= 90% for 10,000 x 1 s at 100)"
+    )
+    print(
+        f"(c) floor: a DAG run whose one task returns at once takes {floor_s:.1f} s here (median of "
+        f"{FLOOR_RUNS}), so no whole DAG run can reach more than {limit_s / (limit_s + floor_s):.0%} of "
+        f"the limit {limit_s:.1f} s on this stack"
     )
     invocations = max(summary["invocations"], 1)
     print(

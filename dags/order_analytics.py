@@ -30,7 +30,7 @@ import os
 from datetime import datetime, timedelta
 from typing import Any
 
-from airflow.sdk import Asset, AssetWatcher, Param, dag, task
+from airflow.sdk import Asset, AssetWatcher, Param, TriggerRule, dag, task
 from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
 
@@ -135,11 +135,20 @@ def order_analytics() -> None:
         params = context["params"]
         return alert_message(summary, params["alert_reject_rate"], params["alert_anomalies"])
 
+    @task(trigger_rule=TriggerRule.ALL_DONE)
+    def summary_message(**context: Any) -> dict[str, Any]:
+        """record_orders' outcome, or a failed-run summary: one summary per run, however it ends."""
+        from lambdapipe_demo.run_summary import summary_message
+
+        return summary_message(context, recorded_by="record_orders")
+
+    run_summary = summary_message()
+    summary >> run_summary
     SnsNotifyOperator(
         task_id="notify_summary",
         topic_arn=settings.topic_arn(settings.NOTIFICATIONS_TOPIC),
         subject="order_analytics summary",
-        message=summary,
+        message=run_summary,
         kind="summary",
         message_attributes={"pipeline": "order_analytics"},
         idempotency_table=settings.IDEMPOTENCY_TABLE,

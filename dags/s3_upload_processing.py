@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from airflow.providers.common.messaging.triggers.msg_queue import MessageQueueTrigger
-from airflow.sdk import Asset, AssetWatcher, Param, dag, task
+from airflow.sdk import Asset, AssetWatcher, Param, TriggerRule, dag, task
 from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
 
@@ -105,11 +105,20 @@ def s3_upload_processing() -> None:
 
         return upload_run.alert_message(outcome, context["params"]["alert_reject_rate"])
 
+    @task(trigger_rule=TriggerRule.ALL_DONE)
+    def summary_message(**context: Any) -> dict[str, Any]:
+        """record_uploads' outcome, or a failed-run summary: one summary per run, however it ends."""
+        from lambdapipe_demo.run_summary import summary_message
+
+        return summary_message(context, recorded_by="record_uploads")
+
+    run_summary = summary_message()
+    outcome >> run_summary
     SnsNotifyOperator(
         task_id="notify_summary",
         topic_arn=settings.topic_arn(settings.NOTIFICATIONS_TOPIC),
         subject="s3_upload_processing summary",
-        message=outcome,
+        message=run_summary,
         kind="summary",
         message_attributes={"pipeline": "s3_upload_processing"},
         idempotency_table=settings.IDEMPOTENCY_TABLE,

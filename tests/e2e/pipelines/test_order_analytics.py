@@ -57,6 +57,7 @@ TASKS = (
     "transform_orders",
     "record_orders",
     "alert_message",
+    "summary_message",
     "notify_summary",
     "notify_alert",
 )
@@ -225,6 +226,7 @@ def test_another_run_over_the_same_hour_replaces_its_rows_instead_of_adding_to_t
 
 
 POISON_HOUR = Window(datetime(2026, 1, 17, 10, tzinfo=UTC))
+FAILED_HOUR = Window(datetime(2026, 1, 18, 10, tzinfo=UTC))
 
 
 def _stamped(order_id: str, **fields: Any) -> dict[str, Any]:
@@ -285,6 +287,43 @@ def test_a_run_with_poison_orders_commits_the_others_and_rejects_them_in_one_sna
         assert len(snapshots) == 1, f"{table}: the run's rows came in {len(snapshots)} snapshots"
     drain(order_stack, "notifications_inbox_url")
     drain(order_stack, "alerts_inbox_url")
+
+
+def test_a_run_that_fails_still_sends_one_summary_naming_the_failed_task(order_stack: PipelineStack) -> None:
+    """extract_orders cannot query the orders table (DynamoDB answers 500 every time), so nothing
+    downstream runs: the run fails, and its summary says so instead of the run going unreported."""
+    from lambdapipe_local.admin.faults import FaultRule
+
+    drain(order_stack, "notifications_inbox_url")
+    dag = shipped_dag(ORDER_DAG)
+    for task in dag.tasks:
+        task.retries = 0  # the run's end is under test, not Airflow's retries
+    faults = order_stack.aws.faults
+    query_fails = faults.add(FaultRule(service="dynamodb", operation="Query", error="internal_error"))
+    try:
+        run = dag.test(run_after=FAILED_HOUR.end, logical_date=FAILED_HOUR.end)
+    finally:
+        faults.remove(query_fails)
+    summaries = sent_by(drain(order_stack, "notifications_inbox_url"), ORDER_DAG)
+
+    assert str(run.state) == "failed"
+    assert task_states(ORDER_DAG, run.run_id) == {
+        "extract_orders": "failed",
+        "transform_orders": "upstream_failed",
+        "record_orders": "upstream_failed",
+        "alert_message": "upstream_failed",
+        "summary_message": "success",
+        "notify_summary": "success",
+        "notify_alert": "upstream_failed",
+    }
+    (summary,) = summaries
+    assert attributes(summary)["run_id"] == run.run_id
+    assert json.loads(summary["Message"]) == {
+        "run_id": run.run_id,
+        "status": "failed",
+        "failed_tasks": ["extract_orders"],
+        "reason": "record_orders did not succeed: the failed tasks' logs say why",
+    }
 
 
 def test_orders_are_read_with_a_parallel_scan_when_the_table_has_no_index(order_stack: PipelineStack) -> None:

@@ -39,11 +39,13 @@ TASKS = (
     "resize_images",
     "record_uploads",
     "alert_message",
+    "summary_message",
     "notify_summary",
     "notify_alert",
 )
 FIRST_RUN_DATE = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 RECONCILE_RUN_DATE = FIRST_RUN_DATE + dt.timedelta(days=1)
+FAILED_RUN_DATE = FIRST_RUN_DATE + dt.timedelta(days=2)
 RESIZABLE_FORMATS = {"JPEG", "PNG", "GIF", "WEBP"}  # image_resize's; BMP is a valid image it rejects
 EXPECTED_REASONS = {
     "empty": "empty object",
@@ -219,6 +221,49 @@ def test_the_run_publishes_one_summary_and_one_alert_with_message_attributes(mix
         "severity": "warning",
     }
     assert json.loads(alert["Message"])["reject_rate"] == round(rejected / len(mixed_run.uploaded), 3)
+
+
+def test_a_run_that_fails_still_sends_one_summary_naming_the_failed_task(
+    pipeline_stack: PipelineStack,
+) -> None:
+    """collect_uploads cannot list incoming/ (S3 answers 500 every time), so nothing downstream runs:
+    the run fails, and its summary says so instead of the run going unreported."""
+    from lambdapipe_local.admin.faults import FaultRule
+
+    drain(pipeline_stack, "notifications_inbox_url")
+    dag = shipped_dag()
+    for task in dag.tasks:
+        task.retries = 0  # the run's end is under test, not Airflow's retries (10 s apart)
+    faults = pipeline_stack.aws.faults
+    listing_fails = faults.add(FaultRule(service="s3", operation="ListObjectsV2", error="s3_internal_error"))
+    try:
+        run = dag.test(
+            run_after=FAILED_RUN_DATE,
+            logical_date=FAILED_RUN_DATE,
+            run_conf={"reconcile": True, "alert_reject_rate": 0.5},
+        )
+    finally:
+        faults.remove(listing_fails)
+    summaries = drain(pipeline_stack, "notifications_inbox_url")
+
+    assert str(run.state) == "failed"
+    assert run_task_states(run.run_id) == {
+        "collect_uploads": "failed",
+        "resize_images": "upstream_failed",
+        "record_uploads": "upstream_failed",
+        "alert_message": "upstream_failed",
+        "summary_message": "success",
+        "notify_summary": "success",
+        "notify_alert": "upstream_failed",
+    }
+    (summary,) = summaries
+    assert attributes(summary)["run_id"] == run.run_id
+    assert json.loads(summary["Message"]) == {
+        "run_id": run.run_id,
+        "status": "failed",
+        "failed_tasks": ["collect_uploads"],
+        "reason": "record_uploads did not succeed: the failed tasks' logs say why",
+    }
 
 
 def test_rerunning_the_same_dag_run_changes_no_row_and_sends_no_second_notification(
