@@ -17,8 +17,19 @@ from lambdapipe_local.lambda_runtime.function_spec import FunctionSpec
 from lambdapipe_local.lambda_runtime.runtime_api import Invocation, RuntimeApiServer
 from lambdapipe_local.lambda_runtime.runtimes import LaunchSpec
 
+# Lambda's init limits: 10 s for an on-demand environment, after which the first invocation goes on
+# initializing under the function's timeout (AWS starts the init again; here the first one goes on,
+# so init code runs once); 130 s or the timeout, whichever is higher, with provisioned concurrency.
 INIT_TIMEOUT_S = 10.0
+PROVISIONED_INIT_TIMEOUT_S = 130.0
 POLL_INTERVAL_S = 0.25
+
+
+class _InitPending:
+    """What waiting for the init returns at its deadline: the runtime has not polled /next yet."""
+
+
+_STILL_INITIALIZING = _InitPending()
 
 
 @dataclass
@@ -77,16 +88,17 @@ class ExecutionEnvironment:
         self, request_id: str, event: bytes, invoked_arn: str, client_context: str | None = None
     ) -> Outcome:
         init_duration_ms = None
+        started = None
         if not self.initialized:
-            init_error = self.initialize()
+            init_error, started = self._cold_start(request_id)
             init_duration_ms = (time.monotonic() - self._started_at) * 1000
             if init_error is not None:
                 self.close()
                 return self._outcome(
                     request_id, None, init_error, 0.0, init_duration_ms, fatal=True, init_failed=True
                 )
-        started = time.monotonic()
-        deadline_ms = int(time.time() * 1000 + self.spec.timeout * 1000)
+        started = started or time.monotonic()
+        deadline_ms = int((time.time() + started + self.spec.timeout - time.monotonic()) * 1000)
         invocation = Invocation(request_id, event, invoked_arn, deadline_ms, client_context)
         self.runtime_api.submit(invocation)
         fatal_error = self._wait(invocation, started + self.spec.timeout)
@@ -108,26 +120,43 @@ class ExecutionEnvironment:
         if self._process.stdout is not None:
             self._process.stdout.close()
 
-    def initialize(self) -> dict | None:
-        """Finish the init phase (the runtime's first /next poll); the init error, if any. Idempotent.
+    def _cold_start(self, request_id: str) -> tuple[dict | None, float | None]:
+        """The init phase of an on-demand environment: the init error, if any, and when the invocation's
+        timeout started if the init outlasted its 10 s (a suppressed init: it goes on under the timeout)."""
+        error = self._wait_for_init(time.monotonic() + INIT_TIMEOUT_S)
+        started = None
+        if error is _STILL_INITIALIZING:
+            started = time.monotonic()
+            error = self._wait_for_init(started + self.spec.timeout)
+            if error is _STILL_INITIALIZING:
+                error = self._timed_out(request_id)
+        self.initialized = error is None
+        return error, started
 
-        An invocation does this itself (a cold start); provisioned concurrency does it ahead of time.
-        """
+    def initialize_provisioned(self) -> dict | None:
+        """Finish the init phase ahead of any invocation (provisioned concurrency); the init error, if any."""
         if self.initialized:
             return None
-        error = self._wait_for_init()
+        limit_s = max(PROVISIONED_INIT_TIMEOUT_S, self.spec.timeout)
+        error = self._wait_for_init(time.monotonic() + limit_s)
+        if error is _STILL_INITIALIZING:
+            error = {
+                "errorType": "Sandbox.Timedout",
+                "errorMessage": f"INIT timed out after {limit_s:.2f} seconds",
+            }
         self.initialized = error is None
         return error
 
-    def _wait_for_init(self) -> dict | None:
-        deadline = time.monotonic() + INIT_TIMEOUT_S
+    def _wait_for_init(self, deadline: float) -> dict | _InitPending | None:
+        """Wait for the runtime's first /next poll: None once it came, the init error, or
+        ``_STILL_INITIALIZING`` at the deadline."""
         while not self.runtime_api.polled.wait(POLL_INTERVAL_S):
             if self.runtime_api.init_error is not None:
                 return self.runtime_api.init_error
             if not self.alive:
                 return self.runtime_api.init_error or self._exit_error("Runtime.ExitError")
             if time.monotonic() > deadline:
-                return {"errorType": "Sandbox.Timedout", "errorMessage": "INIT timed out after 10.00 seconds"}
+                return _STILL_INITIALIZING
         return None
 
     def _wait(self, invocation: Invocation, deadline: float) -> dict | None:
@@ -142,11 +171,7 @@ class ExecutionEnvironment:
                 return self._exit_error("Runtime.ExitError", invocation.request_id)
             if time.monotonic() > deadline:
                 self._kill()
-                return {
-                    "errorType": "Sandbox.Timedout",
-                    "errorMessage": f"RequestId: {invocation.request_id} Error: Task timed out after "
-                    f"{self.spec.timeout:.2f} seconds",
-                }
+                return self._timed_out(invocation.request_id)
         if self._peak_memory_mb() > self.spec.memory_size:
             # VmHWM is a high-water mark: a spike between two polls is still seen once the call ends.
             return self._out_of_memory(invocation.request_id)
@@ -154,6 +179,12 @@ class ExecutionEnvironment:
             # The runtime reported the error and exited (uncaught exception): the environment is gone.
             return invocation.error
         return None
+
+    def _timed_out(self, request_id: str) -> dict:
+        return {
+            "errorType": "Sandbox.Timedout",
+            "errorMessage": f"RequestId: {request_id} Error: Task timed out after {self.spec.timeout:.2f} seconds",
+        }
 
     def _out_of_memory(self, request_id: str) -> dict:
         """Over the memory size: Lambda kills the runtime, whatever the handler was about to return."""

@@ -217,7 +217,7 @@ class ProvisionedConcurrency:
             missing = allocation.requested - len(kept)
         self._pool.unpin(released)
         started = [self._pool.spawn(spec) for _ in range(missing)]  # they initialize in parallel
-        errors = [error for error in (env.initialize() for env in started) if error is not None]
+        errors = [error for error in (env.initialize_provisioned() for env in started) if error is not None]
         with self._lock:
             current = allocation.generation == generation and self._configs.get(key) is allocation
             if current and not errors and self._pool.pin(spec, started):

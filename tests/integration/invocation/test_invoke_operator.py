@@ -65,7 +65,7 @@ def test_the_payload_is_never_logged_only_its_size_and_sha256(
     run = run_dag(dag)
     log = task_log(capsys)
 
-    assert task_states(run) == {"invoke": "success"}
+    assert task_states(run) == {"invoke": "success"}, log
     assert xcom(run, "invoke") == {"received": payload}
     assert "4111-SECRET-CARD-0042" not in log
     assert f"payload {len(body)} bytes, sha256 {hashlib.sha256(body).hexdigest()[:16]}" in log

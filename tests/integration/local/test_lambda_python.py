@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 import threading
+import zipfile
 
 import pytest
 
@@ -105,6 +107,37 @@ def test_timeout_kills_the_handler_and_reports_sandbox_timedout(
     # The environment was destroyed; the next call starts a new one and works.
     _, payload = invoke_json(lambda_client, "slow", {"seconds": 0})
     assert payload == {"slept": 0}
+
+
+def slow_init_zip(seconds: float) -> bytes:
+    """A handler module whose import takes ``seconds``: Lambda's init phase."""
+    source = (
+        f"import time\n\ntime.sleep({seconds})\n\n\n"
+        "def handler(event, context):\n    return {'remaining_ms': context.get_remaining_time_in_millis()}\n"
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("slow_init.py", source)
+    return buffer.getvalue()
+
+
+def test_an_init_longer_than_10_s_goes_on_under_the_functions_timeout_as_on_lambda(
+    make_function, lambda_client
+):
+    """Lambda retries an init that outlasts its 10 s within the first invocation, under the function's
+    timeout: a slow import (or a busy machine) is no error, and the time past 10 s counts against it."""
+    make_function("slow_init", slow_init_zip(11), "slow_init.handler", Timeout=30)
+    response, payload = invoke_json(lambda_client, "slow_init", {})
+    assert "FunctionError" not in response, payload
+    assert 15_000 < payload["remaining_ms"] < 29_800
+
+
+def test_an_init_past_10_s_and_the_timeout_fails_the_invocation_as_timed_out(make_function, lambda_client):
+    make_function("stuck_init", slow_init_zip(60), "slow_init.handler", Timeout=1)
+    response, payload = invoke_json(lambda_client, "stuck_init", {})
+    assert response["FunctionError"] == "Unhandled"
+    assert payload["errorType"] == "Sandbox.Timedout"
+    assert "Task timed out after 1.00 seconds" in payload["errorMessage"]
 
 
 def test_memory_limit_is_enforced_as_runtime_out_of_memory(make_function, python_probe_zip, lambda_client):
