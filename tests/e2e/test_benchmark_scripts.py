@@ -137,7 +137,7 @@ def test_the_fanout_benchmark_times_a_map_run_on_a_whole_stack(
 ) -> None:
     """Twenty items, the map case only (the expand case takes ~20 min at full size), in the triggerer
     beside the wake-up probe; the run must succeed (the script fails otherwise), it prints the CPU per
-    invocation and the probe's figures, and the stack's folder is gone after it. Each invocation sleeps
+    invocation, the probe's figures and Airflow's floor (a one-task DAG run), and the stack's folder is gone after it. Each invocation sleeps
     3 s: a trigger that fired within ~1.5 s of the deferral failed the resumed task in a fresh-clone
     run (Airflow marked it failed while it resumed; not diagnosed, see docs/operators.md)."""
     result = run(
@@ -157,6 +157,10 @@ def test_the_fanout_benchmark_times_a_map_run_on_a_whole_stack(
     probe = r"^\(a\) a probe trigger beside the map in the triggerer woke up \d+\.\d\d s at most, .* over [1-9]\d* wake-ups"
     assert re.search(probe, result.stdout, re.M), result.stdout[-2000:]
     assert re.search(r"^local execution environments: \d+ created by the end of \(a\)", result.stdout, re.M)
+    floor = (
+        r"^\(c\) floor: a DAG run whose one task returns at once takes \d+\.\d s here .* more than \d+% of"
+    )
+    assert re.search(floor, result.stdout, re.M), result.stdout[-2000:]
     assert list((tmp_path / "tmp").iterdir()) == []
 
 
