@@ -8,7 +8,8 @@ LocalExecutor, SQLite, parallelism as ``make run``): N items through a handler t
   (b) ``LambdaInvokeFunctionOperator.partial(...).expand(payload=...)``: one task instance per item.
 
 Prints both wall times (DAG run start to end), their ratio, and (a)'s efficiency against the latency
-limit N x S / C, for the fan-out itself and for the whole DAG run. Beside them, the CPU each
+limit N x S / C, for the fan-out itself and for the whole DAG run, and (c) the floor: a DAG run whose
+one task returns at once, Airflow's own cost, which caps the whole run's efficiency. Beside them, the CPU each
 invocation cost (every process of the stack, split into the local Lambda service with its runtimes
 and the rest), and with ``--deferrable`` how late a probe trigger sharing the triggerer woke up
 while (a) ran (it sleeps 0.5 s again and again: a sensor's wake-up, measured in the triggerer).
@@ -192,8 +193,8 @@ def _runtime_stats(settings: devstack.Settings) -> dict:
         return json.load(response)
 
 
-def _run(api: AirflowApi, dag_id: str, items: int, timeout: float) -> tuple[float, dict]:
-    run_id = api.trigger(dag_id, {"n": items})
+def _run(api: AirflowApi, dag_id: str, conf: dict, timeout: float) -> tuple[float, dict]:
+    run_id = api.trigger(dag_id, conf)
     run = api.wait_for_run(dag_id, run_id, timeout)
     if run["state"] != "success":
         raise RuntimeError(f"{dag_id} run {run_id} ended {run['state']}")
@@ -273,9 +274,9 @@ def _measure(settings: devstack.Settings, args: argparse.Namespace) -> tuple:
         for dag_id in ("fanout_map", "fanout_expand", "fanout_probe", "fanout_floor"):
             api.unpause(dag_id)
         if args.warmup:
-            warmup_s, _ = _run(api, "fanout_map", args.warmup, timeout=600)
+            warmup_s, _ = _run(api, "fanout_map", {"n": args.warmup}, timeout=600)
             print(f"warm-up: map over {args.warmup} items in {warmup_s:.1f} s (execution environments start)")
-        floor_s = statistics.median(_run(api, "fanout_floor", 0, timeout=600)[0] for _ in range(FLOOR_RUNS))
+        floor_s = statistics.median(_run(api, "fanout_floor", {}, timeout=600)[0] for _ in range(FLOOR_RUNS))
         load_before = os.getloadavg()
         cpu_before = _cpu_seconds()
         map_run_id = api.trigger("fanout_map", {"n": args.items})
@@ -292,7 +293,7 @@ def _measure(settings: devstack.Settings, args: argparse.Namespace) -> tuple:
         cpu = tuple(after - before for before, after in zip(cpu_before, cpu_after, strict=True))
         stats_after_map = _runtime_stats(settings)
         expand_started = time.monotonic()
-        expand_s = None if args.map_only else _run(api, "fanout_expand", args.items, timeout=7200)[0]
+        expand_s = None if args.map_only else _run(api, "fanout_expand", {"n": args.items}, timeout=7200)[0]
         expand_elapsed = time.monotonic() - expand_started
         stats = _runtime_stats(settings)
     load_after = os.getloadavg()

@@ -125,7 +125,7 @@ def order_analytics() -> None:
 
         return order_run.record_orders(manifest_uri, map_summary, context, AWS_CONN_ID)
 
-    summary = record_orders(extracted["manifest_uri"], transform.output)
+    recorded = record_orders(extracted["manifest_uri"], transform.output)
 
     @task
     def alert_message(summary: dict[str, Any], **context: Any) -> dict[str, Any]:
@@ -138,17 +138,17 @@ def order_analytics() -> None:
     @task(trigger_rule=TriggerRule.ALL_DONE)
     def summary_message(**context: Any) -> dict[str, Any]:
         """record_orders' outcome, or a failed-run summary: one summary per run, however it ends."""
-        from lambdapipe_demo.run_summary import summary_message
+        from lambdapipe_demo import run_summary
 
-        return summary_message(context, recorded_by="record_orders")
+        return run_summary.summary_message(context, recorded_by="record_orders")
 
-    run_summary = summary_message()
-    summary >> run_summary
+    summary = summary_message()
+    recorded >> summary
     SnsNotifyOperator(
         task_id="notify_summary",
         topic_arn=settings.topic_arn(settings.NOTIFICATIONS_TOPIC),
         subject="order_analytics summary",
-        message=run_summary,
+        message=summary,
         kind="summary",
         message_attributes={"pipeline": "order_analytics"},
         idempotency_table=settings.IDEMPOTENCY_TABLE,
@@ -158,7 +158,7 @@ def order_analytics() -> None:
         task_id="notify_alert",
         topic_arn=settings.topic_arn(settings.ALERTS_TOPIC),
         subject="order_analytics alert",
-        message=alert_message(summary),
+        message=alert_message(recorded),
         kind="alert",
         message_attributes={"pipeline": "order_analytics", "severity": "warning"},
         idempotency_table=settings.IDEMPOTENCY_TABLE,

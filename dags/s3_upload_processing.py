@@ -108,17 +108,17 @@ def s3_upload_processing() -> None:
     @task(trigger_rule=TriggerRule.ALL_DONE)
     def summary_message(**context: Any) -> dict[str, Any]:
         """record_uploads' outcome, or a failed-run summary: one summary per run, however it ends."""
-        from lambdapipe_demo.run_summary import summary_message
+        from lambdapipe_demo import run_summary
 
-        return summary_message(context, recorded_by="record_uploads")
+        return run_summary.summary_message(context, recorded_by="record_uploads")
 
-    run_summary = summary_message()
-    outcome >> run_summary
+    summary = summary_message()
+    outcome >> summary
     SnsNotifyOperator(
         task_id="notify_summary",
         topic_arn=settings.topic_arn(settings.NOTIFICATIONS_TOPIC),
         subject="s3_upload_processing summary",
-        message=run_summary,
+        message=summary,
         kind="summary",
         message_attributes={"pipeline": "s3_upload_processing"},
         idempotency_table=settings.IDEMPOTENCY_TABLE,

@@ -10,13 +10,13 @@ from typing import Any
 
 
 def summary_message(context: Any, recorded_by: str) -> dict[str, Any]:
-    """``recorded_by``'s return value; when that task did not succeed, a ``status: failed`` summary
-    naming the run's failed tasks (the task runs with trigger rule ``all_done``)."""
+    """``recorded_by``'s return value if that task succeeded in this try of the run; otherwise a
+    ``status: failed`` summary naming the run's failed tasks (the task runs with trigger rule
+    ``all_done``). Its state decides, not its XCom: a cleared run keeps the XCom of an earlier try."""
     ti = context["ti"]
-    outcome = ti.xcom_pull(task_ids=recorded_by)
-    if outcome is not None:
-        return outcome
     states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
+    if states.get(recorded_by) == "success":
+        return ti.xcom_pull(task_ids=recorded_by, map_indexes=-1)
     return {
         "run_id": ti.run_id,
         "status": "failed",

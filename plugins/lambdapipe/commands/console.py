@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from types import FrameType
 
@@ -65,24 +66,32 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM (a cancelled CI job, ``kill``): unwinds the command like Ctrl-C, so it cleans up too."""
 
 
-def _raise_terminated(signum: int, frame: FrameType | None) -> None:
-    raise Terminated
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    """The first Ctrl-C or SIGTERM unwinds the command; later ones are ignored, so they cannot cut its
+    cleanup short (a second Ctrl-C, or the SIGTERM a CI system sends after its SIGINT)."""
+    for stop_signal in STOP_SIGNALS:
+        signal.signal(stop_signal, signal.SIG_IGN)
+    raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
 
 
 @contextlib.contextmanager
 def stopped_by_signals() -> Iterator[None]:
     """Ctrl-C and SIGTERM stop the command through an exception its cleanup sees. Set explicitly:
     a command a script starts with ``&`` inherits SIGINT ignored, and SIGTERM would end it on the spot
-    (a deploy's alias left splitting traffic)."""
-    previous = {
-        signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler),
-        signal.SIGTERM: signal.signal(signal.SIGTERM, _raise_terminated),
-    }
+    (a deploy's alias left splitting traffic). Only the main thread can set handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {stop_signal: signal.signal(stop_signal, _stop) for stop_signal in STOP_SIGNALS}
     try:
         yield
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        for stop_signal, handler in previous.items():
+            if handler is not None:  # None: set outside Python, nothing to put back
+                signal.signal(stop_signal, handler)
 
 
 def exit_code_of(prog: str, command: Callable[[], int]) -> int:

@@ -91,13 +91,16 @@ class ExecutionEnvironment:
         started = None
         if not self.initialized:
             init_error, started = self._cold_start(request_id)
-            init_duration_ms = (time.monotonic() - self._started_at) * 1000
+            if started is None:  # a suppressed init is part of the invocation's Duration, as on Lambda
+                init_duration_ms = (time.monotonic() - self._started_at) * 1000
             if init_error is not None:
+                duration_ms = 0.0 if started is None else (time.monotonic() - started) * 1000
                 self.close()
                 return self._outcome(
-                    request_id, None, init_error, 0.0, init_duration_ms, fatal=True, init_failed=True
+                    request_id, None, init_error, duration_ms, init_duration_ms, fatal=True, init_failed=True
                 )
-        started = started or time.monotonic()
+        if started is None:
+            started = time.monotonic()
         deadline_ms = int((time.time() + started + self.spec.timeout - time.monotonic()) * 1000)
         invocation = Invocation(request_id, event, invoked_arn, deadline_ms, client_context)
         self.runtime_api.submit(invocation)
@@ -138,7 +141,7 @@ class ExecutionEnvironment:
         if self.initialized:
             return None
         limit_s = max(PROVISIONED_INIT_TIMEOUT_S, self.spec.timeout)
-        error = self._wait_for_init(time.monotonic() + limit_s)
+        error = self._wait_for_init(self._started_at + limit_s)  # environments started together, one limit
         if error is _STILL_INITIALIZING:
             error = {
                 "errorType": "Sandbox.Timedout",

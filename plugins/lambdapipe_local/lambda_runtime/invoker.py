@@ -120,10 +120,14 @@ def _log_lines(spec: FunctionSpec, outcome: Outcome) -> list[str]:
     request_id = outcome.request_id
     lines = []
     error_type = (outcome.error or {}).get("errorType", "")
-    if outcome.init_failed:
+    if outcome.init_failed:  # an init past its 10 s failed within the invocation: Lambda's "Phase: invoke"
+        phase, init_ms = (
+            ("init", outcome.init_duration_ms)
+            if outcome.init_duration_ms is not None
+            else ("invoke", outcome.duration_ms)
+        )
         lines.append(
-            f"INIT_REPORT Init Duration: {outcome.init_duration_ms:.2f} ms\tPhase: init\tStatus: error\t"
-            f"Error Type: {error_type}"
+            f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: {phase}\tStatus: error\tError Type: {error_type}"
         )
     lines.append(f"START RequestId: {request_id} Version: {spec.version}")
     # Runtimes write a multi-line record as one line with \r for its newlines; CloudWatch shows newlines.

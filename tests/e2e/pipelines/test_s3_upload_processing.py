@@ -28,6 +28,7 @@ import pytest
 from include.sample_uploads import make_samples, upload_samples
 from tests.e2e.pipelines.conftest import PipelineStack
 from tests.support.dag_runs import task_states
+from tests.support.run_summaries import failed_run_summary, states_after_the_first_task_failed
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -247,23 +248,12 @@ def test_a_run_that_fails_still_sends_one_summary_naming_the_failed_task(
     summaries = drain(pipeline_stack, "notifications_inbox_url")
 
     assert str(run.state) == "failed"
-    assert run_task_states(run.run_id) == {
-        "collect_uploads": "failed",
-        "resize_images": "upstream_failed",
-        "record_uploads": "upstream_failed",
-        "alert_message": "upstream_failed",
-        "summary_message": "success",
-        "notify_summary": "success",
-        "notify_alert": "upstream_failed",
-    }
+    assert run_task_states(run.run_id) == states_after_the_first_task_failed(TASKS)
     (summary,) = summaries
     assert attributes(summary)["run_id"] == run.run_id
-    assert json.loads(summary["Message"]) == {
-        "run_id": run.run_id,
-        "status": "failed",
-        "failed_tasks": ["collect_uploads"],
-        "reason": "record_uploads did not succeed: the failed tasks' logs say why",
-    }
+    assert json.loads(summary["Message"]) == failed_run_summary(
+        run.run_id, "collect_uploads", "record_uploads"
+    )
 
 
 def test_rerunning_the_same_dag_run_changes_no_row_and_sends_no_second_notification(

@@ -15,6 +15,7 @@ import pytest
 
 from lambdapipe.deploy.deployer import DeployResult
 from lambdapipe_local import LocalAws
+from lambdapipe_local.admin.faults import FaultRule
 from tests.support.deploy_folders import copy_function, replace_in_file
 from tests.support.shipped_functions import FUNCTIONS_DIR
 
@@ -171,9 +172,8 @@ def test_deploy_shows_each_traffic_step_and_a_rolled_back_canary_exits_1_naming_
     assert [entry[: len("100% at ")] for entry in forced_result["deployment"]] == ["100% at "]
 
 
-def started_in_the_background() -> None:
-    """What ``lambdapipe deploy ... &`` in a shell script gets: SIGINT ignored from the start."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+# What ``lambdapipe deploy ... &`` in a shell script gets: SIGINT ignored from the start (kept across exec).
+STARTED_IN_THE_BACKGROUND = ["sh", "-c", 'trap "" INT; exec "$0" "$@"']
 
 
 @pytest.mark.parametrize(
@@ -193,19 +193,19 @@ def test_a_deploy_stopped_during_a_traffic_step_puts_the_alias_back_on_the_old_v
     last_line: str,
     raised: str,
 ) -> None:
-    """Even started in the background (SIGINT inherited ignored): Ctrl-C and SIGTERM both roll back."""
+    """Even started in the background (SIGINT inherited ignored): Ctrl-C and SIGTERM both roll back,
+    and a second signal during the put-back does not stop it."""
     name = f"stopped_by_{stop_signal.name.lower()}"
     folder = copy_function("hello_world", tmp_path / name)
     assert lambdapipe("deploy", folder, env=aws_environment).returncode == 0
     replace_in_file(folder / "app.py", "Hello, AWS Lambda!", "Hello, interrupted!")
     slow_canary = '--set=deployment={"steps": [{"percent": 40, "seconds": 600}]}'
     deploying = subprocess.Popen(
-        [LAMBDAPIPE, "deploy", str(folder), slow_canary],
+        [*STARTED_IN_THE_BACKGROUND, LAMBDAPIPE, "deploy", str(folder), slow_canary],
         env={**os.environ, **aws_environment},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        preexec_fn=started_in_the_background,
     )
     client = aws.client("lambda")
     try:
@@ -213,9 +213,14 @@ def test_a_deploy_stopped_during_a_traffic_step_puts_the_alias_back_on_the_old_v
         while not client.get_alias(FunctionName=name, Name="live").get("RoutingConfig"):
             assert deploying.poll() is None and time.monotonic() < deadline, deploying.communicate()
             time.sleep(0.2)
+        # The put-back is slow, and the user impatient: a second signal must not cut it short.
+        aws.faults.add(FaultRule(service="lambda", operation="UpdateAlias", latency_ms=3000))
+        deploying.send_signal(stop_signal)
+        time.sleep(1)
         deploying.send_signal(stop_signal)
         _, stderr = deploying.communicate(timeout=60)
     finally:
+        aws.faults.clear()
         if deploying.poll() is None:
             deploying.kill()
 
