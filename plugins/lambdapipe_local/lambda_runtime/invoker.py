@@ -120,7 +120,8 @@ def _log_lines(spec: FunctionSpec, outcome: Outcome) -> list[str]:
     request_id = outcome.request_id
     lines = []
     error_type = (outcome.error or {}).get("errorType", "")
-    if outcome.init_failed:  # an init past its 10 s failed within the invocation: Lambda's "Phase: invoke"
+    if outcome.init_failed:
+        # No init duration: the init outlasted its 10 s and failed within the invocation ("Phase: invoke").
         phase, init_ms = (
             ("init", outcome.init_duration_ms)
             if outcome.init_duration_ms is not None
