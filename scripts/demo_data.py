@@ -69,7 +69,8 @@ def wait_until_prepared(settings: devstack.Settings, timeout: float = 900.0) -> 
     while not marker(settings).exists():
         if devstack.running(settings) is None:
             raise DemoDataError(
-                f"the stack stopped before its demo data was ready: see {settings.log_dir / 'devstack.log'}"
+                "the stack stopped before its demo data was ready: `make run` printed why "
+                f"(a stack started in the background: {settings.log_dir / 'devstack.log'})"
             )
         if time.monotonic() > deadline:
             raise DemoDataError(

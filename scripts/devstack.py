@@ -47,6 +47,10 @@ REGION = "us-east-1"
 # The secret has 5+ characters: the secrets masker skips shorter ones, with a warning.
 AWS_KEY_ID, AWS_SECRET = "test", "testing"
 STOP_GRACE_SECONDS = 20.0
+# The local AWS stops after the rest, and its own stop may take 10 s for pollers, 10 s for answers in
+# progress, then its last save.
+LOCAL_AWS_STOP_GRACE_SECONDS = 60.0
+STOPPED_LAST = "local-aws"  # what Airflow's tasks write to: stopped once no task can write any more
 READY_TIMEOUT_SECONDS = 240.0
 EXECUTORS = ("LocalExecutor", "CeleryExecutor")
 
@@ -347,13 +351,14 @@ class Stack:
             time.sleep(1)
 
     def stop(self) -> None:
-        """End every process this launcher started; Ctrl-C or SIGTERM cannot interrupt the shutdown."""
+        """End every process this launcher started, the local AWS last, so its last save holds all that
+        Airflow's tasks wrote to it; Ctrl-C or SIGTERM cannot interrupt the shutdown."""
         with _signals_ignored():
-            leaders = []
+            leaders: dict[str, psutil.Process] = {}
             for component in self.components:
                 with contextlib.suppress(psutil.Error):
-                    leaders.append(psutil.Process(component.process.pid))
-            stop_processes(leaders)
+                    leaders[component.name] = psutil.Process(component.process.pid)
+            stop_in_order(leaders)
             for component in self.components:
                 if component.process:
                     component.process.wait()
@@ -372,13 +377,23 @@ def _signals_ignored() -> Iterator[None]:
 
 def _identity(pid: int) -> list[float]:
     """PID and start time: a recycled PID never matches, so stop never signals a stranger."""
-    return [pid, psutil.Process(pid).create_time()]
+    return [pid, _started_after_boot(pid)]
+
+
+def _started_after_boot(pid: int) -> float:
+    """Seconds from boot to the process's start. psutil's start time is the boot time plus that, and on
+    Linux the boot time moves with the wall clock (NTP steps it on a fresh VM): only this part is fixed."""
+    while True:
+        boot = psutil.boot_time()
+        started = psutil.Process(pid).create_time()
+        if psutil.boot_time() == boot:  # no clock step between the reads
+            return round(started - boot, 2)
 
 
 def _recorded(identity: list[float]) -> psutil.Process | None:
     with contextlib.suppress(psutil.Error):
         process = psutil.Process(int(identity[0]))
-        if process.create_time() == identity[1] and _running(process):
+        if _started_after_boot(process.pid) == identity[1] and _running(process):
             return process
     return None
 
@@ -390,7 +405,14 @@ def _running(process: psutil.Process) -> bool:
         return False
 
 
-def stop_processes(leaders: list[psutil.Process], grace: float = STOP_GRACE_SECONDS) -> None:
+def stop_in_order(leaders: dict[str, psutil.Process]) -> None:
+    """Stop the named components (and what they spawned): every one but the local AWS, then it."""
+    stop_processes([p for name, p in leaders.items() if name != STOPPED_LAST], STOP_GRACE_SECONDS)
+    if STOPPED_LAST in leaders:
+        stop_processes([leaders[STOPPED_LAST]], LOCAL_AWS_STOP_GRACE_SECONDS)
+
+
+def stop_processes(leaders: list[psutil.Process], grace: float) -> None:
     """SIGTERM each process, then SIGKILL it and whatever it spawned if still running after ``grace``."""
     spawned = []
     for leader in leaders:
@@ -404,10 +426,17 @@ def stop_processes(leaders: list[psutil.Process], grace: float = STOP_GRACE_SECO
         time.sleep(0.2)
     leftovers = [p for p in leaders + spawned if _running(p)]
     if leftovers:
-        print(f"devstack: SIGKILL after {grace:.0f} s: {[p.pid for p in leftovers]}", flush=True)
+        print(f"devstack: SIGKILL after {grace:.0f} s: {', '.join(map(_described, leftovers))}", flush=True)
         for process in leftovers:
             with contextlib.suppress(psutil.Error):
                 process.kill()
+
+
+def _described(process: psutil.Process) -> str:
+    """PID and command line, shortened: which component (or child of one) would not stop."""
+    with contextlib.suppress(psutil.Error):
+        return f"{process.pid} ({' '.join(process.cmdline())[:120]})"
+    return str(process.pid)
 
 
 def running(settings: Settings) -> dict | None:
@@ -462,7 +491,10 @@ def up(settings: Settings) -> int:
     try:
         with running_stack(settings) as stack:
             if settings.demo_data:
-                demo_data.prepare(settings)
+                try:
+                    demo_data.prepare(settings)
+                except demo_data.DemoDataError as error:  # the stack stops: say why in one message
+                    raise StackError(f"the demo data could not be prepared: {error}") from None
             print_banner(settings)
             print("devstack: ready; Ctrl-C stops every component", flush=True)
             while True:
@@ -505,11 +537,11 @@ def stop(settings: Settings) -> int:
         print("devstack: not running")
         return 0
     launcher = _recorded(state["launcher"])
-    if launcher:  # it stops its components itself, within its own grace period
-        stop_processes([launcher], grace=STOP_GRACE_SECONDS + 10)
-    leftovers = [p for p in map(_recorded, state["components"].values()) if p]
-    if leftovers:  # the launcher died without cleaning up
-        stop_processes(leftovers)
+    if launcher:  # it stops its components itself, within its own grace periods
+        stop_processes([launcher], grace=STOP_GRACE_SECONDS + LOCAL_AWS_STOP_GRACE_SECONDS + 10)
+    leftovers = {name: _recorded(identity) for name, identity in state["components"].items()}
+    # the launcher died without cleaning up
+    stop_in_order({name: process for name, process in leftovers.items() if process})
     settings.pid_file.unlink(missing_ok=True)
     print("devstack: stopped")
     return 0

@@ -132,19 +132,24 @@ def test_a_restart_after_stop_and_after_kill_9_keeps_runs_tables_and_uploads_and
     the uploads' rows. Before, the second start failed every upload run: the tables catalog in the
     home outlived the local stack's S3."""
     earlier_runs = _run_ids(settings, "s3_upload_processing")
-    launcher = subprocess.Popen(
-        [*_readme_make_run(), f"STACK_OPTIONS={shlex.join(_argv(settings))}"],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    make_run_output = settings.home / "make-run.out"
+    with make_run_output.open("wb") as output:
+        launcher = subprocess.Popen(
+            [*_readme_make_run(), f"STACK_OPTIONS={shlex.join(_argv(settings))}"],
+            cwd=REPO,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     try:
         _wait_healthy(settings, launcher)
         assert earlier_runs and earlier_runs <= _run_ids(settings, "s3_upload_processing")
         demo = subprocess.run(
             [sys.executable, str(SCRIPTS / "demo.py"), *_argv(settings)], capture_output=True, text=True
         )
-        assert demo.returncode == 0, "make demo passes twice in a row:\n" + demo.stdout + demo.stderr
+        assert demo.returncode == 0, (
+            f"make demo passes twice in a row:\n{demo.stdout}{demo.stderr}"
+            f"make run printed:\n{make_run_output.read_text(errors='replace')}"
+        )
         _wait_until_the_aws_state_is_saved_and_quiet(settings.home)
     finally:
         _kill_9(settings.home)
