@@ -9,9 +9,9 @@ hour (3 x N snapshots): a failure part-way left some hours and tables new and th
    unreferenced files);
 2. each table gets ONE snapshot holding all the run's keys (every hour), in the order given; the
    last table is the run's marker (``pipeline_runs``): when its row is there, the run is complete;
-3. if a commit fails, the tables already committed are set back to the snapshot they had before,
-   unless another writer has committed to one since (that table is left as it is, and the error
-   says which). A writer killed between two commits cannot set anything back: its retry replaces
+3. if a commit fails, the tables already committed are set back to the snapshot the run's commit
+   was made on (a commit another run made while this one read its facts stays), unless another
+   writer has committed to one since (that table is left as it is, and the error says which). A writer killed between two commits cannot set anything back: its retry replaces
    the same run keys again and converges.
 
 A reader between two commits sees the earlier tables new and the later ones old; one that needs a
@@ -27,11 +27,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lambdapipe.tables.run_files import RunFiles
-from lambdapipe.tables.writer import CommitResult
+from lambdapipe.tables.writer import COMMIT_ID_PROPERTY, CommitResult
 
 if TYPE_CHECKING:
     import pyarrow as pa
     from pyiceberg.table import Table
+    from pyiceberg.table.snapshots import Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +66,12 @@ def commit_files_together(
     commits: Sequence[RunFiles], snapshot_properties: Mapping[str, str] | None = None
 ) -> list[CommitResult]:
     """:func:`commit_together` for rows already added to each table's :class:`RunFiles`."""
-    before = {id(files.table): files.table.metadata.current_snapshot_id for files in commits}
     done: list[tuple[RunFiles, CommitResult]] = []
     for files in commits:
         try:
             done.append((files, files.commit(snapshot_properties)))
         except Exception as error:
-            undone, kept = _set_back(done, before)
+            undone, kept = _set_back(done)
             raise RunSetError(
                 f"committing to {files.name} failed ({type(error).__name__}: {error}); "
                 f"set back: {undone or 'nothing'}; left as committed (another writer came after): "
@@ -80,9 +80,7 @@ def commit_files_together(
     return [result for _, result in done]
 
 
-def _set_back(
-    done: list[tuple[RunFiles, CommitResult]], before: dict[int, int | None]
-) -> tuple[list[str], list[str]]:
+def _set_back(done: list[tuple[RunFiles, CommitResult]]) -> tuple[list[str], list[str]]:
     """Undo the commits made so far, newest first; returns the tables set back and those kept."""
     undone, kept = [], []
     for files, result in reversed(done):
@@ -91,7 +89,7 @@ def _set_back(
         if table.metadata.current_snapshot_id != result.snapshot_id:
             kept.append(files.name)
             continue
-        previous = before[id(table)]
+        previous = _made_on(table, result.snapshot_id)
         if previous is None:  # a new table: as before is without the run's rows
             RunFiles(table, files.keys).commit()
         else:
@@ -99,3 +97,21 @@ def _set_back(
         undone.append(files.name)
     log.warning("Run set failed: set back %s, kept %s", undone, kept)
     return undone, kept
+
+
+def _made_on(table: Table, snapshot_id: int) -> int | None:
+    """The snapshot the commit ending in ``snapshot_id`` was made on: the parent of its first snapshot
+    (a replace may make a delete and an append snapshot, which share its commit id). Not the snapshot
+    the run loaded: the commit may have been retried on top of another run's."""
+    snapshot = table.metadata.snapshot_by_id(snapshot_id)
+    commit_id = _commit_id(snapshot)
+    while commit_id is not None and snapshot.parent_snapshot_id is not None:
+        parent = table.metadata.snapshot_by_id(snapshot.parent_snapshot_id)
+        if parent is None or _commit_id(parent) != commit_id:
+            break
+        snapshot = parent
+    return snapshot.parent_snapshot_id
+
+
+def _commit_id(snapshot: Snapshot) -> str | None:
+    return snapshot.summary[COMMIT_ID_PROPERTY] if snapshot.summary is not None else None

@@ -97,3 +97,36 @@ def test_a_commit_failing_part_way_sets_the_tables_already_committed_back(
     after = state(orders, lines, runs)
     assert [rows for _, rows in after] == [rows for _, rows in before], "every table reads as before"
     assert after[0][0] == before[0][0], "orders is back on its earlier snapshot"
+
+
+def test_a_set_back_keeps_what_another_run_committed_after_this_run_loaded_the_table(
+    tables_config: TablesConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The set-back point is the snapshot this run's commit was made on, not the one the table had
+    when the run loaded it: an order run reads its facts for minutes, and another run's commit in
+    that time must survive this run's failure."""
+    orders = ensure_table("orders", tables_config)
+    runs = ensure_table("pipeline_runs", tables_config)
+    commit_run(orders, order_table("r0", 2), run_key("r0"))  # this run's `orders` is now at r0
+    another_run = ensure_table("orders", tables_config)
+    commit_run(another_run, order_table("r9", 3), run_key("r9"))
+    real_commit = RunFiles.commit
+
+    def storage_fails_on_pipeline_runs(files: RunFiles, *args: Any, **kwargs: Any) -> Any:
+        if files.table.name()[-1] == "pipeline_runs":
+            raise OSError("S3 PutObject: SlowDown (injected)")
+        return real_commit(files, *args, **kwargs)
+
+    monkeypatch.setattr(RunFiles, "commit", storage_fails_on_pipeline_runs)
+    with pytest.raises(RunSetError, match=r"set back: \['lambdapipe\.orders'\]"):
+        commit_together(
+            [
+                TableRuns(orders, [(run_key("r1"), order_table("r1", 4))]),
+                TableRuns(runs, [(run_key("r1"), pipeline_run("r1"))]),
+            ]
+        )
+
+    orders.refresh()
+    assert order_ids(read_table(orders)) == sorted(
+        order_ids(order_table("r0", 2)) + order_ids(order_table("r9", 3))
+    ), "the other run's r9 rows are still there and this run's r1 rows are gone"
