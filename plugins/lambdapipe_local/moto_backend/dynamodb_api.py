@@ -20,13 +20,16 @@ with moto's codes and messages); only two steps are replaced, each by an equival
 The selected and sorted items of a query (or scan) are kept for its next pages until DynamoDB is
 written to (any request but a read, or a table whose item count changed, e.g. by ImportTable's
 thread): without that, each 1 MB page walked the whole table again, so reading a million orders in
-~400 pages took minutes.
+~400 pages took minutes. Items sorted while a write was in progress, or with one between the start
+and the end of the sort, are not kept: they may hold an item as it was before the write.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import threading
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
@@ -62,7 +65,8 @@ class DynamoDbFastPath:
             and request.operation not in _READS
             and not str(request.operation).startswith(_READ_PREFIXES)
         ):
-            _SORTED.clear()
+            with _WRITES.writing():
+                return self.app(environ, start_response)
         if (
             request is None
             or request.service != "dynamodb"
@@ -71,6 +75,38 @@ class DynamoDbFastPath:
         ):
             return self.app(environ, start_response)
         return _respond(environ, start_response)
+
+
+class _Writes:
+    """DynamoDB writes in progress, and a generation that every write's start and end moves on: items
+    sorted under one generation with no write in progress are as the table was throughout."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._in_progress = 0
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        self._moved(+1)
+        _SORTED.clear()  # frees what no query may reuse now
+        try:
+            yield
+        finally:
+            self._moved(-1)
+
+    def _moved(self, in_progress: int) -> None:
+        with self._lock:
+            self._generation += 1
+            self._in_progress += in_progress
+
+    def quiet_generation(self) -> int | None:
+        """The generation now, or None while a write is in progress."""
+        with self._lock:
+            return None if self._in_progress else self._generation
+
+
+_WRITES = _Writes()
 
 
 def _respond(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -548,7 +584,7 @@ class _SortedItems:
         self.attrs, self.keyed, self.types = attrs, keyed, types
 
 
-_SORTED: dict[tuple[Any, ...], tuple[Any, int, Any, _SortedItems]] = {}
+_SORTED: dict[tuple[Any, ...], tuple[Any, int, int, Any, _SortedItems]] = {}
 
 
 def _kept_order(
@@ -558,14 +594,16 @@ def _kept_order(
     while the table is the same object with the same item count and no write came (see the module doc)."""
     key = (id(table), *query)
     count = _item_count(table)
+    generation = _WRITES.quiet_generation()
     kept = _SORTED.get(key)
-    if kept is not None and kept[0] is table and kept[1] == count:
-        return kept[2], kept[3]
+    if kept is not None and kept[0] is table and kept[1] == count and kept[2] == generation:
+        return kept[3], kept[4]
     items, attrs, extra = candidates()
     ordered = _SortedItems(items, attrs)
-    if len(_SORTED) >= _KEPT_ORDERS:
-        _SORTED.clear()
-    _SORTED[key] = (table, count, extra, ordered)
+    if generation is not None and _WRITES.quiet_generation() == generation:
+        if len(_SORTED) >= _KEPT_ORDERS:
+            _SORTED.clear()
+        _SORTED[key] = (table, count, generation, extra, ordered)
     return extra, ordered
 
 

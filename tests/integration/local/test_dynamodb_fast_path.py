@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -498,3 +500,34 @@ def test_a_write_between_two_pages_is_seen_by_the_next_page_as_stock_moto_sees_i
         start = page.get("LastEvaluatedKey")
 
     assert rest[-1] == "late" and len(rest) == 90 - 10 + 1
+
+
+def test_a_write_that_lands_while_a_query_sorts_its_items_is_seen_by_the_next_query(
+    aws: LocalAws, tables: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A query's sorted items are kept for its next pages only when no write came while they were
+    built. Before, a PutItem replacing an item during the build (the item count unchanged) left the
+    old item in the kept order, and every later query of that bucket returned it until the next write."""
+    from lambdapipe_local.moto_backend import dynamodb_api
+
+    building, written = threading.Event(), threading.Event()
+    real = dynamodb_api._SortedItems.__init__
+
+    def held_until_the_write(self: Any, items: list[Any], attrs: list[str]) -> None:
+        if not building.is_set():  # the first build only: it started before the write
+            building.set()
+            written.wait(timeout=30)
+        real(self, items, attrs)
+
+    monkeypatch.setattr(dynamodb_api._SortedItems, "__init__", held_until_the_write)
+    dynamodb = aws.client("dynamodb")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        first_query = pool.submit(_b2_page, dynamodb, 100)
+        assert building.wait(timeout=30), "the first query never sorted its items"
+        rewritten = _b2_page(aws.client("dynamodb"), 1)["Items"][0]
+        dynamodb.put_item(TableName="orders", Item={**rewritten, "note": {"S": "rewritten"}})
+        written.set()
+        assert len(first_query.result(timeout=60)["Items"]) == 90
+
+    [seen] = [item for item in _b2_page(dynamodb, 100)["Items"] if item["order_id"] == rewritten["order_id"]]
+    assert seen.get("note") == {"S": "rewritten"}
