@@ -19,6 +19,7 @@ import dataclasses
 import logging
 import random
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,6 +62,14 @@ class Tolerance:
         if self.percentage is not None:
             limits.append(int(total_items * self.percentage / 100))
         return max(limits)
+
+
+@dataclass(frozen=True)
+class _Part:
+    """A part to create: its records, and the write id S3 recognises it by once it has landed."""
+
+    records: list[dict[str, Any]]
+    write_id: str
 
 
 @dataclass(frozen=True)
@@ -135,8 +144,11 @@ class FanOut:
         )
         self.limiter = AdaptiveLimiter(config.max_concurrency)
         self._lines: list[dict[str, Any]] = []
-        self._metrics_written = 0
+        self._metrics_taken = 0  # counters.records before this index are in a part, written or pending
         self._parts = {"results": 0, "metrics": 0}
+        # Per kind, the parts whose PUT has not been seen to land (cancelled or failed), oldest first:
+        # each is sent again exactly as it was, so S3 holds it once whether or not it had landed.
+        self._unsettled: dict[str, list[_Part]] = {kind: [] for kind in self._parts}
         self._recorded_batches = 0
         self._written_batches = 0
         self._write_lock = asyncio.Lock()
@@ -281,39 +293,39 @@ class FanOut:
             if up_to is not None and self._written_batches >= up_to:
                 return
             lines, self._lines = self._lines, []
+            records = self.counters.records
+            metrics = [record.to_dict() for record in records[self._metrics_taken :]]
+            self._metrics_taken = len(records)
             recorded = self._recorded_batches
-            metrics = [record.to_dict() for record in self.counters.records[self._metrics_written :]]
-            try:
-                results_written, metrics_written = await asyncio.gather(
-                    self._write_part("results", lines),
-                    self._write_part("metrics", metrics),
-                    return_exceptions=True,
-                )
-            except BaseException:  # cancelled mid-write: whether it landed is unknown, so write again
-                self._lines = lines + self._lines
-                raise
-            if metrics_written is True:
-                self._metrics_written += len(metrics)
-            if results_written is not True:
-                self._lines = lines + self._lines  # not written: the next write (or the summary) has them
-            for outcome in (results_written, metrics_written):
+            outcomes = await asyncio.gather(
+                self._write_part("results", lines),
+                self._write_part("metrics", metrics),
+                return_exceptions=True,
+            )
+            for outcome in outcomes:
                 if isinstance(outcome, BaseException):
                     raise outcome
             self._written_batches = recorded
 
-    async def _write_part(self, kind: str, records: list[dict[str, Any]]) -> bool:
-        """Create the next part of ``kind`` holding ``records`` (nothing to do for none); True once written."""
+    async def _write_part(self, kind: str, records: list[dict[str, Any]]) -> None:
+        """Create the next part of ``kind`` holding ``records`` (none: no new part), after sending again,
+        unchanged and with its write id, every unsettled part of ``kind`` (see ``run_store.write_part``)."""
+        unsettled = self._unsettled[kind]
         if records:
+            unsettled.append(_Part(records, uuid.uuid4().hex))
+        while unsettled:
+            part = unsettled[0]
             self._parts[kind] = await run_store.write_part(
                 self.s3,
                 self.config.location,
                 kind,
                 self.config.try_number,
-                self._parts[kind] + 1,
-                records,
+                self._parts[kind] + 1,  # where the part's first send began: nothing landed since
+                part.records,
                 self._input_sha,
+                part.write_id,
             )
-        return True
+            unsettled.pop(0)
 
     async def _report_progress(self) -> None:
         while True:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -157,16 +156,17 @@ async def write_part(
     part: int,
     lines: list[dict[str, Any]],
     input_sha256: str,
+    write_id: str,
 ) -> int:
     """Create the first free part at or after ``part`` and return its number; an existing part is never replaced.
 
     Another run of the same try (a trigger still running on a triggerer that lost its heartbeat) may
     have taken the number since this run looked: S3 refuses the create and the next number is tried.
-    A refusal of this very write (its first attempt landed, the response was lost, the SDK retried)
-    is recognised by the write id in the part's metadata: the part is not written twice.
+    A refusal of this very write (an earlier send of the same lines with the same ``write_id``
+    landed, but its response was lost or the caller was cancelled) is recognised by the write id in
+    the part's metadata: the part is not written twice.
     """
     body = b"".join(json.dumps(line, separators=(",", ":"), default=str).encode() + b"\n" for line in lines)
-    write_id = uuid.uuid4().hex
     while True:
         key = location.part_key(kind, try_number, part)
         try:

@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from lambdapipe.fanout import run_store
 from lambdapipe.fanout.batching import make_batches
 from lambdapipe.fanout.engine import FanOut, FanOutConfig
@@ -202,3 +204,56 @@ def test_a_batch_that_failed_in_one_try_and_succeeded_in_the_next_is_not_invoked
 
     assert (third["resumed_items"], third["invocations"]) == (10, 0)
     assert aws.calls.snapshot()["lambda:Invoke:double"] == invocations
+
+
+def test_a_fan_out_cancelled_after_its_metrics_part_landed_writes_each_metric_once(
+    aws: LocalAws, aws_connection: str, make_function: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A trigger cancelled (the triggerer stopping) while a batch's results PUT is in flight but its
+    metrics PUT has landed: the last write before the engine stops must not write those metrics into
+    a second part, which the Lambda view and the cost summary would count twice."""
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+    from lambdapipe.hooks.lambda_function import LambdaHook
+
+    make_function("double", "double", Timeout=10)
+    location = _stored_run(aws, "engine/cancelled-mid-write", 1)
+    config = FanOutConfig(
+        function=dataclasses.asdict(DOUBLE),
+        qualifier=None,
+        bucket=location.bucket,
+        prefix=location.prefix,
+        try_number=1,
+        max_concurrency=1,
+        batch_input_key=None,
+    )
+    real_write_part = run_store.write_part
+    results_held = True
+
+    async def results_held_in_flight(client: Any, where: Any, kind: str, *args: Any) -> int:
+        if kind == "results" and results_held:
+            await asyncio.sleep(3600)  # cancelled before it lands
+        return await real_write_part(client, where, kind, *args)
+
+    monkeypatch.setattr(run_store, "write_part", results_held_in_flight)
+
+    async def cancel_once_metrics_landed() -> None:
+        nonlocal results_held
+        async with (
+            await LambdaHook(aws_conn_id=aws_connection).async_invoke_client(DOUBLE, 1) as lambda_client,
+            await AwsBaseHook(aws_conn_id=aws_connection, client_type="s3").get_async_conn() as s3_client,
+        ):
+            fan_out = asyncio.create_task(FanOut(config, lambda_client, s3_client, report=print).run())
+            deadline = time.monotonic() + 60
+            while not _metrics_records(aws, location):
+                assert time.monotonic() < deadline, "the metrics part never landed"
+                await asyncio.sleep(0.05)
+            results_held = False
+            fan_out.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await fan_out
+
+    asyncio.run(cancel_once_metrics_landed())
+
+    assert aws.calls.snapshot()["lambda:Invoke:double"] == 1
+    assert len(_metrics_records(aws, location)) == 1, "the invocation's metrics were written twice"

@@ -21,7 +21,9 @@ def test_a_part_number_taken_by_a_twin_run_is_skipped_and_the_existing_part_kept
 
     async def write() -> tuple[int, int]:
         async with await AwsBaseHook(aws_conn_id=aws_connection, client_type="s3").get_async_conn() as client:
-            written = await run_store.write_part(client, location, "results", 1, 1, [{"index": 1}], "sha")
+            written = await run_store.write_part(
+                client, location, "results", 1, 1, [{"index": 1}], "sha", "write-1"
+            )
             return written, await run_store.last_part(client, location, "results", 1)
 
     written, last = asyncio.run(write())
