@@ -71,7 +71,7 @@ class RunFiles:
         self._buffered += data.num_rows
         self.rows += data.num_rows
         if self._buffered >= FILE_ROWS:
-            self._write_buffer()
+            self.write_buffered()
 
     def commit(
         self,
@@ -82,7 +82,7 @@ class RunFiles:
         """Replace the keys' rows with everything added, in one transaction."""
         from pyiceberg.table import Table as IcebergTable
 
-        self._write_buffer()
+        self.write_buffered()
         filters = [run_key_filter(key) for key in self.keys]
         row_filter = Or(*filters) if len(filters) > 1 else filters[0]
         shown = self.keys[0] if len(self.keys) == 1 else self.keys
@@ -110,7 +110,8 @@ class RunFiles:
             else {"run_keys": [jsonable_key(key) for key in self.keys]},
         )
 
-    def _write_buffer(self) -> None:
+    def write_buffered(self) -> None:
+        """Write the rows added so far and not yet in a data file (``commit`` does it too)."""
         from pyiceberg.io.pyarrow import _dataframe_to_data_files
 
         if not self._buffer:

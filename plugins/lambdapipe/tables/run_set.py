@@ -6,7 +6,7 @@ hour (3 x N snapshots): a failure part-way left some hours and tables new and th
 1. every table's rows are conformed and checked against their run keys first, so nothing is
    committed while a row could still be refused (rows are written to data files as they are checked,
    ``run_files``: a run too big to hold is added piece by piece; a refused row leaves only
-   unreferenced files);
+   unreferenced files), and every table's data files are written before the first commit;
 2. each table gets ONE snapshot holding all the run's keys (every hour), in the order given; the
    last table is the run's marker (``pipeline_runs``): when its row is there, the run is complete;
 3. if a commit fails, the tables already committed are set back to the snapshot the run's commit
@@ -66,6 +66,14 @@ def commit_files_together(
     commits: Sequence[RunFiles], snapshot_properties: Mapping[str, str] | None = None
 ) -> list[CommitResult]:
     """:func:`commit_together` for rows already added to each table's :class:`RunFiles`."""
+    for files in commits:  # a table whose files cannot be written fails the set before any commit
+        try:
+            files.write_buffered()
+        except Exception as error:
+            raise RunSetError(
+                f"writing the data files of {files.name} failed ({type(error).__name__}: {error}); "
+                "nothing was committed"
+            ) from error
     done: list[tuple[RunFiles, CommitResult]] = []
     for files in commits:
         try:

@@ -26,13 +26,13 @@ def test_a_run_added_in_pieces_is_written_a_few_rows_at_a_time_and_lands_in_one_
 ) -> None:
     monkeypatch.setattr(run_files, "FILE_ROWS", 5)
     written: list[int] = []
-    real_write = RunFiles._write_buffer
+    real_write = RunFiles.write_buffered
 
     def counting(files: RunFiles) -> None:
         written.append(sum(piece.num_rows for piece in files._buffer))
         real_write(files)
 
-    monkeypatch.setattr(RunFiles, "_write_buffer", counting)
+    monkeypatch.setattr(RunFiles, "write_buffered", counting)
     orders = ensure_table("orders", tables_config)
     files = RunFiles(orders, [run_key("r1")])
 

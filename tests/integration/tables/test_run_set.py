@@ -130,3 +130,33 @@ def test_a_set_back_keeps_what_another_run_committed_after_this_run_loaded_the_t
     assert order_ids(read_table(orders)) == sorted(
         order_ids(order_table("r0", 2)) + order_ids(order_table("r9", 3))
     ), "the other run's r9 rows are still there and this run's r1 rows are gone"
+
+
+def test_every_tables_data_files_are_written_before_the_first_commit(
+    tables_config: TablesConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run whose last table's data files cannot be written commits nothing: no table gets a
+    snapshot that has to be set back, and no reader ever sees the first tables' new rows."""
+    orders, runs = ensure_table("orders", tables_config), ensure_table("pipeline_runs", tables_config)
+    commit_run(orders, order_table("r0", 2), run_key("r0"))
+    snapshots_before = [snapshot.snapshot_id for snapshot in orders.snapshots()]
+    real_write = RunFiles.write_buffered
+
+    def storage_fails_on_pipeline_runs(files: RunFiles) -> None:
+        if files.table.name()[-1] == "pipeline_runs":
+            raise OSError("S3 PutObject: AccessDenied (injected)")
+        real_write(files)
+
+    monkeypatch.setattr(RunFiles, "write_buffered", storage_fails_on_pipeline_runs)
+    with pytest.raises(
+        RunSetError, match=r"data files of lambdapipe\.pipeline_runs failed .*nothing was committed"
+    ):
+        commit_together(
+            [
+                TableRuns(orders, [(run_key("r1"), order_table("r1", 3))]),
+                TableRuns(runs, [(run_key("r1"), pipeline_run("r1"))]),
+            ]
+        )
+
+    orders.refresh()
+    assert [snapshot.snapshot_id for snapshot in orders.snapshots()] == snapshots_before
