@@ -5,9 +5,10 @@ written to the part's ``output_key``. Every order id the extract staged must com
 as a valid order or a reject: anything else (a lost part, a duplicate) fails the run before a row is
 committed, so facts + rejects always add up to the source count. Parts are read one at a time and
 their rows handed on (to the tables' ``RunSetWriter``, which writes them to data files as they come),
-so memory holds one part whatever the hour's size. After a part whose answer does not add up, the
-rest are still checked, so the error names every discrepancy at once, but no more rows are handed on
-(those handed on before it are in data files that are never committed). Rows carry their hour
+so memory holds one part whatever the hour's size (and an 8-byte hash per order id, to find an
+order staged in two parts). After a part whose answer does not add up, the rest are still checked,
+so the error names every discrepancy at once, but no more rows are handed on (those handed on
+before it are in data files that are never committed). Rows carry their hour
 (``interval_start`` / ``interval_end``, the run key) and the run that wrote them (``dag_id`` /
 ``run_id``).
 """
@@ -15,6 +16,7 @@ rest are still checked, so the error names every discrepancy at once, but no mor
 from __future__ import annotations
 
 import json
+from array import array
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -121,7 +123,7 @@ def read_facts(
     before anything is committed. An answer is matched to its part by ``output_key``, which carries
     the part's content digest: an answer to other content never counts.
     """
-    tally, wrong = RunTally(), _Discrepancies()
+    tally, wrong, accepted = RunTally(), _Discrepancies(), _IdsAcrossParts()
     for window, parts in sorted(staged.items()):
         for part in parts:
             if part.output_key not in answers.output_keys:
@@ -134,10 +136,14 @@ def read_facts(
             if len(returned) != part.orders or ids_digest(returned) != part.ids_sha256:
                 _note_differences(wrong, _part_ids(s3, bucket, part), returned)
                 continue
+            accepted.add(part, returned)
             tally.add(output)
             if not wrong.counts:  # the run fails anyway: write nothing more that would never commit
                 for table, rows in part_rows(output, window, lineage, rejected_at).items():
                     add_rows(table, window, rows)
+    in_two_parts = accepted.in_two_parts(lambda part: _part_ids(s3, bucket, part))
+    if in_two_parts:
+        wrong.note("duplicated", in_two_parts)
     if wrong.counts:
         extracted = sum(part.orders for parts in staged.values() for part in parts)
         raise OrderAccountingError(
@@ -148,6 +154,35 @@ def read_facts(
             f"unexpected {wrong.counts['unexpected']} {wrong.unexpected}"
         )
     return tally
+
+
+class _IdsAcrossParts:
+    """The order ids of the parts that added up, kept as 8-byte hashes (8 MB for a million orders, not
+    a set of strings), to find an order staged in two parts (its time moved to another of the run's
+    hours during the extract): each part adds up on its own, but the run would hold the order twice."""
+
+    def __init__(self) -> None:
+        self._hashes = array("q")
+        self._parts: list[StagedPart] = []
+
+    def add(self, part: StagedPart, order_ids: list[Any]) -> None:
+        self._parts.append(part)
+        self._hashes.extend(hash(str(order_id)) for order_id in order_ids)
+
+    def in_two_parts(self, part_ids: Callable[[StagedPart], list[str]]) -> list[str]:
+        """The ids in more than one part, confirmed by the parts' staged ids (a hash may collide)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        hashes = pa.Array.from_buffers(pa.int64(), len(self._hashes), [None, pa.py_buffer(self._hashes)])
+        counts = pc.value_counts(hashes)
+        repeated = set(counts.field("values").filter(pc.greater(counts.field("counts"), 1)).to_pylist())
+        if not repeated:
+            return []
+        found = Counter(
+            order_id for part in self._parts for order_id in part_ids(part) if hash(order_id) in repeated
+        )
+        return sorted(order_id for order_id, times in found.items() if times > 1)
 
 
 def _part_ids(s3: Any, bucket: str, part: StagedPart) -> list[str]:

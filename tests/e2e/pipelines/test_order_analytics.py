@@ -25,7 +25,13 @@ from lambdapipe.fanout.run_store import RunLocation
 from lambdapipe_demo import order_staging, settings
 from lambdapipe_demo import orders as steps
 from lambdapipe_demo.order_facts import OrderAccountingError, PartAnswers, RunTally, read_facts
-from lambdapipe_demo.order_staging import StagedExtract, read_manifest, read_part_orders, stage_orders
+from lambdapipe_demo.order_staging import (
+    StagedExtract,
+    StagedPart,
+    read_manifest,
+    read_part_orders,
+    stage_orders,
+)
 from lambdapipe_demo.orders import Window, orders_table_definition
 from tests.e2e.pipelines.conftest import PipelineStack
 from tests.e2e.pipelines.order_helpers import (
@@ -510,16 +516,21 @@ class AnsweredHour:
 @pytest.fixture(scope="module")
 def answered_hour(order_stack: PipelineStack) -> AnsweredHour:
     orders = seed_orders(order_stack, ACCOUNTING_HOUR.start, 40, seed=401)
-    s3, function = order_stack.client("s3"), order_stack.client("lambda")
     staged = _stage(order_stack)
-    parts = read_manifest(s3, staged.manifest_uri)[ACCOUNTING_HOUR]
+    parts = read_manifest(order_stack.client("s3"), staged.manifest_uri)[ACCOUNTING_HOUR]
+    return AnsweredHour(staged, orders, _answered(order_stack, parts))
+
+
+def _answered(stack: PipelineStack, parts: list[StagedPart]) -> PartAnswers:
+    """``order_transform:live`` answers each part, as the transform map would."""
+    function = stack.client("lambda")
     for part in parts:
         event = {
             "parts": [{"bucket": settings.PIPELINE_BUCKET, "key": part.key, "output_key": part.output_key}]
         }
         answer = function.invoke(FunctionName="order_transform", Qualifier="live", Payload=json.dumps(event))
         assert "FunctionError" not in answer, answer["Payload"].read()
-    return AnsweredHour(staged, orders, PartAnswers(frozenset(part.output_key for part in parts)))
+    return PartAnswers(frozenset(part.output_key for part in parts))
 
 
 def _stage(stack: PipelineStack) -> StagedExtract:
@@ -534,14 +545,14 @@ def _stage(stack: PipelineStack) -> StagedExtract:
 
 
 def _facts(
-    stack: PipelineStack, staged: StagedExtract, answers: PartAnswers
+    stack: PipelineStack, staged: StagedExtract | dict[Window, list[StagedPart]], answers: PartAnswers
 ) -> tuple[Counter[str], RunTally]:
     """The accounting of ``record_orders`` on its own: rows counted per table, nothing committed."""
     s3, rows = stack.client("s3"), Counter[str]()
     tally = read_facts(
         s3,
         settings.PIPELINE_BUCKET,
-        read_manifest(s3, staged.manifest_uri),
+        read_manifest(s3, staged.manifest_uri) if isinstance(staged, StagedExtract) else staged,
         answers,
         {"dag_id": ORDER_DAG, "run_id": "accounting"},
         datetime.now(UTC),
@@ -591,6 +602,51 @@ def test_an_answer_to_a_part_staged_before_its_orders_changed_is_not_taken_for_t
     assert late[0].order_id in staged_ids
     with pytest.raises(OrderAccountingError, match=rf"missing {changed[0].orders} \["):
         _facts(order_stack, after, answered_hour.answers)
+
+
+MOVED_FROM, MOVED_TO = (Window(datetime(2025, 6, 1, hour, tzinfo=UTC)) for hour in (5, 6))
+
+
+def test_an_order_staged_in_two_hours_of_one_run_fails_the_accounting_naming_it(
+    order_stack: PipelineStack,
+) -> None:
+    """An order whose time the order service moved to the run's next hour while the run extracted its
+    hours is staged in a part of each. Each part adds up on its own; the run would commit the order
+    twice. (Two extracts stand for the two hours' reads, so the move falls between them.)"""
+    [moved, *_] = seed_orders(order_stack, MOVED_FROM.start, 6, seed=403, invalid_share=0.0)
+    order_id = moved.item["order_id"]
+    s3 = order_stack.client("s3")
+    first = stage_orders(
+        order_stack.client("dynamodb"),
+        s3,
+        settings.ORDERS_TABLE,
+        [MOVED_FROM],
+        settings.PIPELINE_BUCKET,
+        f"{settings.EXTRACT_PREFIX}moved-from",
+    )
+    moved_at = MOVED_TO.start + timedelta(minutes=5)
+    order_stack.client("dynamodb").update_item(
+        TableName=settings.ORDERS_TABLE,
+        Key={"order_id": {"S": order_id}},
+        UpdateExpression="SET order_time = :time, order_bucket = :bucket",
+        ExpressionAttributeValues={
+            ":time": {"S": steps.order_time(moved_at)},
+            ":bucket": {"S": steps.order_bucket(order_id, moved_at)},
+        },
+    )
+    second = stage_orders(
+        order_stack.client("dynamodb"),
+        s3,
+        settings.ORDERS_TABLE,
+        [MOVED_TO],
+        settings.PIPELINE_BUCKET,
+        f"{settings.EXTRACT_PREFIX}moved-to",
+    )
+    staged = {**read_manifest(s3, first.manifest_uri), **read_manifest(s3, second.manifest_uri)}
+    answers = _answered(order_stack, [part for parts in staged.values() for part in parts])
+
+    with pytest.raises(OrderAccountingError, match=rf"missing 0 \[\], duplicated 1 \['{order_id}'\]"):
+        _facts(order_stack, staged, answers)
 
 
 def test_a_staged_part_without_an_output_key_is_refused_naming_the_part(order_stack: PipelineStack) -> None:
