@@ -481,14 +481,7 @@ def test_a_shard_bigger_than_a_part_is_staged_in_several_parts_each_order_once(
 ) -> None:
     monkeypatch.setattr(order_staging, "PART_ORDERS", 7)
     s3 = order_stack.client("s3")
-    staged = stage_orders(
-        order_stack.client("dynamodb"),
-        s3,
-        settings.ORDERS_TABLE,
-        [HOUR],
-        settings.PIPELINE_BUCKET,
-        f"{settings.EXTRACT_PREFIX}parts-of-7",
-    )
+    staged = _stage(order_stack, HOUR, "parts-of-7")
 
     parts = read_manifest(s3, staged.manifest_uri)[HOUR]
     orders = [
@@ -533,14 +526,15 @@ def _answered(stack: PipelineStack, parts: list[StagedPart]) -> PartAnswers:
     return PartAnswers(frozenset(part.output_key for part in parts))
 
 
-def _stage(stack: PipelineStack) -> StagedExtract:
+def _stage(stack: PipelineStack, window: Window = ACCOUNTING_HOUR, name: str = "accounting") -> StagedExtract:
+    """The extract of ``window``'s orders under the extract prefix's ``name`` folder."""
     return stage_orders(
         stack.client("dynamodb"),
         stack.client("s3"),
         settings.ORDERS_TABLE,
-        [ACCOUNTING_HOUR],
+        [window],
         settings.PIPELINE_BUCKET,
-        f"{settings.EXTRACT_PREFIX}accounting",
+        f"{settings.EXTRACT_PREFIX}{name}",
     )
 
 
@@ -616,14 +610,7 @@ def test_an_order_staged_in_two_hours_of_one_run_fails_the_accounting_naming_it(
     [moved, *_] = seed_orders(order_stack, MOVED_FROM.start, 6, seed=403, invalid_share=0.0)
     order_id = moved.item["order_id"]
     s3 = order_stack.client("s3")
-    first = stage_orders(
-        order_stack.client("dynamodb"),
-        s3,
-        settings.ORDERS_TABLE,
-        [MOVED_FROM],
-        settings.PIPELINE_BUCKET,
-        f"{settings.EXTRACT_PREFIX}moved-from",
-    )
+    first = _stage(order_stack, MOVED_FROM, "moved-from")
     moved_at = MOVED_TO.start + timedelta(minutes=5)
     order_stack.client("dynamodb").update_item(
         TableName=settings.ORDERS_TABLE,
@@ -634,14 +621,7 @@ def test_an_order_staged_in_two_hours_of_one_run_fails_the_accounting_naming_it(
             ":bucket": {"S": steps.order_bucket(order_id, moved_at)},
         },
     )
-    second = stage_orders(
-        order_stack.client("dynamodb"),
-        s3,
-        settings.ORDERS_TABLE,
-        [MOVED_TO],
-        settings.PIPELINE_BUCKET,
-        f"{settings.EXTRACT_PREFIX}moved-to",
-    )
+    second = _stage(order_stack, MOVED_TO, "moved-to")
     staged = {**read_manifest(s3, first.manifest_uri), **read_manifest(s3, second.manifest_uri)}
     answers = _answered(order_stack, [part for parts in staged.values() for part in parts])
 

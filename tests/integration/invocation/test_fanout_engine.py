@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import os
@@ -10,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -36,6 +37,35 @@ def _stored_run(aws: LocalAws, prefix: str, item_count: int) -> run_store.RunLoc
     return location
 
 
+def _config(location: run_store.RunLocation, concurrency: int, **options: Any) -> FanOutConfig:
+    """A fan-out of ``double`` over the stored input, first try unless ``options`` say otherwise."""
+    return FanOutConfig(
+        function=dataclasses.asdict(DOUBLE),
+        qualifier=None,
+        bucket=location.bucket,
+        prefix=location.prefix,
+        max_concurrency=concurrency,
+        batch_input_key=None,
+        **{"try_number": 1, **options},
+    )
+
+
+@contextlib.asynccontextmanager
+async def _clients(aws_connection: str, concurrency: int) -> AsyncIterator[tuple[Any, Any]]:
+    """The operators' async Lambda and S3 clients."""
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+    from lambdapipe.hooks.lambda_function import LambdaHook
+
+    async with (
+        await LambdaHook(aws_conn_id=aws_connection).async_invoke_client(
+            DOUBLE, concurrency
+        ) as lambda_client,
+        await AwsBaseHook(aws_conn_id=aws_connection, client_type="s3").get_async_conn() as s3_client,
+    ):
+        yield lambda_client, s3_client
+
+
 def _fan_out(
     aws_connection: str,
     location: run_store.RunLocation,
@@ -44,27 +74,10 @@ def _fan_out(
     **options: Any,
 ) -> tuple[FanOut, dict[str, Any]]:
     """Run the engine over the stored input with the operators' async clients; (engine, summary)."""
-    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-
-    from lambdapipe.hooks.lambda_function import LambdaHook
-
-    config = FanOutConfig(
-        function=dataclasses.asdict(DOUBLE),
-        qualifier=None,
-        bucket=location.bucket,
-        prefix=location.prefix,
-        max_concurrency=concurrency,
-        batch_input_key=None,
-        **{"try_number": 1, "max_attempts": 1, **options},
-    )
+    config = _config(location, concurrency, **{"max_attempts": 1, **options})
 
     async def run() -> tuple[FanOut, dict[str, Any]]:
-        async with (
-            await LambdaHook(aws_conn_id=aws_connection).async_invoke_client(
-                DOUBLE, concurrency
-            ) as lambda_client,
-            await AwsBaseHook(aws_conn_id=aws_connection, client_type="s3").get_async_conn() as s3_client,
-        ):
+        async with _clients(aws_connection, concurrency) as (lambda_client, s3_client):
             engine = FanOut(config, lambda_client, s3_client, report=report)
             return engine, await engine.run()
 
@@ -156,15 +169,7 @@ def test_a_worker_killed_mid_fan_out_re_invokes_on_retry_at_most_the_batches_it_
     make_function("double", "double", Timeout=10)
     location = _stored_run(aws, "engine/killed", 200)
     aws.faults.add(FaultRule(service="lambda", operation="Invoke", function_name="double", latency_ms=100))
-    config = FanOutConfig(
-        function=dataclasses.asdict(DOUBLE),
-        qualifier=None,
-        bucket=location.bucket,
-        prefix=location.prefix,
-        try_number=1,
-        max_concurrency=4,
-        batch_input_key=None,
-    )
+    config = _config(location, 4)
     worker = subprocess.Popen(
         [sys.executable, "-c", _RUN_FAN_OUT, json.dumps(config.to_dict())],
         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
@@ -212,21 +217,8 @@ def test_a_fan_out_cancelled_after_its_metrics_part_landed_writes_each_metric_on
     """A trigger cancelled (the triggerer stopping) while a batch's results PUT is in flight but its
     metrics PUT has landed: the last write before the engine stops must not write those metrics into
     a second part, which the Lambda view and the cost summary would count twice."""
-    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-
-    from lambdapipe.hooks.lambda_function import LambdaHook
-
     make_function("double", "double", Timeout=10)
     location = _stored_run(aws, "engine/cancelled-mid-write", 1)
-    config = FanOutConfig(
-        function=dataclasses.asdict(DOUBLE),
-        qualifier=None,
-        bucket=location.bucket,
-        prefix=location.prefix,
-        try_number=1,
-        max_concurrency=1,
-        batch_input_key=None,
-    )
     real_write_part = run_store.write_part
     results_held = True
 
@@ -239,11 +231,9 @@ def test_a_fan_out_cancelled_after_its_metrics_part_landed_writes_each_metric_on
 
     async def cancel_once_metrics_landed() -> None:
         nonlocal results_held
-        async with (
-            await LambdaHook(aws_conn_id=aws_connection).async_invoke_client(DOUBLE, 1) as lambda_client,
-            await AwsBaseHook(aws_conn_id=aws_connection, client_type="s3").get_async_conn() as s3_client,
-        ):
-            fan_out = asyncio.create_task(FanOut(config, lambda_client, s3_client, report=print).run())
+        async with _clients(aws_connection, 1) as (lambda_client, s3_client):
+            engine = FanOut(_config(location, 1), lambda_client, s3_client, report=print)
+            fan_out = asyncio.create_task(engine.run())
             deadline = time.monotonic() + 60
             while not _metrics_records(aws, location):
                 assert time.monotonic() < deadline, "the metrics part never landed"

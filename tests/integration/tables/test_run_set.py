@@ -32,6 +32,19 @@ def state(*tables: Any) -> list[tuple[int | None, list[str]]]:
     return result
 
 
+def _fails_on_pipeline_runs(monkeypatch: pytest.MonkeyPatch, method: str, error: str) -> None:
+    """``RunFiles.<method>`` raises ``OSError(error)`` for the ``pipeline_runs`` table (the run's
+    last), as storage refusing that table's writes would."""
+    real = getattr(RunFiles, method)
+
+    def failing_on_pipeline_runs(files: RunFiles, *args: Any, **kwargs: Any) -> Any:
+        if files.table.name()[-1] == "pipeline_runs":
+            raise OSError(error)
+        return real(files, *args, **kwargs)
+
+    monkeypatch.setattr(RunFiles, method, failing_on_pipeline_runs)
+
+
 def test_several_run_keys_land_in_one_snapshot_per_table(tables_config: TablesConfig) -> None:
     orders, runs = ensure_table("orders", tables_config), ensure_table("pipeline_runs", tables_config)
 
@@ -73,14 +86,7 @@ def test_a_commit_failing_part_way_sets_the_tables_already_committed_back(
     runs = ensure_table("pipeline_runs", tables_config)
     commit_run(orders, order_table("r0", 2), run_key("r0"))
     before = state(orders, lines, runs)
-    real_commit = RunFiles.commit
-
-    def storage_fails_on_pipeline_runs(files: RunFiles, *args: Any, **kwargs: Any) -> Any:
-        if files.table.name()[-1] == "pipeline_runs":
-            raise OSError("S3 PutObject: SlowDown (injected)")
-        return real_commit(files, *args, **kwargs)
-
-    monkeypatch.setattr(RunFiles, "commit", storage_fails_on_pipeline_runs)
+    _fails_on_pipeline_runs(monkeypatch, "commit", "S3 PutObject: SlowDown (injected)")
     line = pa.Table.from_pylist([{"order_id": "r1-0", "line_number": 1, "sku": "A", "qty": 1}])
     with pytest.raises(RunSetError) as failed:
         commit_together(
@@ -110,14 +116,7 @@ def test_a_set_back_keeps_what_another_run_committed_after_this_run_loaded_the_t
     commit_run(orders, order_table("r0", 2), run_key("r0"))  # this run's `orders` is now at r0
     another_run = ensure_table("orders", tables_config)
     commit_run(another_run, order_table("r9", 3), run_key("r9"))
-    real_commit = RunFiles.commit
-
-    def storage_fails_on_pipeline_runs(files: RunFiles, *args: Any, **kwargs: Any) -> Any:
-        if files.table.name()[-1] == "pipeline_runs":
-            raise OSError("S3 PutObject: SlowDown (injected)")
-        return real_commit(files, *args, **kwargs)
-
-    monkeypatch.setattr(RunFiles, "commit", storage_fails_on_pipeline_runs)
+    _fails_on_pipeline_runs(monkeypatch, "commit", "S3 PutObject: SlowDown (injected)")
     with pytest.raises(RunSetError, match=r"set back: \['lambdapipe\.orders'\]"):
         commit_together(
             [
@@ -140,14 +139,7 @@ def test_every_tables_data_files_are_written_before_the_first_commit(
     orders, runs = ensure_table("orders", tables_config), ensure_table("pipeline_runs", tables_config)
     commit_run(orders, order_table("r0", 2), run_key("r0"))
     snapshots_before = [snapshot.snapshot_id for snapshot in orders.snapshots()]
-    real_write = RunFiles.write_buffered
-
-    def storage_fails_on_pipeline_runs(files: RunFiles) -> None:
-        if files.table.name()[-1] == "pipeline_runs":
-            raise OSError("S3 PutObject: AccessDenied (injected)")
-        real_write(files)
-
-    monkeypatch.setattr(RunFiles, "write_buffered", storage_fails_on_pipeline_runs)
+    _fails_on_pipeline_runs(monkeypatch, "write_buffered", "S3 PutObject: AccessDenied (injected)")
     with pytest.raises(
         RunSetError, match=r"data files of lambdapipe\.pipeline_runs failed .*nothing was committed"
     ):
