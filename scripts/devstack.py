@@ -376,7 +376,8 @@ def _signals_ignored() -> Iterator[None]:
 
 
 def _identity(pid: int) -> list[float]:
-    """PID and start time: a recycled PID never matches, so stop never signals a stranger."""
+    """PID and seconds from boot to its start: a recycled PID never matches, so stop never signals a
+    stranger."""
     return [pid, _started_after_boot(pid)]
 
 
@@ -393,7 +394,11 @@ def _started_after_boot(pid: int) -> float:
 def _recorded(identity: list[float]) -> psutil.Process | None:
     with contextlib.suppress(psutil.Error):
         process = psutil.Process(int(identity[0]))
-        if _started_after_boot(process.pid) == identity[1] and _running(process):
+        if identity[1] > psutil.boot_time():  # a PID file from before this format: a wall-clock start
+            started = process.create_time()
+        else:
+            started = _started_after_boot(process.pid)
+        if started == identity[1] and _running(process):
             return process
     return None
 
@@ -540,8 +545,7 @@ def stop(settings: Settings) -> int:
     if launcher:  # it stops its components itself, within its own grace periods
         stop_processes([launcher], grace=STOP_GRACE_SECONDS + LOCAL_AWS_STOP_GRACE_SECONDS + 10)
     leftovers = {name: _recorded(identity) for name, identity in state["components"].items()}
-    # the launcher died without cleaning up
-    stop_in_order({name: process for name, process in leftovers.items() if process})
+    stop_in_order({name: process for name, process in leftovers.items() if process})  # launcher died
     settings.pid_file.unlink(missing_ok=True)
     print("devstack: stopped")
     return 0

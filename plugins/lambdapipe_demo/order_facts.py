@@ -163,14 +163,16 @@ class _IdsAcrossParts:
 
     def __init__(self) -> None:
         self._hashes = array("q")
-        self._parts: list[StagedPart] = []
+        self._parts: list[tuple[StagedPart, int, int]] = []  # each part's slice of the hashes
 
     def add(self, part: StagedPart, order_ids: list[Any]) -> None:
-        self._parts.append(part)
+        start = len(self._hashes)
         self._hashes.extend(hash(str(order_id)) for order_id in order_ids)
+        self._parts.append((part, start, len(self._hashes)))
 
     def in_two_parts(self, part_ids: Callable[[StagedPart], list[str]]) -> list[str]:
-        """The ids in more than one part, confirmed by the parts' staged ids (a hash may collide)."""
+        """The ids in more than one part, confirmed by the staged ids of the parts holding a repeated
+        hash (two ids may share one)."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -179,8 +181,11 @@ class _IdsAcrossParts:
         repeated = set(counts.field("values").filter(pc.greater(counts.field("counts"), 1)).to_pylist())
         if not repeated:
             return []
+        holding = [
+            part for part, start, end in self._parts if not repeated.isdisjoint(self._hashes[start:end])
+        ]
         found = Counter(
-            order_id for part in self._parts for order_id in part_ids(part) if hash(order_id) in repeated
+            order_id for part in holding for order_id in part_ids(part) if hash(order_id) in repeated
         )
         return sorted(order_id for order_id, times in found.items() if times > 1)
 

@@ -146,8 +146,9 @@ class FanOut:
         self._lines: list[dict[str, Any]] = []
         self._metrics_taken = 0  # counters.records before this index are in a part, written or pending
         self._parts = {"results": 0, "metrics": 0}
-        # Per kind, the parts whose PUT has not been seen to land (cancelled or failed), oldest first:
-        # each is sent again exactly as it was, so S3 holds it once whether or not it had landed.
+        # Per kind, the parts taken for writing whose PUT has not been seen to land (not sent yet,
+        # cancelled or failed), oldest first: each is sent again exactly as it was, so S3 holds it
+        # once whether or not an earlier send had landed.
         self._unsettled: dict[str, list[_Part]] = {kind: [] for kind in self._parts}
         self._recorded_batches = 0
         self._written_batches = 0
@@ -296,23 +297,23 @@ class FanOut:
             records = self.counters.records
             metrics = [record.to_dict() for record in records[self._metrics_taken :]]
             self._metrics_taken = len(records)
+            # Queued before any await: a cancel before the PUTs start must not drop them either.
+            for kind, taken in (("results", lines), ("metrics", metrics)):
+                if taken:
+                    self._unsettled[kind].append(_Part(taken, uuid.uuid4().hex))
             recorded = self._recorded_batches
             outcomes = await asyncio.gather(
-                self._write_part("results", lines),
-                self._write_part("metrics", metrics),
-                return_exceptions=True,
+                self._send_unsettled("results"), self._send_unsettled("metrics"), return_exceptions=True
             )
             for outcome in outcomes:
                 if isinstance(outcome, BaseException):
                     raise outcome
             self._written_batches = recorded
 
-    async def _write_part(self, kind: str, records: list[dict[str, Any]]) -> None:
-        """Create the next part of ``kind`` holding ``records`` (none: no new part), after sending again,
-        unchanged and with its write id, every unsettled part of ``kind`` (see ``run_store.write_part``)."""
+    async def _send_unsettled(self, kind: str) -> None:
+        """Create the unsettled parts of ``kind``, oldest first, each unchanged and with its write id
+        however often it is sent (see ``run_store.write_part``)."""
         unsettled = self._unsettled[kind]
-        if records:
-            unsettled.append(_Part(records, uuid.uuid4().hex))
         while unsettled:
             part = unsettled[0]
             self._parts[kind] = await run_store.write_part(

@@ -11,8 +11,9 @@ hour (3 x N snapshots): a failure part-way left some hours and tables new and th
    last table is the run's marker (``pipeline_runs``): when its row is there, the run is complete;
 3. if a commit fails, the tables already committed are set back to the snapshot the run's commit
    was made on (a commit another run made while this one read its facts stays), unless another
-   writer has committed to one since (that table is left as it is, and the error says which). A writer killed between two commits cannot set anything back: its retry replaces
-   the same run keys again and converges.
+   writer has committed to one since or the set-back itself fails (that table is left as it is,
+   and the error says which and why). A writer killed between two commits cannot set anything
+   back: its retry replaces the same run keys again and converges.
 
 A reader between two commits sees the earlier tables new and the later ones old; one that needs a
 consistent view reads each table as of the snapshot tagged with the run (``snapshot_for_run``) once
@@ -82,26 +83,29 @@ def commit_files_together(
             undone, kept = _set_back(done)
             raise RunSetError(
                 f"committing to {files.name} failed ({type(error).__name__}: {error}); "
-                f"set back: {undone or 'nothing'}; left as committed (another writer came after): "
-                f"{kept or 'nothing'}"
+                f"set back: {undone or 'nothing'}; left as committed: {kept or 'nothing'}"
             ) from error
     return [result for _, result in done]
 
 
 def _set_back(done: list[tuple[RunFiles, CommitResult]]) -> tuple[list[str], list[str]]:
-    """Undo the commits made so far, newest first; returns the tables set back and those kept."""
+    """Undo the commits made so far, newest first; returns the tables set back and those kept (why)."""
     undone, kept = [], []
     for files, result in reversed(done):
         table = files.table
-        table.refresh()
-        if table.metadata.current_snapshot_id != result.snapshot_id:
-            kept.append(files.name)
+        try:
+            table.refresh()
+            if table.metadata.current_snapshot_id != result.snapshot_id:
+                kept.append(f"{files.name} (another writer came after)")
+                continue
+            previous = _made_on(table, result.snapshot_id)
+            if previous is None:  # a new table: as before is without the run's rows
+                RunFiles(table, files.keys).commit()
+            else:
+                table.manage_snapshots().rollback_to_snapshot(previous).commit()
+        except Exception as error:  # one table that cannot be set back must not stop the others
+            kept.append(f"{files.name} (set-back failed: {type(error).__name__}: {error})")
             continue
-        previous = _made_on(table, result.snapshot_id)
-        if previous is None:  # a new table: as before is without the run's rows
-            RunFiles(table, files.keys).commit()
-        else:
-            table.manage_snapshots().rollback_to_snapshot(previous).commit()
         undone.append(files.name)
     log.warning("Run set failed: set back %s, kept %s", undone, kept)
     return undone, kept

@@ -34,7 +34,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from moto.dynamodb.models import DynamoType, Item
 
@@ -584,7 +584,17 @@ class _SortedItems:
         self.attrs, self.keyed, self.types = attrs, keyed, types
 
 
-_SORTED: dict[tuple[Any, ...], tuple[Any, int, int, Any, _SortedItems]] = {}
+class _KeptOrder(NamedTuple):
+    """A query's sorted items and what they were sorted from: valid while all three still hold."""
+
+    table: Any
+    item_count: int
+    write_generation: int
+    extra: Any
+    ordered: _SortedItems
+
+
+_SORTED: dict[tuple[Any, ...], _KeptOrder] = {}
 
 
 def _kept_order(
@@ -596,14 +606,19 @@ def _kept_order(
     count = _item_count(table)
     generation = _WRITES.quiet_generation()
     kept = _SORTED.get(key)
-    if kept is not None and kept[0] is table and kept[1] == count and kept[2] == generation:
-        return kept[3], kept[4]
+    if (
+        kept is not None
+        and kept.table is table
+        and kept.item_count == count
+        and kept.write_generation == generation
+    ):
+        return kept.extra, kept.ordered
     items, attrs, extra = candidates()
     ordered = _SortedItems(items, attrs)
     if generation is not None and _WRITES.quiet_generation() == generation:
         if len(_SORTED) >= _KEPT_ORDERS:
             _SORTED.clear()
-        _SORTED[key] = (table, count, generation, extra, ordered)
+        _SORTED[key] = _KeptOrder(table, count, generation, extra, ordered)
     return extra, ordered
 
 

@@ -121,9 +121,10 @@ def test_progress_lines_never_print_an_infinite_eta_even_when_a_rerun_resumes_ev
     assert not [line for line in lines if "inf" in line], lines
 
 
-def _metrics_records(aws: LocalAws, location: run_store.RunLocation) -> list[dict[str, Any]]:
+def _records(aws: LocalAws, location: run_store.RunLocation, kind: str) -> list[dict[str, Any]]:
+    """Every record of every ``kind`` part ("results" or "metrics") in S3, in part order."""
     s3 = aws.client("s3")
-    listing = s3.list_objects_v2(Bucket=location.bucket, Prefix=f"{location.prefix}/metrics/")
+    listing = s3.list_objects_v2(Bucket=location.bucket, Prefix=f"{location.prefix}/{kind}/")
     return [
         record
         for obj in listing.get("Contents", [])
@@ -153,7 +154,7 @@ def test_a_second_run_of_the_same_try_a_restarted_trigger_keeps_every_result_and
     assert [line["index"] for line in results] == list(range(60))
     assert {line["status"] for line in results} == {"succeeded"}
     assert [line["result"] for line in results] == [{"double": 2 * n} for n in range(60)]
-    assert len(_metrics_records(aws, location)) == aws.calls.snapshot()["lambda:Invoke:double"] == 90
+    assert len(_records(aws, location, "metrics")) == aws.calls.snapshot()["lambda:Invoke:double"] == 90
 
 
 _RUN_FAN_OUT = """
@@ -211,23 +212,32 @@ def test_a_batch_that_failed_in_one_try_and_succeeded_in_the_next_is_not_invoked
     assert aws.calls.snapshot()["lambda:Invoke:double"] == invocations
 
 
-def test_a_fan_out_cancelled_after_its_metrics_part_landed_writes_each_metric_once(
-    aws: LocalAws, aws_connection: str, make_function: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("results_put", ["in flight", "landed, answer lost"])
+def test_a_fan_out_cancelled_after_its_metrics_part_landed_writes_each_result_and_metric_once(
+    aws: LocalAws,
+    aws_connection: str,
+    make_function: Callable[..., str],
+    monkeypatch: pytest.MonkeyPatch,
+    results_put: str,
 ) -> None:
-    """A trigger cancelled (the triggerer stopping) while a batch's results PUT is in flight but its
-    metrics PUT has landed: the last write before the engine stops must not write those metrics into
-    a second part, which the Lambda view and the cost summary would count twice."""
+    """A trigger cancelled (the triggerer stopping) while a batch's results PUT is in flight, or has
+    landed with its answer not yet back, and its metrics PUT has landed: the last write before the
+    engine stops must neither write those metrics into a second part (the Lambda view and the cost
+    summary would count them twice) nor lose or repeat the result line."""
     make_function("double", "double", Timeout=10)
-    location = _stored_run(aws, "engine/cancelled-mid-write", 1)
+    location = _stored_run(aws, f"engine/cancelled-{results_put.replace(' ', '-')}", 1)
     real_write_part = run_store.write_part
     results_held = True
 
-    async def results_held_in_flight(client: Any, where: Any, kind: str, *args: Any) -> int:
-        if kind == "results" and results_held:
-            await asyncio.sleep(3600)  # cancelled before it lands
-        return await real_write_part(client, where, kind, *args)
+    async def results_held_by_the_cancel(client: Any, where: Any, kind: str, *args: Any) -> int:
+        if kind != "results" or not results_held:
+            return await real_write_part(client, where, kind, *args)
+        if results_put == "landed, answer lost":
+            await real_write_part(client, where, kind, *args)
+        await asyncio.sleep(3600)  # cancelled here
+        raise AssertionError("not cancelled")
 
-    monkeypatch.setattr(run_store, "write_part", results_held_in_flight)
+    monkeypatch.setattr(run_store, "write_part", results_held_by_the_cancel)
 
     async def cancel_once_metrics_landed() -> None:
         nonlocal results_held
@@ -235,7 +245,7 @@ def test_a_fan_out_cancelled_after_its_metrics_part_landed_writes_each_metric_on
             engine = FanOut(_config(location, 1), lambda_client, s3_client, report=print)
             fan_out = asyncio.create_task(engine.run())
             deadline = time.monotonic() + 60
-            while not _metrics_records(aws, location):
+            while not _records(aws, location, "metrics"):
                 assert time.monotonic() < deadline, "the metrics part never landed"
                 await asyncio.sleep(0.05)
             results_held = False
@@ -246,4 +256,5 @@ def test_a_fan_out_cancelled_after_its_metrics_part_landed_writes_each_metric_on
     asyncio.run(cancel_once_metrics_landed())
 
     assert aws.calls.snapshot()["lambda:Invoke:double"] == 1
-    assert len(_metrics_records(aws, location)) == 1, "the invocation's metrics were written twice"
+    assert len(_records(aws, location, "metrics")) == 1, "the invocation's metrics were written twice"
+    assert [line["index"] for line in _records(aws, location, "results")] == [0]

@@ -152,3 +152,40 @@ def test_every_tables_data_files_are_written_before_the_first_commit(
 
     orders.refresh()
     assert [snapshot.snapshot_id for snapshot in orders.snapshots()] == snapshots_before
+
+
+def test_a_table_that_cannot_be_set_back_is_named_and_the_others_are_still_set_back(
+    tables_config: TablesConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The set-back of ``order_lines`` (newest first, so before ``orders``) fails too: the error
+    names it with why, and ``orders`` is set back all the same."""
+    orders = ensure_table("orders", tables_config)
+    lines = ensure_table("order_lines", tables_config)
+    runs = ensure_table("pipeline_runs", tables_config)
+    commit_run(orders, order_table("r0", 2), run_key("r0"))
+    before = state(orders)
+    real_commit = RunFiles.commit
+
+    def storage_fails_on_pipeline_runs_and_the_lines_set_back(
+        files: RunFiles, *args: Any, **kwargs: Any
+    ) -> Any:
+        table = files.table.name()[-1]
+        if table == "pipeline_runs" or (table == "order_lines" and not files.rows):  # no rows: a set-back
+            raise OSError(f"S3 PutObject on {table}: AccessDenied (injected)")
+        return real_commit(files, *args, **kwargs)
+
+    monkeypatch.setattr(RunFiles, "commit", storage_fails_on_pipeline_runs_and_the_lines_set_back)
+    line = pa.Table.from_pylist([{"order_id": "r1-0", "line_number": 1, "sku": "A", "qty": 1}])
+    with pytest.raises(RunSetError) as failed:
+        commit_together(
+            [
+                TableRuns(orders, [(run_key("r1"), order_table("r1", 3))]),
+                TableRuns(lines, [(run_key("r1"), line)]),
+                TableRuns(runs, [(run_key("r1"), pipeline_run("r1"))]),
+            ]
+        )
+
+    message = str(failed.value)
+    assert "set back: ['lambdapipe.orders']" in message
+    assert "lambdapipe.order_lines (set-back failed: OSError: S3 PutObject on order_lines" in message
+    assert state(orders) == before

@@ -82,3 +82,14 @@ def test_a_recycled_pid_is_not_taken_for_a_component(stack: devstack.Stack) -> N
     finally:
         stranger.kill()
         stranger.wait()
+
+
+def test_a_pid_file_written_before_this_format_still_finds_its_stack(stack: devstack.Stack) -> None:
+    """A stack started by the previous launcher (wall-clock start times) is still found, so `make
+    stop` after an upgrade stops it instead of saying "not running"."""
+    [sleeper] = stack.components
+    state = json.loads(stack.settings.pid_file.read_text())
+    state["components"]["sleeper"] = [sleeper.process.pid, psutil.Process(sleeper.process.pid).create_time()]
+    stack.settings.pid_file.write_text(json.dumps(state))
+
+    assert devstack.running(stack.settings) is not None

@@ -21,6 +21,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 import devstack  # noqa: E402  (a script, not a package)
 
 AIRFLOW_STOP_S = 1.0
+SAVE_ALLOWANCE_S = 10.0  # the last save of a large state on a loaded machine
 
 
 def _component(name: str, journal: Path, stop_s: float) -> devstack.Component:
@@ -93,16 +94,24 @@ def test_the_local_aws_gets_sigterm_only_after_the_airflow_components_exited(
     assert events["local-aws got SIGTERM"] >= last_airflow_exit
 
 
-def test_the_local_aws_has_more_than_the_airflow_grace_to_save_and_exit(
+def test_the_local_aws_is_stopped_with_its_own_grace_not_the_airflow_one(
     tmp_path: Path, journal: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Its own stop may take STOP_WAIT_S for pollers and as long for answers in progress, then a save.
-    (The Airflow grace is shortened so the test takes seconds, not minutes.)"""
+    """A save that outlasts the Airflow grace but not the local AWS's is not cut short by SIGKILL.
+    (Both graces are shortened so the test takes seconds, not minutes.)"""
     monkeypatch.setattr(devstack, "STOP_GRACE_SECONDS", 1.0)
-    slow_save_s = devstack.STOP_GRACE_SECONDS + 2
-    stack = _started_stack(tmp_path, _component("local-aws", journal, stop_s=slow_save_s))
+    monkeypatch.setattr(devstack, "LOCAL_AWS_STOP_GRACE_SECONDS", 6.0)
+    stack = _started_stack(tmp_path, _component("local-aws", journal, stop_s=3.0))
     _wait_started(journal, ["local-aws"])
 
     stack.stop()
 
     assert "local-aws exited" in _events(journal), "the local AWS was killed before it finished saving"
+
+
+def test_the_local_aws_grace_covers_its_own_stop_waits_and_a_save() -> None:
+    """`lambdapipe local` waits up to STOP_WAIT_S for its pollers, as long again for answers in
+    progress, then saves: its grace must hold all of that."""
+    from lambdapipe_local.server import STOP_WAIT_S
+
+    assert devstack.LOCAL_AWS_STOP_GRACE_SECONDS >= 2 * STOP_WAIT_S + SAVE_ALLOWANCE_S
