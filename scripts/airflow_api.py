@@ -13,6 +13,8 @@ import devstack
 
 TERMINAL_RUN_STATES = {"success", "failed"}
 IDEMPOTENT_ATTEMPTS = 5
+REQUEST_TIMEOUT_S = 30.0
+TOKEN_PATH = "/auth/token"  # a POST, but asking again only makes another token
 
 
 class ApiError(RuntimeError):
@@ -26,10 +28,11 @@ class ApiError(RuntimeError):
 class AirflowApi:
     """A bearer-token client for one stack's API server (loopback only, never through a proxy)."""
 
-    def __init__(self, settings: devstack.Settings) -> None:
+    def __init__(self, settings: devstack.Settings, timeout_s: float = REQUEST_TIMEOUT_S) -> None:
         self.base_url = settings.api_url
+        self.timeout_s = timeout_s
         body = json.dumps({"username": devstack.USERNAME, "password": devstack.PASSWORD}).encode()
-        self.token = self._call("POST", "/auth/token", body, {"Content-Type": "application/json"})[
+        self.token = self._call("POST", TOKEN_PATH, body, {"Content-Type": "application/json"})[
             "access_token"
         ]
 
@@ -86,20 +89,28 @@ class AirflowApi:
         return headers
 
     def _call(self, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> dict:
-        """One API call; an idempotent one (GET, PATCH) is retried on a server error, which a busy
-        SQLite metadata DB ("database is locked") can give. The final error carries the server's body."""
-        attempts = IDEMPOTENT_ATTEMPTS if method in ("GET", "PATCH") else 1
-        for attempt in range(1, attempts + 1):
+        """One API call. One that is safe to repeat (GET, PATCH, the token) is asked again after a
+        server error, which a busy SQLite metadata DB ("database is locked") can give, or no answer in
+        ``timeout_s``, which a loaded machine can give. The final error says which, with the body."""
+        attempts = IDEMPOTENT_ATTEMPTS if method in ("GET", "PATCH") or path == TOKEN_PATH else 1
+        attempt = 1
+        while True:
             request = urllib.request.Request(self.base_url + path, body, headers, method=method)
             try:
-                with devstack.LOOPBACK_HTTP.open(request, timeout=30) as response:
+                with devstack.LOOPBACK_HTTP.open(request, timeout=self.timeout_s) as response:
                     return json.load(response)
             except urllib.error.HTTPError as error:
                 detail = error.read().decode("utf-8", "replace")[:2000]
                 if error.code < 500 or attempt == attempts:
                     raise ApiError(f"{method} {path}: HTTP {error.code}: {detail}", error.code) from error
-                print(
-                    f"airflow api: {method} {path}: HTTP {error.code} ({detail[:200]}); retrying", flush=True
+                failure = f"HTTP {error.code} ({detail[:200]})"
+            except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
+                reason = getattr(error, "reason", error)
+                failure = (
+                    f"no answer in {self.timeout_s:g} s" if isinstance(reason, TimeoutError) else str(reason)
                 )
+                if attempt == attempts:
+                    raise ApiError(f"{method} {path}: {failure}", 0) from error
+            print(f"airflow api: {method} {path}: {failure}; asking again", flush=True)
             time.sleep(attempt)
-        raise AssertionError("unreachable")
+            attempt += 1

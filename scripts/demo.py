@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
             with devstack.running_stack(settings):
                 demo_data.prepare(settings)
                 run_steps(settings)
-    except (DemoError, ApiError, demo_data.DemoDataError, devstack.StackError) as error:
+    except (DemoError, ApiError, TimeoutError, demo_data.DemoDataError, devstack.StackError) as error:
         print(f"demo: FAILED: {error}", file=sys.stderr)
         return 1
     print("demo: OK")

@@ -490,6 +490,7 @@ def up(settings: Settings) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     import demo_data  # the demo's AWS resources, deployed functions and sample data
+    from airflow_api import ApiError
 
     # Before the stack is healthy: a demo waiting for this start's data must not see the last start's.
     demo_data.marker(settings).unlink(missing_ok=True)
@@ -498,7 +499,7 @@ def up(settings: Settings) -> int:
             if settings.demo_data:
                 try:
                     demo_data.prepare(settings)
-                except demo_data.DemoDataError as error:  # the stack stops: say why in one message
+                except (demo_data.DemoDataError, ApiError, TimeoutError) as error:  # say why in one line
                     raise StackError(f"the demo data could not be prepared: {error}") from None
             print_banner(settings)
             print("devstack: ready; Ctrl-C stops every component", flush=True)
